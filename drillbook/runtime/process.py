@@ -1,0 +1,172 @@
+"""Process-level Linux primitives the worker needs and Python 3.11 lacks: ``prctl``,
+``unshare``, ``mount`` (via ctypes on libc), plus running a shell command as a killable
+child.
+
+Why each one matters:
+- ``PR_SET_PDEATHSIG(SIGKILL)`` makes the kernel kill the worker (and each shell it starts)
+  when its parent dies, even by SIGKILL, so no run outlives whoever started it.
+- ``unshare(CLONE_NEWNET | CLONE_NEWNS)`` gives the worker an anonymous network namespace and
+  a private mount namespace; both vanish with the process (no ``ip netns`` name to clean up).
+- ``mount --make-rprivate /`` then a tmpfs on ``/tmp``: scripts such as upstream's
+  ``set_sysctls.py`` write ``/tmp/sysctl_restore_$PID.sh``; with a private ``/tmp`` nothing is
+  left on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# <linux/prctl.h>, <linux/sched.h>, <sys/mount.h>
+PR_SET_PDEATHSIG = 1
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
+    """``prctl(PR_SET_PDEATHSIG, sig)``: the kernel sends *sig* when our parent thread exits."""
+    _check(_libc().prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0), "prctl")
+
+
+def unshare(flags: int) -> None:
+    """``unshare(2)``; raises OSError (EPERM without CAP_SYS_ADMIN)."""
+    _check(_libc().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    """``mount(2)`` with bytes arguments; raises OSError."""
+    libc = _libc()
+    libc.mount.argtypes = [
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p,
+    ]
+    result = libc.mount(
+        source.encode(), target.encode(), fstype.encode() if fstype else None,
+        flags, data.encode() if data else None,
+    )
+    _check(result, f"mount {target}")
+
+
+def isolate_mounts_and_tmp() -> None:
+    """Make every mount private to this (already unshared) mount namespace, then give it an
+    empty tmpfs on /tmp, so files a script writes there vanish with the worker."""
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    """The outcome of one shell command: exit status (negative: killed by that signal, or
+    timed out) and everything it wrote to stdout and stderr, interleaved."""
+
+    returncode: int
+    output: str
+    timed_out: bool = False
+
+
+def _shell_child_setup() -> None:
+    # Runs in the forked child before exec: die with the worker, even on SIGKILL.
+    set_parent_death_signal(signal.SIGKILL)
+
+
+def run_shell(
+    command: str,
+    env: Mapping[str, str],
+    timeout_s: float | None,
+    passthrough: bool = True,
+) -> ShellResult:
+    """Run *command* with ``/bin/sh -c`` as a direct child of this process (so the shell's
+    ``$PPID`` is our pid, which packetdrill exports as ``PACKETDRILL_PID``), in its own process
+    group; on timeout the whole group is killed. Like packetdrill's ``system()`` we wait for the
+    shell only, not for background jobs it leaves. The output (stdout and stderr, interleaved)
+    goes to an in-memory file, so nothing can block on a full pipe; with *passthrough* it is
+    copied to our stdout, as packetdrill's shell commands print to its terminal.
+    """
+    out_fd = os.memfd_create("drillbook-shell", os.MFD_CLOEXEC)
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=out_fd,
+            stderr=out_fd, env=dict(env), process_group=0, preexec_fn=_shell_child_setup,
+        )
+        timed_out = _wait_or_kill(proc, timeout_s)
+        output = _read_all(out_fd).decode(errors="replace")
+    finally:
+        os.close(out_fd)
+    if passthrough and output:
+        sys.stdout.write(output)
+        sys.stdout.flush()
+    return ShellResult(proc.returncode, output, timed_out)
+
+
+def _wait_or_kill(proc: subprocess.Popen[bytes], timeout_s: float | None) -> bool:
+    try:
+        proc.wait(timeout=timeout_s)
+        return False
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+        proc.wait()
+        return True
+    except BaseException:
+        kill_group(proc.pid)
+        proc.wait()
+        raise
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
+
+
+def kill_session(sid: int) -> list[int]:
+    """SIGKILL every process of session *sid* except the caller; returns their pids. The
+    worker leads its own session, so this reaches shell commands in their own process groups
+    and the background jobs they left behind."""
+    killed = []
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        if _session_of(entry.path) == sid:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def _session_of(proc_path: str) -> int | None:
+    try:
+        with open(f"{proc_path}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return int(fields[3])
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group, ignoring one that is already gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

@@ -1,0 +1,402 @@
+"""The sandbox: a TUN device ``tun0`` plus a packet socket, inside the worker's own network
+namespace, as packetdrill's ``netdev.c`` and ``packet_socket_linux.c`` set them up.
+
+Theory of operation
+-------------------
+The worker process has already unshared a fresh network namespace (see ``worker.py``).
+:meth:`Sandbox.create` then
+
+1. resolves the addresses from the run configuration (:func:`resolve_addresses`, the rules of
+   packetdrill's ``config.c``) and refuses a remote address that is local;
+2. opens ``/dev/net/tun`` with ``IFF_TUN | IFF_NO_PI | IFF_VNET_HDR`` named ``tun0`` and sets
+   ``TUNSETOFFLOAD`` CSUM|TSO4|TSO6|TSO_ECN, so that the kernel hands whole TSO super-segments
+   to the device, as the corpus expects;
+3. sets the MTU, brings the link up, adds the local address and the route to the remote prefix
+   (``netlink.py``);
+4. opens an ``AF_PACKET`` socket bound to tun0 that keeps only ``PACKET_OUTGOING`` frames
+   (a classic BPF filter on the packet type, so inbound echoes never wake us), with a 2 MiB
+   receive buffer and kernel receive timestamps (``SO_TIMESTAMPNS``, CLOCK_REALTIME).
+
+Hot path: :meth:`Sandbox.inject` is one ``writev`` of a prebuilt 10-byte virtio_net_hdr and the
+packet; :meth:`Sandbox.read_outbound` is one ``recvmsg_into`` into a preallocated buffer plus a
+1-frame read from the TUN fd, which lets the kernel's transmit completion run (packetdrill's
+``local_netdev_read_queue``; it matters for TCP Small Queues). The TUN fd is non-blocking: a
+frame that is not yet queued when we try to drain it is owed and drained on the next call.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import ipaddress
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from drillbook.config import IpMode, RunConfig
+from drillbook.errors import SandboxError, UsageError
+from drillbook.runtime import netlink
+from drillbook.runtime.process import ShellResult, run_shell
+
+TUN_NAME = "tun0"
+TUN_PATH = "/dev/net/tun"
+# <linux/if_tun.h>
+TUNSETIFF = 0x400454CA
+TUNSETOFFLOAD = 0x400454D0
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
+# <linux/virtio_net.h>
+VIRTIO_NET_HDR_LEN = 10
+VIRTIO_NET_HDR_GSO_TCPV4 = 1
+VIRTIO_NET_HDR_GSO_TCPV6 = 4
+# <linux/if_packet.h>, <asm-generic/socket.h>, <linux/filter.h>
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+SO_TIMESTAMPNS = 35
+SO_RCVBUFFORCE = 33
+SO_ATTACH_FILTER = 26
+SKF_AD_PKTTYPE = 0xFFFFF000 + 4
+PACKET_SOCKET_RCVBUF_BYTES = 2 * 1024 * 1024  # as packetdrill's packet_socket_linux.c
+FRAME_BUFFER_BYTES = 256 * 1024  # > any TSO/GSO super-segment tun0 can emit
+_ZERO_VNET_HDR = bytes(VIRTIO_NET_HDR_LEN)
+_TIMESPEC = struct.Struct("@qq")
+
+# packetdrill's config.c defaults (reference §4.6).
+V4_REMOTE_DEFAULT = "192.0.2.1/24"
+V4_LOCAL_BASE = "192.168.0.0"
+V4_GATEWAY_DEFAULT = "192.168.0.1"
+V6_REMOTE_DEFAULT = "2001:DB8::1/32"
+V6_LOCAL_BASE = "fd3d:fa7b:d17d::"
+V6_GATEWAY_DEFAULT = "fd3d:fa7b:d17d:8888::"
+V6_PREFIX_LEN = 48
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The concrete addresses of one run. ``local_ip``/``remote_ip``/``gateway_ip`` are wire
+    addresses (IPv4 in ipv4-mapped-ipv6 mode); ``bind_ip``/``connect_ip`` are what sockets
+    use (``::ffff:a.b.c.d`` in ipv4-mapped-ipv6 mode)."""
+
+    ip_mode: IpMode
+    wire_family: int
+    socket_family: int
+    local_ip: str
+    remote_ip: str
+    remote_network: str
+    remote_prefix_len: int
+    gateway_ip: str
+    prefix_len: int
+    netmask: str
+    bind_ip: str
+    connect_ip: str
+    is_anyip: bool = False
+
+    @property
+    def remote_prefix(self) -> str:
+        """The routed remote prefix, as packetdrill prints it (``192.0.2.0/24``)."""
+        return f"{self.remote_network}/{self.remote_prefix_len}"
+
+
+def _urandom32() -> int:
+    return int.from_bytes(os.urandom(4), "big")
+
+
+def resolve_addresses(config: RunConfig, rand32: Callable[[], int] = _urandom32) -> Addresses:
+    """Fill in packetdrill's defaults for the addresses *config* leaves unset (``config.c``):
+    a remote given without ``/len`` is a host route (/32 or /128); the local address defaults
+    to a random one in the local prefix (*rand32* supplies the random bits)."""
+    if config.ip_mode.wire_is_ipv6:
+        return _resolve_v6(config, rand32)
+    return _resolve_v4(config, rand32)
+
+
+def _resolve_v4(config: RunConfig, rand32: Callable[[], int]) -> Addresses:
+    prefix_len = _netmask_to_prefix(config.netmask_ip)
+    local = config.local_ip or _random_v4(prefix_len, rand32)
+    remote, network = _parse_prefix(config.remote_ip or V4_REMOTE_DEFAULT, 4)
+    gateway = str(_parse_ip(config.gateway_ip or V4_GATEWAY_DEFAULT, 4))
+    local = str(_parse_ip(local, 4))
+    mapped = config.ip_mode is IpMode.IPV4_MAPPED_IPV6
+    return Addresses(
+        ip_mode=config.ip_mode, wire_family=socket.AF_INET,
+        socket_family=socket.AF_INET6 if mapped else socket.AF_INET,
+        local_ip=local, remote_ip=str(remote), remote_network=str(network.network_address),
+        remote_prefix_len=network.prefixlen, gateway_ip=gateway, prefix_len=prefix_len,
+        netmask=str(ipaddress.IPv4Network(f"0.0.0.0/{prefix_len}").netmask),
+        bind_ip=f"::ffff:{local}" if mapped else local,
+        connect_ip=f"::ffff:{remote}" if mapped else str(remote),
+        is_anyip=config.is_anyip,
+    )
+
+
+def _resolve_v6(config: RunConfig, rand32: Callable[[], int]) -> Addresses:
+    local = str(_parse_ip(config.local_ip, 6)) if config.local_ip else _random_v6(rand32)
+    remote, network = _parse_prefix(config.remote_ip or V6_REMOTE_DEFAULT, 6)
+    gateway = str(_parse_ip(config.gateway_ip or V6_GATEWAY_DEFAULT, 6))
+    return Addresses(
+        ip_mode=config.ip_mode, wire_family=socket.AF_INET6, socket_family=socket.AF_INET6,
+        local_ip=local, remote_ip=str(remote), remote_network=str(network.network_address),
+        remote_prefix_len=network.prefixlen, gateway_ip=gateway, prefix_len=V6_PREFIX_LEN,
+        netmask=str(ipaddress.IPv6Network(f"::/{V6_PREFIX_LEN}").netmask),
+        bind_ip=local, connect_ip=str(remote), is_anyip=config.is_anyip,
+    )
+
+
+def _random_v4(prefix_len: int, rand32: Callable[[], int]) -> str:
+    # ip_address.c generate_random_ipv4_addr: .0 is the network, .1 the gateway, all-ones the
+    # broadcast; prefixes of /31 and /32 keep the base address.
+    base = int(ipaddress.IPv4Address(V4_LOCAL_BASE))
+    if prefix_len < 31:
+        mask = (1 << (32 - prefix_len)) - 1
+        rnd = rand32() & mask if prefix_len else rand32() & 0xFFFFFFFF
+        if prefix_len:
+            rnd = 2 if rnd < 2 else rnd
+            rnd = rnd - 1 if rnd == mask else rnd
+        base |= rnd
+    return str(ipaddress.IPv4Address(base))
+
+
+def _random_v6(rand32: Callable[[], int]) -> str:
+    # ip_address.c generate_random_ipv6_addr: random low 32 bits, never 0 nor all-ones.
+    rnd = rand32() & 0xFFFFFFFF
+    rnd = 1 if rnd == 0 else rnd
+    rnd = rnd - 1 if rnd == 0xFFFFFFFF else rnd
+    return str(ipaddress.IPv6Address(int(ipaddress.IPv6Address(V6_LOCAL_BASE)) | rnd))
+
+
+def _netmask_to_prefix(netmask: str) -> int:
+    try:
+        return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+    except ValueError as exc:
+        raise UsageError(f"invalid --netmask_ip: {netmask!r}") from exc
+
+
+def _parse_ip(text: str, version: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise UsageError(f"invalid IPv{version} address: {text!r}") from exc
+    if address.version != version:
+        raise UsageError(f"invalid IPv{version} address: {text!r}")
+    return address
+
+
+def _parse_prefix(
+    text: str, version: int
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ipaddress.IPv4Network
+           | ipaddress.IPv6Network]:
+    # ip_prefix.c: "a/len" or a bare address meaning all address bits; the route uses the
+    # normalised network, the remote end keeps the address as written.
+    address_text, _, length = text.partition("/")
+    address = _parse_ip(address_text, version)
+    bits = 32 if version == 4 else 128
+    try:
+        network = ipaddress.ip_network(f"{address}/{length or bits}", strict=False)
+    except ValueError as exc:
+        raise UsageError(f"invalid prefix: {text!r}") from exc
+    return address, network
+
+
+class Sandbox:
+    """tun0 and its packet socket in the current (already private) network namespace."""
+
+    def __init__(self, addresses: Addresses, tun_fd: int, psock: socket.socket) -> None:
+        self.addresses = addresses
+        self.tun_fd = tun_fd
+        self._psock = psock
+        self._buffer = bytearray(FRAME_BUFFER_BYTES)
+        self._view = memoryview(self._buffer)
+        self._ancbufsize = socket.CMSG_SPACE(_TIMESPEC.size)
+        self._drain_owed = 0
+
+    @classmethod
+    def create(cls, config: RunConfig) -> Sandbox:
+        """Build tun0, its addresses and route, and the packet socket (see module doc)."""
+        addresses = resolve_addresses(config)
+        _quiet_ipv6_autoconf()
+        _check_remote_is_remote(addresses)
+        tun_fd = _open_tun()
+        try:
+            netlink.configure_link(_link_plan(addresses, config.mtu))
+            psock = _open_packet_socket(TUN_NAME)
+        except BaseException:
+            os.close(tun_fd)
+            raise
+        return cls(addresses, tun_fd, psock)
+
+    def fileno(self) -> int:
+        """The packet socket's fd, readable when an outbound frame is waiting."""
+        return self._psock.fileno()
+
+    def inject(self, ip_packet: bytes, gso_type: int = 0, gso_size: int = 0) -> int:
+        """Write one IP packet into tun0 as if it arrived from the wire; returns
+        ``time.time_ns()`` taken right after the write."""
+        if self._drain_owed:
+            self._drain()
+        header = _ZERO_VNET_HDR if not gso_type else _vnet_header(gso_type, gso_size)
+        os.writev(self.tun_fd, (header, ip_packet))
+        return time.time_ns()
+
+    def read_outbound(self, timeout_s: float) -> tuple[bytes, int] | None:
+        """The next frame the kernel sent on tun0 (IP bytes) and its kernel timestamp in ns
+        (CLOCK_REALTIME); None when none arrives within *timeout_s*."""
+        deadline = time.monotonic() + timeout_s
+        psock = self._psock
+        while True:
+            psock.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                size, ancdata, flags, address = psock.recvmsg_into(
+                    (self._view,), self._ancbufsize
+                )
+            except (TimeoutError, BlockingIOError):
+                return None
+            if address[2] != PACKET_OUTGOING:
+                continue  # the BPF filter should have dropped it; stay safe
+            if flags & socket.MSG_TRUNC:
+                raise SandboxError(f"outbound frame larger than {FRAME_BUFFER_BYTES} bytes")
+            self._drain_owed += 1
+            self._drain()
+            return bytes(self._view[:size]), _timestamp_ns(ancdata)
+
+    def run_shell(
+        self, command: str, env: Mapping[str, str], timeout_s: float | None
+    ) -> ShellResult:
+        """Run a script's shell command in the sandbox with ``PACKETDRILL_PID`` set to this
+        process's pid (``$PPID`` of the shell equals it too)."""
+        full_env = dict(env)
+        full_env["PACKETDRILL_PID"] = str(os.getpid())
+        return run_shell(command, full_env, timeout_s)
+
+    def close(self) -> None:
+        """Close the packet socket and the TUN fd (tun0 disappears with the latter)."""
+        self._psock.close()
+        if self.tun_fd >= 0:
+            os.close(self.tun_fd)
+            self.tun_fd = -1
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _drain(self) -> None:
+        # One small read consumes one whole frame (tun truncates); EAGAIN: not queued yet.
+        while self._drain_owed:
+            try:
+                os.read(self.tun_fd, VIRTIO_NET_HDR_LEN + 1)
+            except BlockingIOError:
+                return
+            self._drain_owed -= 1
+
+
+def _vnet_header(gso_type: int, gso_size: int) -> bytes:
+    # packetdrill fills only gso_type and gso_size (netdev.c linux_tun_write).
+    return struct.pack("<BBHHHH", 0, gso_type, 0, gso_size, 0, 0)
+
+
+def _timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return int(seconds) * 1_000_000_000 + int(nanoseconds)
+    raise SandboxError("the packet socket returned a frame without a kernel timestamp")
+
+
+def _link_plan(addresses: Addresses, mtu: int) -> netlink.LinkPlan:
+    anyip = addresses.is_anyip
+    return netlink.LinkPlan(
+        ifname=TUN_NAME, family=addresses.wire_family, mtu=mtu,
+        local_ip=None if anyip else addresses.local_ip, prefix_len=addresses.prefix_len,
+        remote_network=addresses.remote_network,
+        remote_prefix_len=addresses.remote_prefix_len,
+        gateway_ip=None if anyip else addresses.gateway_ip,
+    )
+
+
+def _check_remote_is_remote(addresses: Addresses) -> None:
+    # netdev.c check_remote_address; a remote equal to the local address would be local too.
+    local = netlink.local_addresses() | {addresses.local_ip}
+    if addresses.remote_ip in local or ipaddress.ip_address(addresses.remote_ip).is_loopback:
+        raise SandboxError(f"error: live_remote_ip {addresses.remote_ip} is not remote")
+
+
+def _quiet_ipv6_autoconf() -> None:
+    # Fewer router solicitations and no DAD on devices created from now on in this netns;
+    # packetdrill ignores such packets, but they cost reads. Absent with IPv6 disabled.
+    for name, value in (("accept_dad", "0"), ("router_solicitations", "0")):
+        path = f"/proc/sys/net/ipv6/conf/default/{name}"
+        try:
+            with open(path, "w") as handle:
+                handle.write(value)
+        except FileNotFoundError:
+            pass
+
+
+def _open_tun() -> int:
+    try:
+        fd = os.open(TUN_PATH, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise SandboxError(
+            f"{TUN_PATH} is missing: load the tun module (modprobe tun) or, in a container, "
+            "pass the device through (--device /dev/net/tun)"
+        ) from exc
+    except PermissionError as exc:
+        raise SandboxError(f"cannot open {TUN_PATH}: {needs_cap_net_admin()}") from exc
+    try:
+        ifr = struct.pack("16sH22x", TUN_NAME.encode(), IFF_TUN | IFF_NO_PI | IFF_VNET_HDR)
+        fcntl.ioctl(fd, TUNSETIFF, ifr)
+        fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno == errno.EPERM:
+            raise SandboxError(f"TUNSETIFF: {needs_cap_net_admin()}") from exc
+        raise SandboxError(f"could not create {TUN_NAME}: {exc}") from exc
+    return fd
+
+
+def _outgoing_only_filter() -> bytes:
+    # Classic BPF: "ld pkttype; jeq #PACKET_OUTGOING, accept, drop".
+    insns = (
+        (0x20, 0, 0, SKF_AD_PKTTYPE),  # BPF_LD|BPF_W|BPF_ABS
+        (0x15, 0, 1, PACKET_OUTGOING),  # BPF_JMP|BPF_JEQ|BPF_K
+        (0x06, 0, 0, 0x00040000),  # BPF_RET|BPF_K: whole frame
+        (0x06, 0, 0, 0),  # BPF_RET|BPF_K: drop
+    )
+    return b"".join(struct.pack("HBBI", *insn) for insn in insns)
+
+
+def _open_packet_socket(ifname: str) -> socket.socket:
+    import ctypes
+
+    # Protocol 0 receives nothing until bind, so the filter is in place before any frame.
+    psock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        program = ctypes.create_string_buffer(_outgoing_only_filter())
+        fprog = struct.pack("HL", len(program.raw) // 8, ctypes.addressof(program))
+        psock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        try:
+            psock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, PACKET_SOCKET_RCVBUF_BYTES)
+        except PermissionError:
+            psock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PACKET_SOCKET_RCVBUF_BYTES)
+        # Enabling timestamps switches on the kernel's netstamp static key: pay that now.
+        psock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        psock.bind((ifname, ETH_P_ALL))
+    except BaseException:
+        psock.close()
+        raise
+    return psock
+
+
+def needs_cap_net_admin() -> str:
+    """The one hint for every permission failure of the sandbox."""
+    return (
+        "needs CAP_NET_ADMIN (and CAP_SYS_ADMIN for the namespaces): run as root (sudo), "
+        "or in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN "
+        "--device /dev/net/tun"
+    )

@@ -1,0 +1,110 @@
+"""Entry functions the kernel tests run inside a real worker (``module:function`` entries).
+
+They stand in for the driver: each gets the live Sandbox and the request and returns a
+JSON-able dict. pytest collects nothing here (no ``test_`` functions).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from typing import Any
+
+from drillbook.runtime.sandbox import Sandbox
+from drillbook.runtime.worker import WorkerRequest
+
+REMOTE_PORT = 40000
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _tcp(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
+         options: bytes, v6: bool) -> bytes:
+    """A TCP segment in an IP packet, built with struct (the test's own tiny codec)."""
+    offset = (20 + len(options)) // 4
+    header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, offset << 4, flags, 65535, 0, 0)
+    segment = header + options
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    s, d = socket.inet_pton(family, src), socket.inet_pton(family, dst)
+    if v6:
+        pseudo = s + d + struct.pack("!IxxxB", len(segment), 6)
+    else:
+        pseudo = s + d + struct.pack("!xBH", 6, len(segment))
+    csum = _checksum(pseudo + segment)
+    segment = segment[:16] + struct.pack("!H", csum) + segment[18:]
+    if v6:
+        return struct.pack("!IHBB", 6 << 28, len(segment), 6, 64) + s + d + segment
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), 1, 0, 64, 6, 0, s, d)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    return ip + segment
+
+
+def _tcp_of(frame: bytes) -> tuple[int, bytes]:
+    """(ip version, TCP header bytes) of an outbound frame."""
+    version = frame[0] >> 4
+    if version == 6:
+        return 6, frame[40:]
+    return 4, frame[(frame[0] & 0x0F) * 4:]
+
+
+def handshake(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Listen, inject a SYN, sniff the SYN-ACK, complete the handshake, accept."""
+    addresses = sandbox.addresses
+    listener = socket.socket(addresses.socket_family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((addresses.bind_ip, 8080))
+    listener.listen(1)
+    v6 = addresses.wire_family == socket.AF_INET6
+    mss = struct.pack("!BBH", 2, 4, 1000)
+    syn = _tcp(addresses.remote_ip, addresses.local_ip, REMOTE_PORT, 8080, 0, 0, 0x02, mss, v6)
+    before_ns = time.time_ns()
+    injected_ns = sandbox.inject(syn)
+    got = sandbox.read_outbound(1.0)
+    read_ns = time.time_ns()
+    skipped = 0
+    while got is not None and _tcp_of(got[0])[1][13] != 0x12:
+        skipped += 1  # e.g. an IPv6 MLD report: not ours
+        got = sandbox.read_outbound(1.0)
+    assert got is not None, "no SYN-ACK"
+    frame, stamp_ns = got
+    version, tcp = _tcp_of(frame)
+    sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
+    final_ack = _tcp(addresses.remote_ip, addresses.local_ip, REMOTE_PORT, 8080, 1, seq + 1,
+                     0x10, b"", v6)
+    sandbox.inject(final_ack)
+    listener.settimeout(2.0)
+    conn, peer = listener.accept()
+    return {
+        "version": version, "sport": sport, "dport": dport, "ack": ack, "flags": tcp[13],
+        "before_ns": before_ns, "injected_ns": injected_ns, "stamp_ns": stamp_ns,
+        "read_ns": read_ns, "peer": list(peer)[:2], "skipped": skipped,
+        "pid": os.getpid(), "cwd": os.getcwd(),
+    }
+
+
+def silence(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Nothing is sent: read_outbound must time out after about the time asked."""
+    start = time.monotonic()
+    got = sandbox.read_outbound(0.2)
+    return {"got": got is not None, "waited_s": time.monotonic() - start}
+
+
+def describe(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Report the sandbox's network and process set-up, as seen from inside."""
+    show = sandbox.run_shell(
+        "ip -d link show dev tun0; ip addr show dev tun0; ip -4 route; ip -6 route;"
+        " echo PPID=$PPID PDPID=$PACKETDRILL_PID; ls -A /tmp | wc -l", {"PATH": os.defpath},
+        timeout_s=10,
+    )
+    return {"shell": show.output, "returncode": show.returncode, "pid": os.getpid(),
+            "netns": os.stat("/proc/self/ns/net").st_ino,
+            "addresses": {k: str(v) for k, v in vars(sandbox.addresses).items()}}

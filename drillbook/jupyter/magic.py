@@ -1,0 +1,198 @@
+"""``%%drill`` and ``%drill``: run a packetdrill script against the real kernel from a notebook.
+
+``%load_ext drillbook`` registers :class:`Drill`, a ``Magics`` that is also a traitlets
+``Configurable`` (as JupySQL's ``SqlMagic``), so ``%config Drill.tolerance_usecs = 10000`` sets
+a default for every later cell. All state lives on that instance, none in the module.
+
+Errors: a mistake in the script raises a :class:`~drillbook.errors.ScriptError`, which IPython
+shows through ``_render_traceback_`` (message, line, column, caret, no Python traceback) and
+which fails the cell so that Run All stops. Bad options raise IPython's ``UsageError``. A
+failing run is a result, not an error: the cell shows the failure banner and figures (pass
+``--check`` to also fail the cell).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from IPython import display as _display
+from IPython.core import magic_arguments as _magic_arguments
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from traitlets import Bool, Float, Int, Unicode
+
+from drillbook.jupyter.cellargs import (
+    FLAG_OPTIONS,
+    IP_MODES,
+    VALUE_OPTIONS,
+    CellOptions,
+    figure_kinds,
+    packetdrill_argv,
+    parse_duration_us,
+)
+from drillbook.jupyter.runner import RunRequest, parse_cell, run_parsed
+
+__all__ = ["Drill", "load_ipython_extension"]
+
+CELL_PATH = "cell"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# IPython's magic_arguments is untyped; give its decorators the types they have.
+argument = cast(Callable[..., Callable[[_F], _F]], _magic_arguments.argument)
+magic_arguments = cast(Callable[[], Callable[[_F], _F]], _magic_arguments.magic_arguments)
+display = cast(Callable[..., None], _display.display)
+parse_argstring = cast(
+    Callable[[Callable[..., Any], str], argparse.Namespace], _magic_arguments.parse_argstring
+)
+
+
+def _with_value_options(function: Any) -> Any:
+    for name, kind, text in reversed(VALUE_OPTIONS):
+        function = argument(f"--{name}", type=kind, default=None, help=text)(function)
+    for name, text in reversed(FLAG_OPTIONS):
+        function = argument(f"--{name}", action="store_true", help=text)(function)
+    return function
+
+
+@magics_class
+class Drill(Magics):
+    """Run packetdrill scripts against the real Linux kernel and show what happened."""
+
+    tolerance_usecs = Int(
+        None, allow_none=True, help="Default timing tolerance in us (None: packetdrill's 4000)"
+    ).tag(config=True)
+    ip_version = Unicode("", help="Default IP mode: ipv4, ipv6 or ipv4-mapped-ipv6").tag(
+        config=True
+    )
+    figures = Unicode("", help="Default figure kinds, comma-separated ('' = automatic)").tag(
+        config=True
+    )
+    explore_grace_ms = Int(300, help="Explore mode: how long to record after the last event").tag(
+        config=True
+    )
+    timeout_s = Float(120.0, help="Kill a run that takes longer than this").tag(config=True)
+    dpi = Int(80, help="Resolution of the figures").tag(config=True)
+    check = Bool(False, help="Fail the cell when the run fails (so Run All stops)").tag(
+        config=True
+    )
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("path", nargs="?", default=None, help="a .pkt file to run (line magic only)")
+    @argument("--ip", "--ip_version", dest="ip", choices=IP_MODES, help="the IP mode")
+    @argument("--tolerance", default=None, help="timing tolerance with a unit: 4ms, 500us, 0.01s")
+    @argument("-D", "--define", action="append", metavar="SYMBOL=VALUE", help="define a symbol")
+    @_with_value_options
+    @argument("--tweak", action="store_true", help="show controls to edit and re-run the script")
+    @argument("--explore", action="store_true", help="record what the kernel sends, don't assert")
+    @argument("--grace", default=None, help="explore: how long to record after the last event")
+    @argument("--pcap", metavar="PATH", default=None, help="write the run's packets to a pcap")
+    @argument("-o", "--out", metavar="NAME", default=None, help="store the result in NAME")
+    @argument("--figures", metavar="KINDS", default=None, help="e.g. sequence,sack,window")
+    @argument("--no-figures", dest="no_figures", action="store_true", help="draw no figures")
+    @argument("--check", action="store_true", help="fail the cell if the run fails")
+    @argument("--timeout", type=float, default=None, help="kill the run after this many seconds")
+    @line_cell_magic
+    def drill(self, line: str, cell: str | None = None) -> Any:
+        """Run a packetdrill script (the cell, or a .pkt file) against the real kernel.
+
+        The cell's value is a DrillResult (``_`` holds it): ``.passed``, ``.trace``,
+        ``.script``, ``.to_pcap(path)``, ``.figures()``, ``.rewritten_script`` (explore mode).
+        With ``--tweak`` the value is a DrillControls: controls to change event times, reorder
+        or drop inbound packets, and re-run. Defaults: ``%config Drill``.
+        """
+        args = parse_argstring(self.drill, line)
+        text, path = self._source(args, cell)
+        options = self._options(args)
+        request = self._request(options, args)
+        script, config = parse_cell(text, path, request)
+        if options.tweak:
+            from drillbook.jupyter.controls import DrillControls
+
+            controls = DrillControls(script, config, request)
+            controls.run()
+            self._store(options.out, controls)
+            return controls
+        result = run_parsed(script, config, request)
+        self._store(options.out, result)
+        if (options.check or self.check) and not result.passed:
+            display(result)
+            result.trace.raise_for_failures()
+        return result
+
+    def _source(self, args: argparse.Namespace, cell: str | None) -> tuple[str, str]:
+        if cell is not None:
+            if args.path is not None:
+                raise UsageError(
+                    f"unrecognized argument {args.path!r}: %%drill runs the cell "
+                    "(use the line magic %drill FILE.pkt to run a file)"
+                )
+            return cell, CELL_PATH
+        if args.path is None:
+            raise UsageError("%drill needs a .pkt file: %drill path/to/script.pkt [options]")
+        file = Path(args.path).expanduser()
+        try:
+            return file.read_text(), str(file)
+        except OSError as error:
+            raise UsageError(f"cannot read {args.path}: {error.strerror}") from None
+
+    def _options(self, args: argparse.Namespace) -> CellOptions:
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        try:
+            argv = packetdrill_argv(args)
+            kinds = figure_kinds(args.figures or self.figures, args.no_figures)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return CellOptions(
+            argv=self._default_argv(argv) + argv,
+            tweak=args.tweak,
+            explore=args.explore,
+            pcap=args.pcap,
+            out=args.out,
+            figures=kinds,
+            check=args.check,
+        )
+
+    def _default_argv(self, argv: tuple[str, ...]) -> tuple[str, ...]:
+        """``%config`` defaults as flags; they come first so that the cell's own win."""
+        defaults: list[str] = []
+        if self.ip_version:
+            defaults.append(f"--ip_version={self.ip_version}")
+        if self.tolerance_usecs is not None:
+            defaults.append(f"--tolerance_usecs={self.tolerance_usecs}")
+        return tuple(defaults)
+
+    def _request(self, options: CellOptions, args: argparse.Namespace) -> RunRequest:
+        grace_us = self.explore_grace_ms * 1000
+        if args.grace is not None:
+            try:
+                grace_us = parse_duration_us(args.grace)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+        return RunRequest(
+            argv=options.argv,
+            explore=options.explore,
+            explore_grace_us=grace_us,
+            timeout_s=args.timeout if args.timeout is not None else self.timeout_s,
+            figures=options.figures,
+            pcap=options.pcap,
+            dpi=self.dpi,
+        )
+
+    def _store(self, name: str | None, value: Any) -> None:
+        if name is not None and self.shell is not None:
+            self.shell.user_ns[name] = value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%%drill``/``%drill`` and make ``%config Drill`` work."""
+    magics = Drill(shell=ipython)
+    ipython.register_magics(magics)
+    # %config finds configurables through this list (JupySQL does the same).
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)
+

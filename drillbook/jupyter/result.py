@@ -1,0 +1,122 @@
+"""The value of a ``%%drill`` cell: :class:`DrillResult`.
+
+It is what ``_`` holds after the cell: the parsed script, the run's trace, the configuration,
+the rendered figures and, in explore mode, the script rewritten with the kernel's packets.
+Its rich display is a verdict banner followed by the figures as embedded PNG images, so the
+output survives export to HTML (no widget, no JavaScript); ``text/plain`` carries the verdict.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drillbook.config import RunConfig
+from drillbook.jupyter.verdict import Verdict, verdict_for
+from drillbook.script.model import Script
+from drillbook.trace.model import Failure, Trace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = ["DrillResult", "FigureImage"]
+
+
+@dataclass(frozen=True)
+class FigureImage:
+    """One rendered figure: ``mime`` is ``image/png`` or ``image/svg+xml``."""
+
+    mime: str
+    data: bytes = field(repr=False)
+    title: str = ""
+
+    def html(self) -> str:
+        """An ``<img>`` with the image inline (a data URI), so it survives export."""
+        if self.mime == "image/svg+xml":
+            return self.data.decode()
+        encoded = base64.b64encode(self.data).decode("ascii")
+        alt = html.escape(self.title or "drillbook figure")
+        return f'<img alt="{alt}" style="max-width:100%" src="data:{self.mime};base64,{encoded}"/>'
+
+
+@dataclass(frozen=True, repr=False)
+class DrillResult:
+    """One run of a script: ``passed``, ``trace``, ``script``, figures, explore's rewrite."""
+
+    script: Script
+    trace: Trace
+    config: RunConfig = field(default_factory=RunConfig)
+    explore: bool = False
+    images: tuple[FigureImage, ...] = ()
+    rewritten_script: str | None = None  # explore mode: the script with the kernel's packets
+    figure_kinds: tuple[str, ...] | None = None
+    pcap_path: str | None = None
+    elapsed_s: float = 0.0  # wall time of the whole cell: parse, run, render
+
+    @property
+    def passed(self) -> bool:
+        """True when the kernel did what the script says (explore mode: the run completed)."""
+        return self.trace.passed
+
+    @property
+    def failure(self) -> Failure | None:
+        return self.trace.failure
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_for(self.script, self.trace, explore=self.explore)
+
+    def to_pcap(self, path: str) -> str:
+        """Write every packet of the run to a pcap file; returns the path."""
+        self.trace.to_pcap(path)
+        return path
+
+    def figures(self, kinds: tuple[str, ...] | None = None) -> Figure:
+        """A fresh matplotlib Figure of the run (``kinds`` as for ``drillbook.render``)."""
+        from drillbook.render import figure_for
+
+        chosen = kinds if kinds is not None else self.figure_kinds
+        if chosen is None:
+            return figure_for(self.trace)
+        return figure_for(self.trace, kinds=chosen)
+
+    def report(self) -> str:
+        """The run as text (packetdrill-like report)."""
+        return self.trace.report()
+
+    def __repr__(self) -> str:
+        return self.verdict.text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.verdict.text)
+
+    def html(self) -> str:
+        """The verdict banner, the figures, and explore mode's rewritten script."""
+        parts = [self.verdict.html()]
+        parts.extend(image.html() for image in self.images)
+        if self.rewritten_script is not None:
+            parts.append(
+                "<details open><summary>The script with the kernel's packets "
+                "(<code>.rewritten_script</code>; it passes when run)</summary>"
+                f"<pre>{html.escape(self.rewritten_script)}</pre></details>"
+            )
+        if self.trace.output:
+            parts.append(f"<pre>{html.escape(self.trace.output)}</pre>")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.verdict.text, "text/html": self.html()}
+        for image in self.images[:1]:
+            # The first figure also as its own MIME type, for front-ends that want one image.
+            if image.mime == "image/png":
+                bundle["image/png"] = base64.b64encode(image.data).decode("ascii")
+            else:
+                bundle[image.mime] = image.data.decode()
+        return bundle

@@ -1,0 +1,105 @@
+"""One cell run, from text to :class:`DrillResult`: parse, configure, run, render.
+
+The magic and the controls share this pipeline; it holds no state. The options a cell gives
+are packetdrill's own flags (``--tolerance_usecs=...``, ``-D X=Y``), so that the script's
+header lines and the cell's flags combine exactly as in packetdrill: header first, then the
+command line overrides them (reference §5).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+from drillbook.config import RunConfig
+from drillbook.jupyter.result import DrillResult, FigureImage
+from drillbook.script.model import Script
+from drillbook.trace.model import Trace
+
+__all__ = ["RunRequest", "parse_cell", "render_images", "run_parsed", "run_text"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """How to run a cell: packetdrill flags plus what only the notebook has."""
+
+    argv: tuple[str, ...] = ()
+    explore: bool = False
+    explore_grace_us: int = 300_000
+    timeout_s: float | None = None
+    figures: tuple[str, ...] | None = None  # None: drillbook.render's choice; (): none
+    pcap: str | None = None
+    dpi: int = 80
+
+
+def _config(script_options: tuple[object, ...], argv: tuple[str, ...]) -> RunConfig:
+    from drillbook.options import build_config
+
+    config: RunConfig = build_config(script_options, list(argv))
+    return config
+
+
+def parse_cell(text: str, path: str, request: RunRequest) -> tuple[Script, RunConfig]:
+    """Parse ``text`` (``-D`` symbols apply at lex time) and build its final configuration."""
+    from drillbook.parser import parse_script
+
+    script = parse_script(text, path=path, config=_config((), request.argv))
+    return script, _config(tuple(script.options), request.argv)
+
+
+def run_text(text: str, path: str, request: RunRequest) -> DrillResult:
+    """Parse and run ``text``; script errors raise (they carry line, column and caret)."""
+    started = time.perf_counter()
+    script, config = parse_cell(text, path, request)
+    return run_parsed(script, config, request, started=started)
+
+
+def run_parsed(
+    script: Script, config: RunConfig, request: RunRequest, *, started: float | None = None
+) -> DrillResult:
+    """Run ``script`` in a fresh namespace and render what happened."""
+    from drillbook.runtime.api import run_script
+
+    started = time.perf_counter() if started is None else started
+    trace = run_script(
+        script,
+        config,
+        explore=request.explore,
+        explore_grace_us=request.explore_grace_us,
+        timeout_s=request.timeout_s,
+    )
+    if request.pcap:
+        trace.to_pcap(request.pcap)
+    rewritten = None
+    if request.explore:
+        from drillbook.jupyter.explore import rewritten_text
+
+        rewritten = rewritten_text(script, trace, config)
+    images = render_images(trace, request.figures, dpi=request.dpi)
+    return DrillResult(
+        script=script,
+        trace=trace,
+        config=config,
+        explore=request.explore,
+        images=images,
+        rewritten_script=rewritten,
+        figure_kinds=request.figures,
+        pcap_path=request.pcap,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def render_images(
+    trace: Trace, kinds: tuple[str, ...] | None, *, dpi: int = 80
+) -> tuple[FigureImage, ...]:
+    """The run's figures as PNG bytes (one image holding every kind asked for)."""
+    if kinds == ():
+        return ()
+    from drillbook.render import figure_for
+
+    figure = figure_for(trace) if kinds is None else figure_for(trace, kinds=kinds)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    title = "drillbook: " + (", ".join(kinds) if kinds else "figures")
+    return (FigureImage("image/png", buffer.getvalue(), title),)

@@ -1,0 +1,104 @@
+"""Whole figures from a Trace: pick the plots that have something to show, size them for a
+notebook, save them as PNG or SVG (static images survive export to HTML)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from drillbook.render.flows import has_sack, payload_bytes
+from drillbook.render.sack import ack_rows, draw_sack
+from drillbook.render.sequence import draw_sequence, sequence_height
+from drillbook.render.timeseq import draw_time_sequence
+from drillbook.render.window import draw_window, tcp_info_snapshots
+from drillbook.trace.model import Direction, Trace
+
+KINDS = ("sequence", "sack", "time-sequence", "window")
+WIDTH_IN = 13.0  # the sequence diagram's columns are laid out for this width
+ROW_IN = 0.3  # height of one sequence-diagram row
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+Drawer = Callable[[Axes, Trace], Any]
+DRAWERS: dict[str, Drawer] = {
+    "sequence": draw_sequence,
+    "sack": draw_sack,
+    "time-sequence": draw_time_sequence,
+    "window": draw_window,
+}
+
+
+def relevant_kinds(trace: Trace) -> tuple[str, ...]:
+    """The plots worth drawing: the sequence diagram always, SACK only when SACK blocks exist,
+    time-sequence only when data flows, window only when TCP_INFO was snapshotted."""
+    kinds = ["sequence"]
+    if has_sack(trace):
+        kinds.append("sack")
+    if payload_bytes(trace, Direction.INBOUND) + payload_bytes(trace, Direction.OUTBOUND):
+        kinds.append("time-sequence")
+    if tcp_info_snapshots(trace):
+        kinds.append("window")
+    return tuple(kinds)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Where one plot sits, in inches: the plot area and the margins its labels need."""
+
+    kind: str
+    height: float
+    top: float = 0.5  # title
+    bottom: float = 0.65  # x label and ticks
+    left: float = 1.2  # y label and ticks
+    right: float = 0.9  # a second y axis
+
+    @property
+    def total(self) -> float:
+        return self.top + self.height + self.bottom
+
+
+def panel_for(trace: Trace, kind: str) -> Panel:
+    """The panel of ``kind`` sized for ``trace``. The sequence diagram's columns are laid out in
+    inches, so its axes take the whole width and no margins."""
+    if kind == "sequence":
+        return Panel(kind, sequence_height(trace) * ROW_IN, top=0.35, bottom=0.1, left=0.15,
+                     right=0.0)
+    if kind == "sack":
+        return Panel(kind, max(1.6, 0.36 * len(ack_rows(trace))), top=0.6, bottom=0.95,
+                     right=3.2)
+    if kind == "window":
+        return Panel(kind, 3.0)
+    return Panel(kind, 3.6)
+
+
+def figure_for(trace: Trace, kinds: Sequence[str] | None = None) -> Figure:
+    """One figure with a panel per kind, stacked (default: :func:`relevant_kinds`)."""
+    chosen = tuple(kinds) if kinds is not None else relevant_kinds(trace)
+    unknown = [k for k in chosen if k not in DRAWERS]
+    if unknown or not chosen:
+        raise ValueError(f"unknown figure kind(s) {unknown or chosen}; choose from {KINDS}")
+    panels = [panel_for(trace, k) for k in chosen]
+    height = sum(p.total for p in panels)
+    fig = Figure(figsize=(WIDTH_IN, height))
+    top = height
+    for panel in panels:  # fixed positions: constrained layout would shrink the columns
+        bottom = top - panel.top - panel.height
+        rect = (panel.left / WIDTH_IN, bottom / height,
+                (WIDTH_IN - panel.left - panel.right) / WIDTH_IN, panel.height / height)
+        DRAWERS[panel.kind](fig.add_axes(rect), trace)
+        top = bottom - panel.bottom
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
+    """Save ``fig`` as PNG, SVG or PDF, chosen by the file's extension."""
+    out = Path(path)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot tell the image format of {out}: use .png, .svg or .pdf")
+    fig.savefig(out, format=fmt, dpi=dpi, facecolor="white")
+    return out

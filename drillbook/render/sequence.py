@@ -1,0 +1,294 @@
+"""The sequence diagram: remote peer (TUN) on the left, the local kernel socket on the right.
+
+One row per event, in the order they happened (see events.py for why the y axis is not time);
+each row prints its real time and script line. Inbound (`<`) packets run left to right,
+outbound (`>`) right to left, labelled in packetdrill notation. Syscalls are boxes on the
+kernel side, TCP state changes (from the TCP_INFO snapshots) sit in a column on the right and
+colour the kernel lifeline. What went wrong is drawn, not only told: the expected packet as a
+dashed ghost above the actual one with the differing field named, a missing packet as a ghost
+crossed out, and packets no line accounted for in their own colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, Rectangle
+from matplotlib.text import Text
+
+from drillbook.render.events import (
+    Gap,
+    PacketStatus,
+    Row,
+    format_gap,
+    format_time,
+    sequence_rows,
+    time_gaps,
+)
+from drillbook.render.labels import failure_note, step_box_label, verdict_title
+from drillbook.render.style import FONTS, PALETTE
+from drillbook.trace.model import Direction, Outcome, PacketRecord, Trace
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Columns in data units (about an inch each at the default figure width)."""
+
+    time_x: float = 1.55  # right edge of the time column
+    peer_x: float = 1.8
+    kernel_x: float = 7.2
+    box_x: float = 7.4  # left edge of syscall boxes and notes
+    state_x: float = 11.9  # the TCP state column
+    right: float = 13.0
+    row: float = 1.0
+    gap: float = 0.9  # extra height of a "+100 ms" band
+    header: float = 2.3
+
+
+@dataclass(frozen=True)
+class PacketArrow:
+    """One drawn packet: its arrow, its label, and what it stands for."""
+
+    arrow: FancyArrowPatch
+    label: Text
+    packet: PacketRecord
+    status: PacketStatus
+    row: int
+
+
+@dataclass(frozen=True)
+class SequenceArtists:
+    """Everything draw_sequence drew, by role (for tests and for callers that restyle)."""
+
+    arrows: tuple[PacketArrow, ...]  # one per packet step and per unexpected packet
+    ghosts: tuple[PacketArrow, ...]  # the expected packets of mismatched steps
+    boxes: tuple[Text, ...]  # syscall/command boxes (Text with a bbox patch)
+    states: tuple[Text, ...]  # TCP state names, where the state changed
+    times: tuple[Text, ...]  # the time (and script line) printed beside each row
+    gaps: tuple[tuple[Rectangle, Text], ...]  # bands marking large gaps in time
+    marks: tuple[Text, ...]  # failure notes, "never sent", "unexpected"
+    lifelines: tuple[Line2D, ...]
+    rows: tuple[Row, ...]
+    row_y: tuple[float, ...]
+
+
+def _row_positions(rows: tuple[Row, ...], gaps: tuple[Gap, ...], lay: Layout) -> list[float]:
+    """y of each row (downwards); mismatch rows are two high (ghost above actual)."""
+    after = {g.after_row for g in gaps}
+    ys: list[float] = []
+    y = 0.0
+    for i, row in enumerate(rows):
+        if row.ghost is not None:
+            y += lay.row
+        ys.append(y)
+        y += lay.row + (lay.gap if i in after else 0.0)
+    return ys
+
+
+def _status_style(status: PacketStatus, direction: Direction) -> dict[str, object]:
+    colour = PALETTE.inbound if direction is Direction.INBOUND else PALETTE.outbound
+    style: dict[str, object] = {"color": colour, "linestyle": "-", "alpha": 1.0, "lw": 1.4}
+    if status in (PacketStatus.MISMATCH, PacketStatus.LATE):
+        style.update(color=PALETTE.error, lw=1.8)
+    elif status is PacketStatus.WARNING:
+        style.update(color=PALETTE.window, lw=1.6)
+    elif status is PacketStatus.MISSING:
+        style.update(color=PALETTE.error, linestyle=(0, (4, 3)), alpha=0.6)
+    elif status is PacketStatus.UNEXPECTED:
+        style.update(color=PALETTE.unexpected, linestyle=(0, (5, 2, 1, 2)), lw=1.6)
+    elif status is PacketStatus.NOT_RUN:
+        style.update(color=PALETTE.not_run, alpha=0.8)
+    return style
+
+
+def _arrow(ax: Axes, packet: PacketRecord, y: float, style: dict[str, object],
+           lay: Layout, label_prefix: str = "") -> tuple[FancyArrowPatch, Text]:
+    """A slightly slanted arrow (a ladder diagram's hint that packets take time)."""
+    inbound = packet.direction is Direction.INBOUND
+    x0, x1 = (lay.peer_x, lay.kernel_x) if inbound else (lay.kernel_x, lay.peer_x)
+    arrow = FancyArrowPatch(
+        (x0, y + 0.02), (x1, y + 0.28), arrowstyle="-|>", mutation_scale=11,
+        shrinkA=0, shrinkB=0, color=style["color"], linestyle=style["linestyle"],
+        alpha=style["alpha"], lw=style["lw"], zorder=3,
+    )
+    ax.add_patch(arrow)
+    label = ax.text(
+        (x0 + x1) / 2, y - 0.06, packet.summary, ha="center", va="bottom",
+        fontsize=FONTS.label, family=FONTS.mono, color=style["color"],
+        alpha=max(float(str(style["alpha"])), 0.75), zorder=4,
+    )
+    if label_prefix:
+        label.set_text(f"{label_prefix}{packet.summary}")
+    return arrow, label
+
+
+def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout,
+                 marks: list[Text]) -> tuple[PacketArrow, PacketArrow | None]:
+    assert row.packet is not None
+    ghost: PacketArrow | None = None
+    if row.ghost is not None:
+        gstyle: dict[str, object] = {"color": PALETTE.ghost, "linestyle": (0, (4, 3)),
+                                     "alpha": 0.55, "lw": 1.3}
+        garrow, glabel = _arrow(ax, row.ghost, y - lay.row, gstyle, lay, "script expected: ")
+        glabel.set_fontstyle("italic")
+        ghost = PacketArrow(garrow, glabel, row.ghost, PacketStatus.OK, i)
+    arrow, label = _arrow(ax, row.packet, y, _status_style(row.status, row.packet.direction), lay)
+    drawn = PacketArrow(arrow, label, row.packet, row.status, i)
+    mid = (lay.peer_x + lay.kernel_x) / 2
+    if row.status is PacketStatus.MISSING:
+        # The cross sits near the arrow's head, clear of the centred label.
+        far = lay.peer_x if row.packet.direction is Direction.OUTBOUND else lay.kernel_x
+        cross_x = far + (mid - far) * 0.35
+        marks.append(ax.text(cross_x, y + 0.2, "✗", ha="center", va="center", fontsize=14,
+                             color=PALETTE.error, fontweight="bold", zorder=5))
+        marks.append(_side_note(ax, y, "✗ never sent by the kernel\n(timed out waiting)", lay))
+    elif row.status is PacketStatus.UNEXPECTED:
+        marks.append(_side_note(ax, y, "? unexpected: no script line\nexpected this packet",
+                                lay, PALETTE.unexpected))
+    return drawn, ghost
+
+
+def _side_note(ax: Axes, y: float, text: str, lay: Layout, colour: str = PALETTE.error) -> Text:
+    return ax.text(lay.box_x, y + 0.1, text, ha="left", va="center", fontsize=FONTS.label,
+                   family=FONTS.sans, color=colour, zorder=5, linespacing=1.15,
+                   fontweight="bold")
+
+
+def _draw_box(ax: Axes, row: Row, y: float, lay: Layout) -> Text:
+    assert row.step is not None
+    step = row.step
+    failed = step.outcome is Outcome.FAILED
+    faded = step.outcome is Outcome.NOT_RUN
+    edge = PALETTE.error if failed else (PALETTE.not_run if faded else PALETTE.syscall_edge)
+    return ax.text(
+        lay.box_x, y + 0.1, step_box_label(step), ha="left", va="center",
+        fontsize=FONTS.label, family=FONTS.mono,
+        color=PALETTE.not_run if faded else (PALETTE.error if failed else PALETTE.text),
+        bbox={"boxstyle": "round,pad=0.3", "fc": PALETTE.syscall, "ec": edge,
+              "lw": 1.4 if failed else 0.8},
+        zorder=4,
+    )
+
+
+def _draw_time(ax: Axes, row: Row, y: float, lay: Layout) -> Text:
+    line = f"  L{row.line}" if row.line is not None else "  ---"
+    faded = row.step is not None and row.step.outcome is Outcome.NOT_RUN
+    return ax.text(lay.time_x, y + 0.1, f"{format_time(row.time_us)}{line}", ha="right",
+                   va="center", fontsize=FONTS.small, family=FONTS.mono,
+                   color=PALETTE.not_run if faded else PALETTE.muted)
+
+
+def _state_colour(state: str) -> str:
+    """Opening states warm, ESTABLISHED green, closing states grey (a reading aid only)."""
+    if state == "ESTABLISHED":
+        return "#B8E0C8"
+    if state in ("LISTEN", "SYN_SENT", "SYN_RECV"):
+        return "#FBE3B0"
+    return "#D9D9D9"
+
+
+def _draw_states(ax: Axes, rows: tuple[Row, ...], ys: list[float], bottom: float,
+                 lay: Layout) -> list[Text]:
+    texts: list[Text] = []
+    changes = [(ys[i], r.state) for i, r in enumerate(rows) if r.state is not None]
+    for k, (y, state) in enumerate(changes):
+        assert state is not None
+        end = changes[k + 1][0] if k + 1 < len(changes) else bottom
+        ax.add_patch(Rectangle((lay.kernel_x - 0.07, y + 0.1), 0.14, end - y, lw=0,
+                               fc=_state_colour(state), zorder=1))
+        texts.append(ax.text(lay.state_x, y + 0.1, f"→ {state}", ha="left", va="center",
+                             fontsize=FONTS.small, family=FONTS.sans, color=PALETTE.text,
+                             bbox={"boxstyle": "round,pad=0.2", "fc": _state_colour(state),
+                                   "ec": "none"}))
+    return texts
+
+
+def _draw_gaps(ax: Axes, gaps: tuple[Gap, ...], ys: list[float],
+               lay: Layout) -> list[tuple[Rectangle, Text]]:
+    out: list[tuple[Rectangle, Text]] = []
+    for gap in gaps:
+        top, bottom = ys[gap.after_row] + 0.45, ys[gap.after_row + 1] - 0.5
+        if bottom <= top:  # a mismatch row below: its ghost takes the room
+            bottom = top + lay.gap * 0.6
+        rect = Rectangle((0.05, top), lay.right - 0.1, bottom - top, fc=PALETTE.gap_band,
+                         ec="none", zorder=0)
+        ax.add_patch(rect)
+        text = ax.text((lay.peer_x + lay.kernel_x) / 2, (top + bottom) / 2,
+                       f"⋯  {format_gap(gap.gap_us)}  ⋯", ha="center", va="center",
+                       fontsize=FONTS.small, family=FONTS.sans, color=PALETTE.muted,
+                       fontstyle="italic", zorder=1)
+        out.append((rect, text))
+    return out
+
+
+def _draw_lifelines(ax: Axes, trace: Trace, bottom: float, lay: Layout) -> list[Line2D]:
+    lines: list[Line2D] = []
+    heads = (
+        (lay.peer_x, "remote peer (TUN)", trace.remote_ip),
+        (lay.kernel_x, "local kernel socket", trace.local_ip),
+    )
+    for x, title, ip in heads:
+        (line,) = ax.plot([x, x], [-0.6, bottom], color="#9A9A9A", lw=1.0, zorder=1)
+        lines.append(line)
+        ax.text(x, -1.0, f"{title}\n{ip}" if ip else title, ha="center", va="bottom",
+                fontsize=FONTS.title, family=FONTS.sans, fontweight="bold", color=PALETTE.text,
+                linespacing=1.2)
+    ax.text(lay.time_x, -0.5, "time   line", ha="right", va="bottom", fontsize=FONTS.small,
+            family=FONTS.mono, color=PALETTE.muted)
+    ax.text(lay.state_x, -0.5, "TCP state", ha="left", va="bottom", fontsize=FONTS.small,
+            family=FONTS.sans, color=PALETTE.muted)
+    return lines
+
+
+def sequence_height(trace: Trace, gap_threshold_us: int = 1000) -> float:
+    """The data height of the diagram (≈ inches at a 0.3 in row), for sizing a figure."""
+    rows = sequence_rows(trace)
+    gaps = time_gaps(rows, gap_threshold_us)
+    lay = Layout()
+    ys = _row_positions(rows, gaps, lay)
+    return (ys[-1] if ys else 0.0) + lay.row + lay.header
+
+
+def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 1000,
+                  title: bool = True) -> SequenceArtists:
+    """Draw ``trace`` as a sequence diagram on ``ax``; gaps of at least ``gap_threshold_us``
+    between consecutive events become labelled bands."""
+    lay = Layout()
+    rows = sequence_rows(trace)
+    gaps = time_gaps(rows, gap_threshold_us)
+    ys = _row_positions(rows, gaps, lay)
+    bottom = (ys[-1] if ys else 0.0) + lay.row * 0.7
+    arrows: list[PacketArrow] = []
+    ghosts: list[PacketArrow] = []
+    boxes: list[Text] = []
+    marks: list[Text] = []
+    times = [_draw_time(ax, row, y, lay) for row, y in zip(rows, ys, strict=True)]
+    for i, (row, y) in enumerate(zip(rows, ys, strict=True)):
+        if row.packet is not None:
+            drawn, ghost = _draw_packet(ax, i, row, y, lay, marks)
+            arrows.append(drawn)
+            if ghost is not None:
+                ghosts.append(ghost)
+        elif row.step is not None:
+            boxes.append(_draw_box(ax, row, y, lay))
+        if trace.failure is not None and row.step is not None and row.packet is not None \
+                and row.step.line == trace.failure.line and row.status is not \
+                PacketStatus.MISSING:
+            marks.append(_side_note(ax, y - (0.5 if row.ghost else 0), failure_note(
+                trace.failure), lay))
+    states = _draw_states(ax, rows, ys, bottom, lay)
+    band_artists = _draw_gaps(ax, gaps, ys, lay)
+    lifelines = _draw_lifelines(ax, trace, bottom, lay)
+    ax.set_xlim(0, lay.right)
+    ax.set_ylim(bottom + 0.2, -lay.header)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(verdict_title(trace), loc="left", fontsize=FONTS.title, family=FONTS.sans,
+                     color=PALETTE.error if trace.failure else PALETTE.text)
+    return SequenceArtists(
+        arrows=tuple(arrows), ghosts=tuple(ghosts), boxes=tuple(boxes), states=tuple(states),
+        times=tuple(times), gaps=tuple(band_artists), marks=tuple(marks),
+        lifelines=tuple(lifelines), rows=rows, row_y=tuple(ys),
+    )

@@ -1,0 +1,54 @@
+"""One palette and one set of fonts for every drillbook figure.
+
+Colours follow the Okabe-Ito colour-blind-safe palette. Their *meanings* follow the tools
+students already know (teaching anchors §4.2-4.3): tcptrace draws ACKs green, the receive
+window yellow, SACK purple and retransmissions red; Wireshark sets the newest SACK block apart
+from the older ones. A colour means the same thing in every drillbook figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colour per meaning (hex strings, usable anywhere matplotlib takes a colour)."""
+
+    inbound: str = "#0072B2"  # `<` packets: injected by the remote peer (TUN)
+    outbound: str = "#CC7700"  # `>` packets: sent by the local kernel
+    syscall: str = "#F2F2F2"  # syscall boxes
+    syscall_edge: str = "#555555"
+    error: str = "#D62728"  # a mismatch, a failed syscall, a retransmission (tcptrace's red R)
+    ghost: str = "#8C8C8C"  # what the script expected, when the kernel did something else
+    unexpected: str = "#CC79A7"  # a packet no script line accounted for
+    not_run: str = "#BDBDBD"  # events after the first fatal failure
+    ack: str = "#009E73"  # cumulative ACK (tcptrace: green)
+    window: str = "#A6761D"  # advertised receive window (tcptrace's yellow, darkened)
+    sack_newest: str = "#6A3D9A"  # RFC 2018 §4: the first block reports the newest segment
+    sack_older: str = "#CAB2D6"
+    cwnd: str = "#222222"
+    ssthresh: str = "#D62728"
+    gap_band: str = "#EEF3F8"
+    text: str = "#222222"
+    muted: str = "#666666"
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """Font families and sizes (points) used by the drawers."""
+
+    mono: str = "DejaVu Sans Mono"  # packetdrill notation keeps its columns
+    sans: str = "DejaVu Sans"
+    label: float = 8.0
+    small: float = 7.0
+    title: float = 10.0
+
+
+PALETTE = Palette()
+FONTS = Fonts()
+
+# The kernel's "infinite" slow-start threshold (TCP_INFINITE_SSTHRESH in include/net/tcp.h):
+# TCP_INFO reports it until the first loss, and plotting it verbatim would flatten every other
+# line, so the window plot clips it.
+INFINITE_SSTHRESH = 0x7FFFFFFF

@@ -1,0 +1,169 @@
+"""The time-sequence graph, drawn the way tcptrace and Wireshark draw it (teaching anchors
+§4.2-4.3): each data segment an I-beam from seq to end_seq at its time, the other side's
+cumulative ACKs a green step line, the receive window (ack + window << wscale) a yellow step
+line above it, SACK blocks as purple spans at the time of the ACK carrying them (the newest
+darker), and retransmissions in red with an "R".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+from drillbook.render.flows import (
+    acks,
+    data_direction,
+    data_segments,
+    other,
+    retransmitted,
+    scaled_window,
+    window_shift,
+)
+from drillbook.render.style import FONTS, PALETTE
+from drillbook.trace.model import Direction, PacketRecord, Trace
+
+MS = 1000.0  # the x axis is in milliseconds
+
+
+@dataclass(frozen=True)
+class SegmentBeam:
+    """One data segment's I-beam."""
+
+    beam: LineCollection
+    packet: PacketRecord
+    retransmission: bool
+
+
+@dataclass(frozen=True)
+class SackSpan:
+    """A SACK block drawn at the time of the ACK that carried it."""
+
+    line: LineCollection
+    block: tuple[int, int]
+    newest: bool
+
+
+@dataclass(frozen=True)
+class TimeSequenceArtists:
+    """What draw_time_sequence drew, by role."""
+
+    direction: Direction
+    segments: tuple[SegmentBeam, ...]
+    ack_line: Line2D | None
+    window_line: Line2D | None
+    sacks: tuple[SackSpan, ...]
+    retransmit_marks: tuple[Text, ...]
+
+
+def _x_range(segments: tuple[PacketRecord, ...], replies: tuple[PacketRecord, ...]) -> tuple[
+        float, float]:
+    """From the first data segment to the last ACK, so a handshake 100 ms earlier does not
+    squeeze the transfer into a sliver."""
+    start = min(s.time_us for s in segments)
+    later = [p.time_us for p in replies if p.time_us >= start]
+    end = max([s.time_us for s in segments] + later)
+    pad = max((end - start) * 0.06, 20.0)
+    return (start - pad) / MS, (end + pad) / MS
+
+
+def _beam(ax: Axes, seg: PacketRecord, serif: float, colour: str) -> LineCollection:
+    x = seg.time_us / MS
+    lines = [
+        [(x, seg.seq), (x, seg.end_seq)],
+        [(x - serif, seg.seq), (x + serif, seg.seq)],
+        [(x - serif, seg.end_seq), (x + serif, seg.end_seq)],
+    ]
+    beam = LineCollection(lines, colors=colour, linewidths=1.6, zorder=3)
+    ax.add_collection(beam)
+    return beam
+
+
+def _step_line(ax: Axes, points: list[tuple[float, float]], x_end: float, colour: str,
+               label: str) -> Line2D | None:
+    if not points:
+        return None
+    xs = [x for x, _ in points] + [x_end]
+    ys = [y for _, y in points] + [points[-1][1]]
+    (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.4, label=label,
+                      zorder=2)
+    return line
+
+
+def _sack_spans(ax: Axes, replies: tuple[PacketRecord, ...]) -> list[SackSpan]:
+    spans: list[SackSpan] = []
+    for packet in replies:
+        x = packet.time_us / MS
+        for k, block in enumerate(packet.sack_blocks):
+            colour = PALETTE.sack_newest if k == 0 else PALETTE.sack_older
+            coll = LineCollection([[(x, block[0]), (x, block[1])]], colors=colour,
+                                  linewidths=4.0 if k == 0 else 3.0, zorder=2, alpha=0.9)
+            ax.add_collection(coll)
+            spans.append(SackSpan(coll, block, k == 0))
+    return spans
+
+
+def draw_time_sequence(ax: Axes, trace: Trace, *, direction: Direction | None = None,
+                       title: bool = True) -> TimeSequenceArtists:
+    """Draw the data sent in ``direction`` (default: the direction with more payload)."""
+    direction = direction or data_direction(trace)
+    segments = data_segments(trace, direction)
+    replies = acks(trace, other(direction))
+    if not segments:
+        ax.text(0.5, 0.5, "no data segments in this run", transform=ax.transAxes,
+                ha="center", va="center", color=PALETTE.muted, fontsize=FONTS.label)
+        ax.set_axis_off()
+        return TimeSequenceArtists(direction, (), None, None, (), ())
+    x0, x1 = _x_range(segments, replies)
+    serif = (x1 - x0) * 0.006
+    colour = PALETTE.outbound if direction is Direction.OUTBOUND else PALETTE.inbound
+    beams: list[SegmentBeam] = []
+    marks: list[Text] = []
+    for seg, again in zip(segments, retransmitted(segments), strict=True):
+        beam = _beam(ax, seg, serif, PALETTE.error if again else colour)
+        beams.append(SegmentBeam(beam, seg, again))
+        if again:
+            marks.append(ax.text(seg.time_us / MS + serif * 1.5, seg.end_seq, "R",
+                                 color=PALETTE.error, fontsize=FONTS.label, fontweight="bold",
+                                 ha="left", va="bottom"))
+    shift = window_shift(trace, other(direction))
+    ack_points = [(p.time_us / MS, float(p.ack)) for p in replies if p.ack is not None]
+    win_points = [(p.time_us / MS, float(p.ack + w)) for p in replies
+                  if p.ack is not None and (w := scaled_window(p, shift)) is not None]
+    ack_line = _step_line(ax, ack_points, x1, PALETTE.ack, "ACK (cumulative)")
+    window_line = _step_line(ax, win_points, x1, PALETTE.window, "receive window (ack + win)")
+    spans = _sack_spans(ax, replies)
+    _axes(ax, segments, ack_points, (x0, x1), direction, colour, title)
+    return TimeSequenceArtists(direction, tuple(beams), ack_line, window_line, tuple(spans),
+                               tuple(marks))
+
+
+def _axes(ax: Axes, segments: tuple[PacketRecord, ...], ack_points: list[tuple[float, float]],
+          xlim: tuple[float, float], direction: Direction, colour: str, title: bool) -> None:
+    lows = [s.seq for s in segments] + [y for x, y in ack_points if x >= xlim[0]]
+    highs = [s.end_seq for s in segments] + [y for x, y in ack_points if x >= xlim[0]]
+    span = max(max(highs) - min(lows), 1)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(min(lows) - span * 0.05, max(highs) + span * 0.12)
+    ax.set_xlabel("time (ms since the script's 0)", fontsize=FONTS.label)
+    ax.set_ylabel("sequence number (relative)", fontsize=FONTS.label)
+    ax.tick_params(labelsize=FONTS.small)
+    ax.grid(True, color="#EEEEEE", lw=0.6, zorder=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    handles = [
+        Line2D([], [], color=colour, lw=1.6, label="data segment"),
+        Line2D([], [], color=PALETTE.error, lw=1.6, label="retransmission (R)"),
+        Line2D([], [], color=PALETTE.ack, lw=1.4, label="ACK"),
+        Line2D([], [], color=PALETTE.window, lw=1.4, label="receive window"),
+        Line2D([], [], color=PALETTE.sack_newest, lw=4, label="newest SACK block"),
+        Line2D([], [], color=PALETTE.sack_older, lw=3, label="older SACK blocks"),
+    ]
+    ax.legend(handles=handles, loc="upper left", fontsize=FONTS.small, frameon=False)
+    if title:
+        who = "the kernel (>)" if direction is Direction.OUTBOUND else "the peer (<)"
+        ax.set_title(f"Time-sequence graph: data sent by {who}", loc="left",
+                     fontsize=FONTS.title)

@@ -1,0 +1,116 @@
+"""Windows over time: what each side advertises (from the packets) and the kernel sender's
+congestion window and slow-start threshold (from the TCP_INFO snapshots).
+
+The advertised windows are bytes (window << wscale once both SYNs carried wscale, RFC 7323
+§2.2); cwnd and ssthresh are segments, as TCP_INFO reports them (tcpi_snd_cwnd,
+tcpi_snd_ssthresh), so they get their own axis on the right. Until the first loss the kernel
+reports ssthresh as 0x7fffffff ("infinite"); that is drawn clipped at the top and marked ∞.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+from drillbook.render.flows import scaled_window, tcp_packets, window_shift
+from drillbook.render.style import FONTS, INFINITE_SSTHRESH, PALETTE
+from drillbook.trace.model import Direction, TcpInfoSnapshot, Trace
+
+MS = 1000.0
+
+
+@dataclass(frozen=True)
+class WindowArtists:
+    """What draw_window drew, by role; ``cwnd_ax`` is the right-hand (segments) axis."""
+
+    advertised: tuple[tuple[Direction, Line2D], ...]
+    cwnd: Line2D | None
+    ssthresh: Line2D | None
+    infinite_marks: tuple[Text, ...]
+    cwnd_ax: Axes | None
+
+
+def tcp_info_snapshots(trace: Trace) -> tuple[TcpInfoSnapshot, ...]:
+    """The run's TCP_INFO snapshots in time order."""
+    snaps = [s.tcp_info for s in trace.steps if s.tcp_info is not None]
+    return tuple(sorted(snaps, key=lambda s: s.time_us))
+
+
+def _advertised(ax: Axes, trace: Trace, direction: Direction, x_end: float) -> Line2D | None:
+    shift = window_shift(trace, direction)
+    points = [(p.time_us / MS, w) for p in tcp_packets(trace, direction)
+              if (w := scaled_window(p, shift)) is not None]
+    if not points:
+        return None
+    colour = PALETTE.outbound if direction is Direction.OUTBOUND else PALETTE.inbound
+    who = "kernel" if direction is Direction.OUTBOUND else "peer"
+    xs = [x for x, _ in points] + [max(x_end, points[-1][0])]
+    ys = [y for _, y in points] + [points[-1][1]]
+    (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.5,
+                      label=f"window advertised by the {who} (bytes)")
+    return line
+
+
+def _congestion(ax2: Axes, snaps: tuple[TcpInfoSnapshot, ...],
+                x_end: float) -> tuple[Line2D, Line2D, list[Text]]:
+    xs = [s.time_us / MS for s in snaps] + [x_end]
+    cwnd = [s.snd_cwnd for s in snaps]
+    finite = [s.snd_ssthresh for s in snaps if s.snd_ssthresh < INFINITE_SSTHRESH]
+    ceiling = max(cwnd + finite + [1]) * 1.35
+    clipped = [min(s.snd_ssthresh, ceiling) if s.snd_ssthresh < INFINITE_SSTHRESH else ceiling
+               for s in snaps]
+    (c_line,) = ax2.plot(xs, cwnd + cwnd[-1:], drawstyle="steps-post", color=PALETTE.cwnd,
+                         lw=1.8, linestyle="--", label="cwnd (segments)")
+    (s_line,) = ax2.plot(xs, clipped + clipped[-1:], drawstyle="steps-post",
+                         color=PALETTE.ssthresh, lw=1.4, linestyle=":",
+                         label="ssthresh (segments)")
+    marks: list[Text] = []
+    if any(s.snd_ssthresh >= INFINITE_SSTHRESH for s in snaps):
+        first = next(s for s in snaps if s.snd_ssthresh >= INFINITE_SSTHRESH)
+        marks.append(ax2.text(first.time_us / MS, ceiling, " ssthresh = ∞ (0x7fffffff)",
+                              ha="left", va="bottom", color=PALETTE.ssthresh,
+                              fontsize=FONTS.small))
+    ax2.set_ylim(0, ceiling * 1.12)
+    return c_line, s_line, marks
+
+
+def draw_window(ax: Axes, trace: Trace, *, title: bool = True) -> WindowArtists:
+    """Draw advertised windows (left axis, bytes) and cwnd/ssthresh (right axis, segments)."""
+    snaps = tcp_info_snapshots(trace)
+    times = [p.time_us for p in trace.packets] + [s.time_us for s in snaps]
+    x_end = (max(times) if times else 0) / MS
+    advertised = []
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        line = _advertised(ax, trace, direction, x_end)
+        if line is not None:
+            advertised.append((direction, line))
+    cwnd_ax: Axes | None = None
+    c_line = s_line = None
+    marks: list[Text] = []
+    if snaps:
+        cwnd_ax = ax.twinx()
+        c_line, s_line, marks = _congestion(cwnd_ax, snaps, x_end)
+        cwnd_ax.set_ylabel("segments", fontsize=FONTS.label)
+        cwnd_ax.tick_params(labelsize=FONTS.small)
+    _axes(ax, cwnd_ax, title)
+    return WindowArtists(tuple(advertised), c_line, s_line, tuple(marks), cwnd_ax)
+
+
+def _axes(ax: Axes, cwnd_ax: Axes | None, title: bool) -> None:
+    ax.set_xlabel("time (ms since the script's 0)", fontsize=FONTS.label)
+    ax.set_ylabel("bytes", fontsize=FONTS.label)
+    ax.set_ylim(bottom=0)
+    ax.tick_params(labelsize=FONTS.small)
+    ax.grid(True, color="#EEEEEE", lw=0.6)
+    handles, labels = ax.get_legend_handles_labels()
+    if cwnd_ax is not None:
+        more, more_labels = cwnd_ax.get_legend_handles_labels()
+        handles, labels = handles + more, labels + more_labels
+    (cwnd_ax or ax).legend(handles, labels, loc="lower right", fontsize=FONTS.small,
+                           frameon=True, framealpha=0.9)
+    if title:
+        ax.set_title("Windows: advertised (packets) and congestion (TCP_INFO)", loc="left",
+                     fontsize=FONTS.title)

@@ -108,3 +108,119 @@ def describe(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     return {"shell": show.output, "returncode": show.returncode, "pid": os.getpid(),
             "netns": os.stat("/proc/self/ns/net").st_ino,
             "addresses": {k: str(v) for k, v in vars(sandbox.addresses).items()}}
+
+
+def sleep_forever(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Never returns: for timeout, interrupt and kill tests."""
+    sandbox.run_shell("sleep 3600 & echo started", {"PATH": os.defpath}, timeout_s=5)
+    time.sleep(3600)
+    return {}
+
+
+def crash(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """A bug in the entry: an ordinary exception."""
+    raise ZeroDivisionError("deliberate crash in the entry")
+
+
+def script_error(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """A script-level error raised while running."""
+    from drillbook.errors import ScriptSemanticError
+
+    raise ScriptSemanticError("deliberate script error")
+
+
+def not_json(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """A result that cannot cross the process boundary."""
+    return {"value": object()}
+
+
+def leave_traces(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Do what scripts do that could leak: files in /tmp (as set_sysctls.py does), namespace
+    sysctls, a background job; the host must see none of it."""
+    env = {"PATH": os.defpath}
+    marker = request.config.get("extra", [["marker", "x"]])[0][1]
+    result = sandbox.run_shell(
+        f"touch /tmp/{marker}; echo 'echo restore' > /tmp/sysctl_restore_$PACKETDRILL_PID.sh;"
+        " echo 0 > /proc/sys/net/ipv4/tcp_syncookies; echo 3 > /proc/sys/net/ipv4/tcp_frto;"
+        " sleep 3600 >/dev/null 2>&1 &", env, timeout_s=5,
+    )
+    with open("/proc/sys/net/ipv4/tcp_syncookies") as handle:
+        inside = handle.read().strip()
+    return {"returncode": result.returncode, "tmp": sorted(os.listdir("/tmp")),
+            "syncookies_inside": inside, "netns": os.stat("/proc/self/ns/net").st_ino}
+
+
+def shell_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """A hanging shell command with a child of its own is killed, group and all."""
+    from drillbook.runtime.process import _session_of
+
+    start = time.monotonic()
+    result = sandbox.run_shell("sleep 30 & echo begun; sleep 30", {"PATH": os.defpath}, 0.5)
+    elapsed = time.monotonic() - start
+    me, sid = os.getpid(), os.getsid(0)
+    survivors: list[int] = []
+    for _ in range(100):  # SIGKILL is asynchronous: give the kernel a moment
+        survivors = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me
+                     and _session_of(f"/proc/{p}") == sid
+                     and not _is_zombie(int(p))]
+        if not survivors:
+            break
+        time.sleep(0.01)
+    return {"timed_out": result.timed_out, "returncode": result.returncode,
+            "output": result.output, "elapsed": elapsed, "survivors": survivors}
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return True
+    return raw[raw.rindex(b")") + 2:].split()[0] == b"Z"
+
+
+def inject_latency(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Measure inject(): time.time_ns() before the write vs the time it returns, for RSTs to
+    a closed port (each makes the kernel answer with a RST we read back)."""
+    addresses = sandbox.addresses
+    v6 = addresses.wire_family == socket.AF_INET6
+    samples, echo = [], []
+    for i in range(int(request.config.get("extra", [["n", "300"]])[0][1])):
+        packet = _tcp(addresses.remote_ip, addresses.local_ip, 41000 + i % 1000, 9, 1, 0,
+                      0x02, b"", v6)
+        before = time.time_ns()
+        after = sandbox.inject(packet)
+        samples.append(after - before)
+        got = sandbox.read_outbound(1.0)
+        if got is not None:
+            echo.append(got[1] - before)
+    return {"inject_ns": samples, "answer_ns": echo}
+
+
+# ------------------------------------------------------------------ helpers for the tests
+
+ENTRIES = "test_worker_entries"
+KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def missing_privilege() -> str | None:
+    """Why kernel tests cannot run here, or None."""
+    with open("/proc/self/status") as handle:
+        caps = next(line for line in handle if line.startswith("CapEff:"))
+    effective = int(caps.split()[1], 16)
+    if not effective & (1 << 12) or not effective & (1 << 21):
+        return "needs CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)"
+    if not os.path.exists("/dev/net/tun"):
+        return "needs /dev/net/tun"
+    return None
+
+
+def make_request(entry: str, cwd: str = "/", **config: Any) -> WorkerRequest:
+    """A request for one of this module's entries, with RunConfig fields from *config*."""
+    from drillbook.config import RunConfig
+    from drillbook.runtime.worker import config_to_dict
+
+    return WorkerRequest(
+        script_text="", script_path="test.pkt", cwd=cwd,
+        config=config_to_dict(RunConfig(**config)), entry=f"{ENTRIES}:{entry}",
+    )

@@ -1,0 +1,105 @@
+"""The sandbox against the real kernel: tun0 set-up in all IP modes, a real handshake through
+inject/read_outbound, kernel timestamps, read timeouts, the private /tmp."""
+
+from __future__ import annotations
+
+import pytest
+from test_worker_entries import KERNEL_DIR, make_request, missing_privilege
+
+from drillbook.config import IpMode
+from drillbook.runtime.worker import run_in_worker
+
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
+]
+
+UPSTREAM = {
+    IpMode.IPV4: {"local_ip": "192.168.0.1", "gateway_ip": "192.168.0.1",
+                  "remote_ip": "192.0.2.1"},
+    IpMode.IPV4_MAPPED_IPV6: {"local_ip": "192.168.0.1", "gateway_ip": "192.168.0.1",
+                              "remote_ip": "192.0.2.1"},
+    IpMode.IPV6: {"mtu": 1520, "local_ip": "fd3d:0a0b:17d6::1",
+                  "gateway_ip": "fd3d:0a0b:17d6:8888::1", "remote_ip": "fd3d:fa7b:d17d::1"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _entries_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", KERNEL_DIR)
+
+
+@pytest.mark.parametrize("mode", list(IpMode))
+def test_tun0_is_set_up_like_packetdrill(mode: IpMode) -> None:
+    reply = run_in_worker(make_request("describe", ip_mode=mode, **UPSTREAM[mode]), 20)
+    assert reply.ok, reply.error
+    shell = reply.result["shell"] if reply.result else ""
+    assert "tun type tun pi off vnet_hdr on" in shell
+    assert "UP,LOWER_UP" in shell
+    assert f"mtu {1520 if mode is IpMode.IPV6 else 1500} " in shell
+    if mode is IpMode.IPV6:
+        assert "inet6 fd3d:a0b:17d6::1/48 scope global nodad" in shell
+        assert "fd3d:fa7b:d17d::1 via fd3d:a0b:17d6:8888::1 dev tun0" in shell
+    else:
+        assert "inet 192.168.0.1/16 scope global tun0" in shell
+        assert "192.0.2.1 via 192.168.0.1 dev tun0" in shell
+    pid = reply.result["pid"] if reply.result else 0
+    assert f"PPID={pid} PDPID={pid}" in shell
+    assert shell.rstrip().endswith("\n0")  # the private /tmp starts empty
+
+
+def test_default_addresses_route_the_remote_prefix() -> None:
+    reply = run_in_worker(make_request("describe"), 20)
+    assert reply.result is not None
+    addresses = reply.result["addresses"]
+    assert addresses["remote_prefix_len"] == "24"
+    assert "192.0.2.0/24 via 192.168.0.1 dev tun0" in reply.result["shell"]
+    assert f"inet {addresses['local_ip']}/16 " in reply.result["shell"]
+
+
+def test_anyip_has_no_address_and_no_gateway() -> None:
+    reply = run_in_worker(make_request("describe", is_anyip=True, **UPSTREAM[IpMode.IPV4]), 20)
+    assert reply.result is not None
+    shell = reply.result["shell"]
+    assert "inet 192.168.0.1" not in shell
+    assert "192.0.2.1 dev tun0" in shell and "via" not in shell.split("192.0.2.1 dev")[1][:20]
+
+
+@pytest.mark.parametrize("mode", list(IpMode))
+def test_handshake_through_inject_and_read_outbound(mode: IpMode) -> None:
+    reply = run_in_worker(make_request("handshake", ip_mode=mode, **UPSTREAM[mode]), 20)
+    assert reply.ok, reply.error
+    r = reply.result
+    assert r is not None
+    assert r["version"] == (6 if mode is IpMode.IPV6 else 4)
+    assert (r["sport"], r["dport"], r["ack"], r["flags"]) == (8080, 40000, 1, 0x12)
+    expected_peer = {IpMode.IPV4: "192.0.2.1", IpMode.IPV4_MAPPED_IPV6: "::ffff:192.0.2.1",
+                     IpMode.IPV6: "fd3d:fa7b:d17d::1"}[mode]
+    assert r["peer"] == [expected_peer, 40000]
+    # The kernel stamps the SYN-ACK between our write and our read, in CLOCK_REALTIME.
+    assert r["before_ns"] <= r["stamp_ns"] <= r["read_ns"]
+    assert r["read_ns"] - r["stamp_ns"] < 50_000_000
+
+
+def test_read_outbound_times_out() -> None:
+    reply = run_in_worker(make_request("silence"), 20)
+    assert reply.result is not None
+    assert reply.result["got"] is False
+    assert 0.19 <= reply.result["waited_s"] < 0.5
+
+
+def test_remote_that_is_local_is_refused() -> None:
+    from drillbook.errors import SandboxError
+
+    with pytest.raises(SandboxError, match="live_remote_ip 127.0.0.1 is not remote"):
+        run_in_worker(make_request("describe", remote_ip="127.0.0.1"), 20)
+
+
+def test_shell_timeout_kills_the_group() -> None:
+    reply = run_in_worker(make_request("shell_timeout"), 20)
+    r = reply.result
+    assert r is not None
+    assert r["timed_out"] and r["returncode"] == -9
+    assert r["output"] == "begun\n"
+    assert 0.5 <= r["elapsed"] < 2.0
+    assert r["survivors"] == []

@@ -1,0 +1,53 @@
+"""Run a script against the real kernel: the one call every front end uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from drillbook.config import RunConfig
+from drillbook.errors import RunAborted
+from drillbook.script.model import Script
+from drillbook.trace.model import Trace
+
+DEFAULT_TIMEOUT_S = 180.0  # upstream's run_all.py kills a test after 180 s
+
+
+def run_script(
+    script: Script,
+    config: RunConfig | None = None,
+    *,
+    explore: bool = False,
+    explore_grace_us: int = 300_000,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+) -> Trace:
+    """Run ``script`` in a worker process inside a fresh network namespace; return its Trace.
+
+    Raises SandboxError when the namespace cannot be made, RunAborted when the worker dies or
+    times out. A script that fails against the kernel returns a Trace with ``failure`` set.
+    """
+    from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
+    import json
+
+    from drillbook.trace.codec import trace_from_json
+
+    config = config or RunConfig()
+    extra = dict(config.extra)
+    if explore:
+        extra["explore"] = "1"
+        extra["explore_grace_us"] = str(explore_grace_us)
+    config = replace(config, extra=tuple(sorted(extra.items())))
+    path = script.source.path
+    folder = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
+    request = WorkerRequest(
+        script_text=script.source.text,
+        script_path=path,
+        cwd=folder,
+        config=config_to_dict(config),
+        entry="drillbook.runtime.entry:drive",
+    )
+    reply = run_in_worker(request, timeout_s=timeout_s)
+    reply.raise_for_error()
+    if reply.result is None:
+        raise RunAborted("the worker returned no trace")
+    return trace_from_json(json.dumps(reply.result))

@@ -1,0 +1,112 @@
+"""The blocking-syscall thread: packetdrill runs a `...end` syscall on a second thread.
+
+The main thread hands the call over, then waits until the thread is either asleep in the kernel
+(state ``S`` in /proc/self/task/<tid>/stat) or finished, and goes on with the script. When the
+call returns, the thread checks its result and its return time; a failure there ends the run.
+Only one blocking call runs at a time: the next one waits up to 1 s for it, then fails.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+IDLE_WAIT_S = 1.0  # packetdrill's await_idle_thread limit
+
+
+@dataclass
+class BlockingCall:
+    """One blocking call handed to the thread; ``run`` does the call and all its checks."""
+
+    line: int
+    name: str
+    run: Callable[[], None]
+
+
+class BlockingCallThread:
+    """A daemon thread that runs one BlockingCall at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._pending: BlockingCall | None = None
+        self._running: BlockingCall | None = None
+        self._tid = 0
+        self._exiting = False
+        self._thread = threading.Thread(target=self._loop, name="drillbook-blocking", daemon=True)
+        self._thread.start()
+        with self._lock:
+            while self._tid == 0:
+                self._lock.wait()
+
+    @property
+    def busy(self) -> BlockingCall | None:
+        with self._lock:
+            return self._pending or self._running
+
+    def await_idle(self, timeout_s: float = IDLE_WAIT_S) -> bool:
+        """Wait until no call runs; False if one is still running after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._pending is not None or self._running is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
+
+    def submit(self, call: BlockingCall) -> None:
+        """Start ``call`` and return once it sleeps in the kernel or has finished."""
+        with self._lock:
+            self._pending = call
+            self._lock.notify_all()
+            while self._pending is call:
+                self._lock.wait()
+        stat_path = f"/proc/self/task/{self._tid}/stat"
+        while True:
+            os.sched_yield()
+            with self._lock:
+                if self._running is not call:
+                    return
+            if _thread_sleeping(stat_path):
+                return
+
+    def stop(self) -> None:
+        with self._lock:
+            self._exiting = True
+            self._lock.notify_all()
+
+    def _loop(self) -> None:
+        with self._lock:
+            self._tid = threading.get_native_id()
+            self._lock.notify_all()
+        while True:
+            with self._lock:
+                while self._pending is None and not self._exiting:
+                    self._lock.wait()
+                if self._exiting:
+                    return
+                call = self._pending
+                self._pending = None
+                self._running = call
+                self._lock.notify_all()
+            assert call is not None
+            try:
+                call.run()
+            finally:
+                with self._lock:
+                    self._running = None
+                    self._lock.notify_all()
+
+
+def _thread_sleeping(stat_path: str) -> bool:
+    try:
+        with open(stat_path, "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return True  # the thread is gone
+    # The state letter follows the parenthesised command name.
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state == b"S"

@@ -1,0 +1,540 @@
+"""The driver: runs one parsed script inside the sandbox and returns its Trace.
+
+Theory of operation (packetdrill's run.c, run_packet.c, run_system_call.c):
+- Before time 0 the init command runs; time 0 starts just after a clock tick.
+- Events run in order. A relative time is anchored to when the previous event finished, except
+  that consecutive inbound packets are anchored to the previous one's schedule.
+- Inbound packets, syscalls, commands and code snapshots wait for their time and then check
+  that they are not late. Outbound packets are sniffed at once (early packets count) and their
+  kernel timestamp is checked against the schedule.
+- The first failure ends the run: only the cleanup command then runs. On success: cleanup
+  command, then the deferred %{ }% code, then RSTs for the connection under test.
+The decisions (mapping, matching, wording) are the engine's; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from drillbook.config import RunConfig
+from drillbook.engine.packets import OutboundVerdict, PacketEngine, PacketFailure
+from drillbook.engine.timing import Schedule, Tolerance, adjust, sniff_timeout_us, verify_time
+from drillbook.runtime.blocking import BlockingCall, BlockingCallThread
+from drillbook.runtime.clock import RunClock
+from drillbook.runtime.code import CodeRecorder
+from drillbook.runtime.recorder import TraceRecorder
+from drillbook.runtime.sandbox import Sandbox
+from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
+from drillbook.script.model import (
+    CodeBlock,
+    Direction,
+    Event,
+    PacketSpec,
+    Script,
+    ShellCommand,
+    SyscallSpec,
+    TimeKind,
+)
+from drillbook.trace.model import FailureKind, Outcome, StepKind, Trace
+
+FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
+SHELL_TIMEOUT_S = 120.0  # drillbook's guard: packetdrill would hang forever
+EXPLORE_WAIT_US = 500_000  # in explore mode, how long past its time to wait for a `>` packet
+
+
+class EventFailure(Exception):
+    """Ends the run at an event (internal to the driver; the trace records it as data)."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        line: int,
+        message: str,
+        details: tuple[str, ...] = (),
+        field_name: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.line = line
+        self.message = message
+        self.details = details
+        self.field_name = field_name
+
+
+@dataclass
+class RunOptions:
+    explore: bool = False
+    explore_grace_us: int = 300_000
+
+
+@dataclass
+class _EventState:
+    schedule: Schedule
+    index: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ScriptRun:
+    """One run of one script in one sandbox."""
+
+    def __init__(
+        self,
+        script: Script,
+        config: RunConfig,
+        sandbox: Sandbox,
+        options: RunOptions,
+        ephemeral_port: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.script = script
+        self.config = config
+        self.sandbox = sandbox
+        self.options = options
+        self.clock = RunClock()
+        self.tolerance = Tolerance(config.tolerance_usecs, config.tolerance_percent)
+        addresses = sandbox.addresses
+        self.engine = PacketEngine(config, addresses, ephemeral_port)
+        self.executor = SyscallExecutor(
+            config,
+            SocketAddresses(
+                family=addresses.socket_family,
+                local_ip=addresses.bind_ip,
+                remote_ip=addresses.connect_ip,
+                bind_port=config.bind_port,
+                connect_port=config.connect_port,
+            ),
+            self.clock.now_us,
+        )
+        self.recorder = TraceRecorder(script, config, addresses)
+        self.code = CodeRecorder()
+        self.blocking: BlockingCallThread | None = None
+        self.async_failure: EventFailure | None = None
+        self.init_ran = False
+        self.last_event: Event | None = None
+        self.last_schedule: Schedule | None = None
+        self.verbose: list[str] = []
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> Trace:
+        try:
+            self._run_init_command()
+            self.clock.start()
+            self.recorder.started_at = self.clock.started_at
+            for index, event in enumerate(self.script.events):
+                self._raise_async_failure()
+                self._run_event(index, event)
+                self.last_event = event
+            self._finish_success()
+        except EventFailure as failure:
+            self.recorder.fail(failure.kind, failure.line, failure.message, failure.details,
+                               failure.field_name)
+            self._run_cleanup_command(after_failure=True)
+        finally:
+            self._drain_remaining_packets()
+            self._shutdown()
+        self.recorder.duration_us = self.clock.now_us()
+        return self.recorder.build(output="\n".join(self.verbose))
+
+    def _raise_async_failure(self) -> None:
+        if self.async_failure is not None:
+            raise self.async_failure
+
+    def _anchor(self, event: Event) -> int:
+        """What a relative time counts from (see the module docstring)."""
+        if (
+            self.last_event is not None
+            and self.last_schedule is not None
+            and _is_inbound(self.last_event)
+            and _is_inbound(event)
+        ):
+            return self.last_schedule.start_us
+        return self.clock.now_us()
+
+    def _run_event(self, index: int, event: Event) -> None:
+        anchor = self._anchor(event) if event.time.is_relative or event.time.kind is TimeKind.ANY else 0
+        schedule = adjust(event.time, anchor_us=anchor)
+        if index == 0 and schedule.start_us != 0:
+            raise EventFailure(FailureKind.RUNTIME, event.line, "first event should be at time 0")
+        if (
+            self.last_event is not None
+            and self.last_schedule is not None
+            and not self.last_event.time.is_relative
+            and not event.time.is_relative
+            and event.time.kind is not TimeKind.ANY
+            and self.last_event.time.kind is not TimeKind.ANY
+            and schedule.start_us < self.last_schedule.start_us
+        ):
+            raise EventFailure(
+                FailureKind.RUNTIME, event.line,
+                f"time goes backward in script from {self.last_schedule.start_us} usec "
+                f"to {schedule.start_us} usec",
+            )
+        state = _EventState(schedule, index)
+        action = event.action
+        if isinstance(action, PacketSpec):
+            if action.direction is Direction.INBOUND:
+                self._run_inbound(event, action, state)
+            else:
+                self._run_outbound(event, action, state)
+        elif isinstance(action, SyscallSpec):
+            self._run_syscall(event, action, state)
+        elif isinstance(action, ShellCommand):
+            self._run_command(event, action, state)
+        else:
+            self._run_code(event, action, state)
+        self.last_schedule = schedule
+
+    def _previous_us(self) -> int | None:
+        return None if self.last_schedule is None else self.last_schedule.start_us
+
+    def _wait_for(self, event: Event, state: _EventState, description: str) -> int:
+        """packetdrill's wait_for_event: wait, then fail if we start late (not for event 0)."""
+        actual = self.clock.wait_until(state.schedule.start_us)
+        if state.index > 0:
+            error = verify_time(event.time.kind, state.schedule, actual, self._previous_us(),
+                                self.tolerance, description)
+            if error:
+                self.recorder.step(state.index, event, _kind_of(event), Outcome.FAILED,
+                                   scheduled_us=state.schedule.start_us, actual_us=actual,
+                                   message=error)
+                raise EventFailure(FailureKind.TIMING, event.line, error)
+        return actual
+
+    # -- packets -------------------------------------------------------------------------------
+
+    def _run_inbound(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
+        prepared = self.engine.prepare_inbound(spec, event.line)
+        if isinstance(prepared, PacketFailure):
+            self._packet_failure(event, state, prepared, None)
+        self._wait_for(event, state, "inbound packet")
+        sent_ns = self.sandbox.inject(prepared.data, prepared.gso_type, prepared.gso_size)
+        actual = self.clock.to_script_us(sent_ns)
+        record = self.engine.record(prepared.data, "<", actual)
+        self.recorder.packet(record)
+        if self.config.verbose:
+            self.verbose.append(f"inbound injected packet: {actual / 1e6:9.6f} {record.summary}")
+        expected = self.engine.script_record(spec, "<", state.schedule.start_us)
+        self.recorder.step(state.index, event, StepKind.INBOUND, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual,
+                           expected=expected, actual=record, tcp_info=self._tcp_info(actual))
+
+    def _run_outbound(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
+        matcher = self.engine.begin_outbound(spec, event.line)
+        if isinstance(matcher, PacketFailure):
+            self._packet_failure(event, state, matcher, None)
+        last_us = self._previous_us() or 0
+        timeout = sniff_timeout_us(state.schedule, event.time.kind, last_us)
+        if self.options.explore:
+            timeout = max(0, state.schedule.end_us - self.clock.now_us()) + EXPLORE_WAIT_US
+        while True:
+            self._raise_async_failure()
+            got = self.sandbox.read_outbound(FOREVER_S if timeout is None else timeout / 1e6)
+            if got is None:
+                self._outbound_timeout(event, spec, state)
+                return
+            raw, ts_ns = got
+            when = self.clock.to_script_us(ts_ns)
+            verdict = matcher.feed(raw, when)
+            if verdict.kind == "skip":
+                continue
+            record = verdict.record
+            if record is not None:
+                self.recorder.packet(record)
+                if self.config.verbose:
+                    self.verbose.append(
+                        f"outbound sniffed packet: {when / 1e6:9.6f} {record.summary}")
+            if verdict.kind == "more":
+                continue
+            self._finish_outbound(event, spec, state, verdict)
+            return
+
+    def _finish_outbound(
+        self, event: Event, spec: PacketSpec, state: _EventState, verdict: OutboundVerdict
+    ) -> None:
+        actual_record = verdict.actual
+        actual_us = actual_record.time_us if actual_record else None
+        expected = self.engine.script_record(spec, ">", state.schedule.start_us)
+        failure = verdict.failure
+        if failure is not None:
+            failure = self.engine.with_dumps(failure, spec, state.schedule.start_us, actual_record)
+        if failure is None and actual_us is not None:
+            timing = verify_time(event.time.kind, state.schedule, actual_us,
+                                 self._previous_us(), self.tolerance, "outbound packet")
+            if timing:
+                failure = self.engine.describe_failure(timing, spec, state.schedule.start_us,
+                                                       actual_record, FailureKind.TIMING)
+        if self.options.explore:
+            outcome = Outcome.OK if failure is None else Outcome.WARNING
+            self.recorder.step(state.index, event, StepKind.OUTBOUND, outcome,
+                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
+                               end_scheduled_us=state.schedule.end_us, expected=expected,
+                               actual=actual_record,
+                               message=None if failure is None else failure.message,
+                               tcp_info=self._tcp_info(actual_us))
+            return
+        if failure is not None and self.config.non_fatal_packet and failure.non_fatal:
+            self.recorder.warn(f"{self.script.source.name}:{event.line}: warning handling packet: "
+                               f"{failure.message}")
+            self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.WARNING,
+                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
+                               expected=expected, actual=actual_record, message=failure.message,
+                               tcp_info=self._tcp_info(actual_us))
+            return
+        if failure is not None:
+            self._packet_failure(event, state, failure, actual_record)
+        self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual_us,
+                           end_scheduled_us=state.schedule.end_us, expected=expected,
+                           actual=actual_record, tcp_info=self._tcp_info(actual_us))
+
+    def _outbound_timeout(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
+        expected = self.engine.script_record(spec, ">", state.schedule.start_us)
+        if self.options.explore:
+            self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.WARNING,
+                               scheduled_us=state.schedule.start_us, expected=expected,
+                               message="no packet")
+            return
+        message = "error handling packet: Timed out waiting for packet"
+        self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.FAILED,
+                           scheduled_us=state.schedule.start_us, expected=expected,
+                           message=message)
+        raise EventFailure(FailureKind.TIMEOUT, event.line, message)
+
+    def _packet_failure(
+        self, event: Event, state: _EventState, failure: PacketFailure, actual: Any
+    ) -> NoReturn:
+        message = f"error handling packet: {failure.message}"
+        expected = None
+        if isinstance(event.action, PacketSpec):
+            expected = self.engine.script_record(event.action, event.action.direction.value,
+                                                 state.schedule.start_us)
+        kind = StepKind.INBOUND if (isinstance(event.action, PacketSpec)
+                                    and event.action.direction is Direction.INBOUND) \
+            else StepKind.OUTBOUND
+        self.recorder.step(state.index, event, kind, Outcome.FAILED,
+                           scheduled_us=state.schedule.start_us,
+                           actual_us=actual.time_us if actual is not None else None,
+                           expected=expected, actual=actual, message=message)
+        raise EventFailure(failure.kind, event.line, message, failure.details, failure.field_name)
+
+    # -- syscalls ------------------------------------------------------------------------------
+
+    def _run_syscall(self, event: Event, spec: SyscallSpec, state: _EventState) -> None:
+        if spec.is_blocking:
+            self._run_blocking_syscall(event, spec, state)
+            return
+        if self.blocking is not None:
+            self.blocking.await_idle()  # packetdrill waits up to 1 s, then runs anyway
+        actual = self._wait_for(event, state, "system call start")
+        outcome = self.executor.execute(spec, state.schedule.start_us)
+        self._after_syscall(event, spec, state, outcome, actual, None)
+
+    def _run_blocking_syscall(self, event: Event, spec: SyscallSpec, state: _EventState) -> None:
+        if self.blocking is None:
+            self.blocking = BlockingCallThread()
+        elif not self.blocking.await_idle():
+            raise EventFailure(
+                FailureKind.SYSCALL, event.line,
+                f"runtime error in {spec.name} call: blocking system call while another "
+                "blocking system call is already in progress",
+            )
+        assert spec.end_us is not None
+        end_us = spec.end_us + (state.schedule.offset_us if event.time.is_relative else 0)
+
+        # Wait for the start time here, so that the thread enters the kernel at once.
+        actual = self._wait_for(event, state, "system call start")
+
+        def call() -> None:
+            outcome = self.executor.execute(spec, state.schedule.start_us)
+            returned = self.clock.now_us()
+            try:
+                self._after_syscall(event, spec, state, outcome, actual, returned)
+                end = Schedule(end_us, end_us, state.schedule.offset_us)
+                error = verify_time(event.time.kind, end, returned, state.schedule.start_us,
+                                    self.tolerance, "system call return")
+                if error:
+                    raise EventFailure(FailureKind.TIMING, event.line, error)
+            except EventFailure as failure:
+                self.async_failure = failure
+
+        self.blocking.submit(BlockingCall(event.line, spec.name, call))
+
+    def _after_syscall(
+        self,
+        event: Event,
+        spec: SyscallSpec,
+        state: _EventState,
+        outcome: SyscallOutcome,
+        actual_us: int,
+        returned_us: int | None,
+    ) -> None:
+        for socket_event in outcome.events:
+            self.engine.on_socket_event(socket_event)
+        record = self.recorder.syscall_record(event, spec, outcome, returned_us)
+        if outcome.error is not None:
+            message = outcome.error
+            if not message.startswith("runtime error"):
+                message = f"runtime error in {spec.name} call: {message}"
+            self.recorder.step(state.index, event, StepKind.SYSCALL, Outcome.FAILED,
+                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
+                               syscall=record, message=message)
+            raise EventFailure(FailureKind.SYSCALL, event.line, message)
+        self.recorder.step(state.index, event, StepKind.SYSCALL, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual_us,
+                           syscall=record, tcp_info=self._tcp_info(returned_us or actual_us))
+
+    # -- commands and code ----------------------------------------------------------------------
+
+    def _shell_env(self) -> dict[str, str]:
+        return {}
+
+    def _run_init_command(self) -> None:
+        if self.script.init_command is None:
+            return
+        result = self.sandbox.run_shell(self.script.init_command.command, self._shell_env(),
+                                        SHELL_TIMEOUT_S)
+        self.verbose.append(result.output) if result.output else None
+        self.recorder.command_output(result.output)
+        self.init_ran = True
+        if result.returncode != 0:
+            line = self.script.init_command.span.line
+            raise EventFailure(FailureKind.COMMAND, line,
+                               f"error executing init command: {_status_text(result.returncode)}")
+
+    def _run_cleanup_command(self, after_failure: bool = False) -> None:
+        cleanup = self.script.cleanup_command
+        if cleanup is None or not self.init_ran:
+            return
+        result = self.sandbox.run_shell(cleanup.command, self._shell_env(), SHELL_TIMEOUT_S)
+        self.recorder.command_output(result.output)
+        if result.returncode != 0 and not after_failure:
+            raise EventFailure(FailureKind.COMMAND, cleanup.span.line,
+                               f"error executing cleanup command: "
+                               f"{_status_text(result.returncode)}")
+
+    def _run_command(self, event: Event, spec: ShellCommand, state: _EventState) -> None:
+        actual = self._wait_for(event, state, "command")
+        result = self.sandbox.run_shell(spec.command, self._shell_env(), SHELL_TIMEOUT_S)
+        self.recorder.command_output(result.output)
+        if result.returncode != 0:
+            message = f"error executing `{spec.command}` command: {_status_text(result.returncode)}"
+            self.recorder.step(state.index, event, StepKind.COMMAND, Outcome.FAILED,
+                               scheduled_us=state.schedule.start_us, actual_us=actual,
+                               message=message)
+            raise EventFailure(FailureKind.COMMAND, event.line, message)
+        self.recorder.step(state.index, event, StepKind.COMMAND, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual,
+                           tcp_info=self._tcp_info(actual))
+
+    def _run_code(self, event: Event, spec: CodeBlock, state: _EventState) -> None:
+        actual = self._wait_for(event, state, "data collection for code")
+        live_fd = self.engine.socket_live_fd()
+        if live_fd is None:
+            message = "no socket to use for code"
+            self.recorder.step(state.index, event, StepKind.CODE, Outcome.FAILED,
+                               scheduled_us=state.schedule.start_us, actual_us=actual,
+                               message=message)
+            raise EventFailure(FailureKind.CODE, event.line, message)
+        values = self.executor.code_snapshot(live_fd)
+        self.code.snapshot(spec, event.line, values)
+        self.recorder.step(state.index, event, StepKind.CODE, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual,
+                           tcp_info=self._tcp_info(actual))
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def _finish_success(self) -> None:
+        if self.blocking is not None and not self.blocking.await_idle():
+            busy = self.blocking.busy
+            line = busy.line if busy else 0
+            raise EventFailure(FailureKind.SYSCALL, line,
+                               "runtime error: exiting while a blocking system call is in progress")
+        self._raise_async_failure()
+        if self.options.explore and self.options.explore_grace_us > 0:
+            self._sniff_for(self.options.explore_grace_us)
+        self._run_cleanup_command()
+        if self.code.has_blocks:
+            result = self.code.run(self.script.path, self.config.code_command, timeout_s=60.0)
+            if result.output:
+                self.verbose.append(result.output)
+                self.recorder.command_output(result.output)
+            if not result.ok:
+                line, message, details = _code_error(result.error or "error in Python code")
+                raise EventFailure(FailureKind.CODE, line, message, details)
+        for packet in self.engine.reset_packets():
+            self.sandbox.inject(packet)
+
+    def _sniff_for(self, duration_us: int) -> None:
+        deadline = self.clock.now_us() + duration_us
+        while True:
+            left = deadline - self.clock.now_us()
+            if left <= 0:
+                return
+            got = self.sandbox.read_outbound(left / 1e6)
+            if got is None:
+                return
+            record = self.engine.observe(got[0], self.clock.to_script_us(got[1]))
+            if record is not None:
+                self.recorder.packet(record, unexpected=True)
+
+    def _drain_remaining_packets(self) -> None:
+        """Record what the kernel sent that no `>` line read (for figures, not the verdict)."""
+        try:
+            while True:
+                got = self.sandbox.read_outbound(0.0)
+                if got is None:
+                    return
+                record = self.engine.observe(got[0], self.clock.to_script_us(got[1]))
+                if record is not None:
+                    self.recorder.packet(record, unexpected=True)
+        except OSError:
+            return
+
+    def _shutdown(self) -> None:
+        if self.blocking is not None:
+            self.blocking.stop()
+        self.executor.close_all()
+
+    def _tcp_info(self, when_us: int | None) -> Any:
+        live_fd = self.engine.socket_live_fd()
+        if live_fd is None:
+            return None
+        info = self.executor.tcp_info(live_fd)
+        if info is None:
+            return None
+        return self.recorder.tcp_info(info, when_us if when_us is not None else self.clock.now_us())
+
+
+def _is_inbound(event: Event) -> bool:
+    return isinstance(event.action, PacketSpec) and event.action.direction is Direction.INBOUND
+
+
+def _kind_of(event: Event) -> StepKind:
+    action = event.action
+    if isinstance(action, PacketSpec):
+        return StepKind.INBOUND if action.direction is Direction.INBOUND else StepKind.OUTBOUND
+    if isinstance(action, SyscallSpec):
+        return StepKind.SYSCALL
+    if isinstance(action, ShellCommand):
+        return StepKind.COMMAND
+    return StepKind.CODE
+
+
+def _status_text(returncode: int) -> str:
+    if returncode < 0:
+        return f"killed by signal {-returncode}"
+    return f"non-zero exit status {returncode}"
+
+
+def _code_error(text: str) -> tuple[int, str, tuple[str, ...]]:
+    """Split the code runner's error into (line, first message, the rest)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else "error in Python code"
+    line_no = 0
+    parts = first.split(":", 2)
+    if len(parts) == 3 and parts[1].strip().isdigit():
+        line_no = int(parts[1])
+        first = parts[2].strip()
+    return line_no, first, tuple(lines[1:])

@@ -1,0 +1,52 @@
+"""The function the worker process calls inside its sandbox: parse, run, return the trace."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from drillbook.parser import parse_script
+from drillbook.runtime.driver import RunOptions, ScriptRun
+from drillbook.runtime.sandbox import Sandbox
+from drillbook.runtime.worker import WorkerRequest
+
+
+def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    config = request.run_config
+    extra = dict(config.extra)
+    options = RunOptions(
+        explore=extra.get("explore") == "1",
+        explore_grace_us=int(extra.get("explore_grace_us", "300000")),
+    )
+    script = parse_script(request.script_text, request.script_path, config)
+    ports = _EphemeralPorts(sandbox.addresses.socket_family)
+    try:
+        run = ScriptRun(script, config, sandbox, options, ports.next)
+        trace = run.run()
+    finally:
+        ports.close()
+    from drillbook.trace.codec import trace_to_json
+
+    result: dict[str, Any] = json.loads(trace_to_json(trace))
+    return result
+
+
+class _EphemeralPorts:
+    """Remote ports for injected connections, reserved by binding and listening on port 0 in
+    the namespace, as packetdrill does: each run's 4-tuple is then unique."""
+
+    def __init__(self, family: int) -> None:
+        self.family = family
+        self.sockets: list[socket.socket] = []
+
+    def next(self) -> int:
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.bind(("", 0))
+        sock.listen(1)
+        self.sockets.append(sock)
+        return int(sock.getsockname()[1])
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()

@@ -529,6 +529,13 @@ class OutboundMatcher:
             payload = b"".join(s.payload for _p, s, _w, _r in self.fragments if s is not None)
             actual_tcp = replace(last_tcp, seq=first_tcp.seq, payload=payload,
                                  flags=(last_tcp.flags & ~0x80) | (first_tcp.flags & 0x80))
+            # aggregate_packets: the last packet's headers, lengths grown by the extra payload.
+            extra = len(payload) - len(last_tcp.payload)
+            ip = last_pkt.ip
+            if isinstance(ip, IPv4Header):
+                last_pkt = replace(last_pkt, ip=replace(ip, total_length=ip.total_length + extra))
+            else:
+                last_pkt = replace(last_pkt, ip=replace(ip, payload_length=ip.payload_length + extra))
         actual = (self.engine.record_tcp(">", last_when, last_raw, last_pkt, actual_tcp)
                   if actual_tcp is not None else record)
         script_us = 0

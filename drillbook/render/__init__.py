@@ -1,7 +1,7 @@
 """Figures from a Trace: sequence diagram, SACK blocks, time-sequence graph, windows.
 
 Drawers take a matplotlib ``Axes`` and a :class:`~drillbook.trace.Trace` and return the artists
-they drew, by role (matplotlib's object-oriented API only; no pyplot state). ``figure_for``
+they drew, by role (matplotlib's object-oriented API only; no global figure state). ``figure_for``
 picks the plots that have something to show; ``save_figure`` writes PNG or SVG.
 This package is the only one that imports matplotlib.
 """

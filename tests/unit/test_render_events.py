@@ -1,0 +1,115 @@
+"""Pure row/flow logic behind the figures (no matplotlib drawing)."""
+
+from __future__ import annotations
+
+from trace_fixtures import (
+    handshake_trace,
+    retransmit_trace,
+    sack_mismatch_trace,
+    sack_trace,
+    timeout_trace,
+    unexpected_trace,
+)
+
+from drillbook.render.events import (
+    PacketStatus,
+    format_gap,
+    format_time,
+    sequence_rows,
+    time_gaps,
+    unexpected_packets,
+)
+from drillbook.render.flows import (
+    data_direction,
+    data_segments,
+    retransmitted,
+    sack_direction,
+    scaled_window,
+    window_shift,
+)
+from drillbook.render.sack import ack_rows
+from drillbook.trace.model import Direction, StepKind
+
+
+def test_rows_follow_steps_in_order_and_pass_clean() -> None:
+    trace = handshake_trace()
+    rows = sequence_rows(trace)
+    assert [r.step for r in rows] == list(trace.steps)
+    assert {r.status for r in rows} == {PacketStatus.OK}
+    assert unexpected_packets(trace) == ()
+
+
+def test_state_changes_are_marked_once_each() -> None:
+    states = [r.state for r in sequence_rows(handshake_trace()) if r.state]
+    assert states == ["CLOSE", "LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK",
+                      "CLOSE"]
+
+
+def test_gaps_find_the_100ms_and_5ms_pauses() -> None:
+    rows = sequence_rows(handshake_trace())
+    gaps = time_gaps(rows, 1000)
+    assert [format_gap(g.gap_us) for g in gaps] == ["+100 ms", "+5 ms"]
+    assert rows[gaps[0].after_row].time_us == 71
+    assert time_gaps(rows, 200_000) == ()
+
+
+def test_mismatch_row_carries_expected_as_ghost() -> None:
+    trace = sack_mismatch_trace()
+    row = sequence_rows(trace)[-1]
+    assert row.status is PacketStatus.MISMATCH
+    assert row.ghost is not None and row.ghost.ack == 2001
+    assert row.packet is not None and row.packet.ack == 8001
+
+
+def test_timeout_is_missing_and_stray_packet_is_unexpected() -> None:
+    trace = timeout_trace()
+    rows = sequence_rows(trace)
+    statuses = [r.status for r in rows if r.is_packet]
+    assert statuses.count(PacketStatus.MISSING) == 1
+    assert statuses.count(PacketStatus.UNEXPECTED) == 1
+    assert statuses.count(PacketStatus.NOT_RUN) == 2
+    missing = statuses.index(PacketStatus.MISSING)
+    assert statuses[missing + 1] is PacketStatus.UNEXPECTED  # merged in by time
+
+
+def test_unexpected_packet_after_the_last_line() -> None:
+    trace = unexpected_trace()
+    (extra,) = unexpected_packets(trace)
+    rows = sequence_rows(trace)
+    assert rows[-1].packet == extra and rows[-1].step is None
+
+
+def test_formats() -> None:
+    assert format_time(100_052) == "100.052 ms"
+    assert format_time(None) == "—"
+    assert format_gap(250) == "+250 µs"
+    assert format_gap(1_500_000) == "+1.5 s"
+
+
+def test_sack_rows_pair_each_ack_with_the_segment_that_caused_it() -> None:
+    trace = sack_trace()
+    assert sack_direction(trace) is Direction.OUTBOUND
+    rows = ack_rows(trace)
+    assert len(rows) == 8
+    arrivals = [(r.trigger.seq - 1) // 1000 + 1 for r in rows if r.trigger is not None]
+    assert arrivals == [1, 3, 5, 6, 8, 4, 7, 2]
+    assert rows[4].blocks == ((7001, 8001), (4001, 6001), (2001, 3001))
+    assert rows[-1].ack == 8001 and rows[-1].blocks == ()
+
+
+def test_data_direction_and_retransmissions() -> None:
+    assert data_direction(sack_trace()) is Direction.INBOUND
+    trace = retransmit_trace()
+    assert data_direction(trace) is Direction.OUTBOUND
+    segs = data_segments(trace, Direction.OUTBOUND)
+    flags = retransmitted(segs)
+    assert [(s.seq, f) for s, f in zip(segs, flags, strict=True) if f] == [(1001, True)]
+
+
+def test_window_scaling_needs_both_syns() -> None:
+    trace = retransmit_trace()
+    assert window_shift(trace, Direction.INBOUND) == 7
+    assert window_shift(trace, Direction.OUTBOUND) == 7
+    assert window_shift(sack_trace(), Direction.INBOUND) == 0
+    syn = next(s.actual for s in trace.steps if s.kind is StepKind.INBOUND)
+    assert syn is not None and scaled_window(syn, 7) == 32792  # a SYN's window is not scaled

@@ -47,9 +47,15 @@ EXIT_PARENT_GONE = 70
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """A JSON-able dict of *config* (enums by value, tuples as lists)."""
-    data = dataclasses.asdict(config)
+    data = {key: _lists(value) for key, value in dataclasses.asdict(config).items()}
     data["ip_mode"] = config.ip_mode.value
     return data
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_lists(item) for item in value]
+    return value
 
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:

@@ -224,3 +224,18 @@ def make_request(entry: str, cwd: str = "/", **config: Any) -> WorkerRequest:
         script_text="", script_path="test.pkt", cwd=cwd,
         config=config_to_dict(RunConfig(**config)), entry=f"{ENTRIES}:{entry}",
     )
+
+
+def suicide(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """The worker dies from a signal before replying."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
+
+
+def echo_request(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """What arrived: the request's size, the working directory and the config round trip."""
+    return {"script_len": len(request.script_text), "cwd": os.getcwd(),
+            "same_class": type(request).__module__, "config": request.config,
+            "run_config_mode": request.run_config.ip_mode.value}

@@ -1,0 +1,119 @@
+"""The worker process: replies, errors by kind, deaths, timeouts, and the message when the
+machine refuses a sandbox."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from test_worker_entries import KERNEL_DIR, make_request, missing_privilege
+
+from drillbook.config import IpMode
+from drillbook.errors import RunAborted, ScriptError
+from drillbook.runtime.worker import WorkerRequest, run_in_worker
+
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
+]
+
+
+@pytest.fixture(autouse=True)
+def _entries_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", KERNEL_DIR)
+
+
+def test_request_crosses_intact_and_cwd_is_the_scripts_folder() -> None:
+    request = make_request("echo_request", cwd=KERNEL_DIR, ip_mode=IpMode.IPV6,
+                           defines=(("A", "1"),))
+    big = WorkerRequest("x" * 300_000, request.script_path, request.cwd, request.config,
+                        request.entry)
+    reply = run_in_worker(big, 20)
+    assert reply.result == {
+        "script_len": 300_000, "cwd": KERNEL_DIR, "same_class": "drillbook.runtime.worker",
+        "config": request.config, "run_config_mode": "ipv6",
+    }
+    t = reply.timings
+    assert t["spawn"] < t["child_start"] < t["sandbox_ready"] < t["entry_done"]
+
+
+def test_crash_in_entry_is_reported_with_traceback() -> None:
+    reply = run_in_worker(make_request("crash"), 20)
+    assert reply.error is not None and reply.error.kind == "crash"
+    assert reply.error.type_name == "ZeroDivisionError"
+    assert "deliberate crash" in reply.error.traceback
+    with pytest.raises(RunAborted, match="worker crashed: ZeroDivisionError"):
+        reply.raise_for_error()
+
+
+def test_script_error_in_entry_is_kind_script() -> None:
+    reply = run_in_worker(make_request("script_error"), 20)
+    assert reply.error is not None and reply.error.kind == "script"
+    with pytest.raises(ScriptError, match="deliberate script error"):
+        reply.raise_for_error()
+
+
+def test_result_that_is_not_json_is_a_crash() -> None:
+    reply = run_in_worker(make_request("not_json"), 20)
+    assert reply.error is not None and reply.error.type_name == "TypeError"
+
+
+def test_unknown_entry_is_a_crash() -> None:
+    request = make_request("describe")
+    request = WorkerRequest("", "x.pkt", "/", request.config, "no_such_module_here:f")
+    reply = run_in_worker(request, 20)
+    assert reply.error is not None and reply.error.type_name == "ModuleNotFoundError"
+
+
+def test_worker_death_is_run_aborted() -> None:
+    with pytest.raises(RunAborted, match="died from signal SIGKILL before replying"):
+        run_in_worker(make_request("suicide"), 20)
+
+
+def test_timeout_kills_the_worker() -> None:
+    start = time.monotonic()
+    with pytest.raises(RunAborted, match="timed out after 1 s; the worker was killed"):
+        run_in_worker(make_request("sleep_forever"), 1.0)
+    assert time.monotonic() - start < 3.0
+
+
+def _runs_as_nobody(setpriv: str, python: str) -> bool:
+    probe = subprocess.run(
+        [*NOBODY(setpriv), python, "-c", "import sys; assert sys.version_info >= (3, 11)"],
+        capture_output=True, timeout=30, cwd="/",
+    )
+    return probe.returncode == 0
+
+
+def NOBODY(setpriv: str) -> list[str]:  # noqa: N802 - reads as a command prefix
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+
+
+def test_missing_capability_says_how_to_fix_it() -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv is not installed: cannot run the worker unprivileged")
+    # The venv's interpreter may live under root's home; nobody can run the system one.
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None or not _runs_as_nobody(setpriv, python):
+        pytest.skip("no Python interpreter that user nobody may execute")
+    program = (
+        "import sys\n"
+        "from drillbook.runtime.worker import WorkerRequest, run_in_worker\n"
+        "try:\n"
+        "    run_in_worker(WorkerRequest('', 'x.pkt', '/', {}, 'x:y'), 20)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run(
+        [*NOBODY(setpriv), python, "-c", program],
+        capture_output=True, text=True, timeout=30, cwd="/", env={"PYTHONPATH": PROJECT_ROOT},
+    )
+    assert done.stdout.startswith("SandboxError cannot create a network namespace: "
+                                  "needs CAP_NET_ADMIN"), done.stdout + done.stderr
+    assert "run as root (sudo)" in done.stdout

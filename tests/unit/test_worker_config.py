@@ -1,0 +1,36 @@
+"""RunConfig <-> JSON dict for the worker boundary, and the request codec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drillbook.config import IpMode, RunConfig
+from drillbook.runtime.worker import WorkerRequest, config_from_dict, config_to_dict
+
+
+def test_config_round_trips_through_json() -> None:
+    config = RunConfig(ip_mode=IpMode.IPV4_MAPPED_IPV6, mtu=1520, defines=(("A", "1"),),
+                       init_scripts=("x.sh",), tolerance_percent=3.5, is_anyip=True)
+    data = json.loads(json.dumps(config_to_dict(config)))
+    assert data == config_to_dict(config)
+    assert config_from_dict(data) == config
+
+
+def test_default_config_round_trips_and_empty_dict_is_default() -> None:
+    assert config_from_dict(config_to_dict(RunConfig())) == RunConfig()
+    assert config_from_dict({}) == RunConfig()
+
+
+def test_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown RunConfig fields"):
+        config_from_dict({"mtu": 1500, "colour": "blue"})
+
+
+def test_request_json_round_trip() -> None:
+    request = WorkerRequest("0 socket(...)\n", "a/b.pkt", "a", config_to_dict(RunConfig()))
+    again = WorkerRequest.from_json(request.to_json())
+    assert again == request
+    assert again.entry == "drillbook.runtime.driver:drive"
+    assert again.run_config == RunConfig()

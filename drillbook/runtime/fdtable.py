@@ -1,0 +1,104 @@
+"""The script-fd to live-fd table.
+
+File descriptors in a script are labels: ``socket(...) = 3`` names whatever fd the kernel
+returns "3" for the rest of the script (reference §3.1). packetdrill keeps one list of fds
+(sockets, files, epoll and pipe fds); this is that list. It is shared by the main thread and the
+blocking-syscall thread, so every access takes a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FdEntry:
+    """One open fd the script knows: its label, the kernel's fd, and what it is."""
+
+    script_fd: int
+    live_fd: int
+    kind: str  # "socket" | "file" | "epoll" | "pipe"
+    family: int = 0
+    sock_type: int = 0
+    protocol: int = 0
+
+
+class FdError(Exception):
+    """A label that is unknown or already taken; the message is packetdrill's."""
+
+
+class FdTable:
+    """Thread-safe script fd -> FdEntry map."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, FdEntry] = {}
+
+    def get(self, script_fd: int) -> FdEntry | None:
+        with self._lock:
+            return self._entries.get(script_fd)
+
+    def live_fd(self, script_fd: int) -> int | None:
+        entry = self.get(script_fd)
+        return None if entry is None else entry.live_fd
+
+    def to_live(self, script_fd: int) -> int:
+        """The live fd for ``script_fd``; FdError with packetdrill's words if there is none."""
+        entry = self.get(script_fd)
+        if entry is None:
+            raise FdError(f"unable to find fd with script fd {script_fd}")
+        return entry.live_fd
+
+    def add(self, entry: FdEntry) -> None:
+        """Record a new fd, refusing a label or live fd that is already open."""
+        with self._lock:
+            if entry.script_fd in self._entries:
+                raise FdError(f"duplicate fd {entry.script_fd} in script")
+            if any(e.live_fd == entry.live_fd for e in self._entries.values()):
+                raise FdError(f"duplicate live fd {entry.live_fd}")
+            self._entries[entry.script_fd] = entry
+
+    def relabel(self, entry: FdEntry) -> None:
+        """Record ``entry``, replacing any entry with the same label or live fd.
+
+        An accepted child takes the script fd the accept() line names without the duplicate
+        checks (packetdrill's run_syscall_accept overwrites the child socket's labels).
+        """
+        with self._lock:
+            stale = [k for k, e in self._entries.items() if e.live_fd == entry.live_fd]
+            for key in stale:
+                del self._entries[key]
+            self._entries[entry.script_fd] = entry
+
+    def close(self, script_fd: int, live_fd: int) -> FdEntry:
+        """Forget a closed fd; FdError if the pair is not in the table."""
+        with self._lock:
+            entry = self._entries.get(script_fd)
+            if entry is None or entry.live_fd != live_fd:
+                raise FdError(
+                    f"unable to find fd with script fd {script_fd} and live fd {live_fd}"
+                )
+            del self._entries[script_fd]
+            return entry
+
+    def by_live_fd(self, live_fd: int) -> FdEntry | None:
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.live_fd == live_fd:
+                    return entry
+            return None
+
+    def drain(self) -> list[FdEntry]:
+        """Remove and return every entry (for closing all fds at the end of a run)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            return entries
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+__all__ = ["FdEntry", "FdError", "FdTable"]

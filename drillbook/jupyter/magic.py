@@ -21,8 +21,8 @@ from typing import Any, TypeVar, cast
 from IPython import display as _display
 from IPython.core import magic_arguments as _magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, Int, Unicode
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Enum, Float, Int, Unicode
 
 from drillbook.jupyter.cellargs import (
     FLAG_OPTIONS,
@@ -74,12 +74,14 @@ class Drill(Magics):
         config=True
     )
     timeout_s = Float(120.0, help="Kill a run that takes longer than this").tag(config=True)
-    dpi = Int(80, help="Resolution of the figures").tag(config=True)
+    dpi = Int(80, help="Resolution of PNG figures").tag(config=True)
+    image_format = Enum(
+        ("svg", "png"), "svg", help="Figures as svg (faster, sharp) or png"
+    ).tag(config=True)
     check = Bool(False, help="Fail the cell when the run fails (so Run All stops)").tag(
         config=True
     )
 
-    @no_var_expand
     @magic_arguments()
     @argument("path", nargs="?", default=None, help="a .pkt file to run (line magic only)")
     @argument("--ip", "--ip_version", dest="ip", choices=IP_MODES, help="the IP mode")
@@ -181,6 +183,7 @@ class Drill(Magics):
             figures=options.figures,
             pcap=options.pcap,
             dpi=self.dpi,
+            image_format=self.image_format,
         )
 
     def _store(self, name: str | None, value: Any) -> None:

@@ -33,9 +33,11 @@ class FigureImage:
     title: str = ""
 
     def html(self) -> str:
-        """An ``<img>`` with the image inline (a data URI), so it survives export."""
-        if self.mime == "image/svg+xml":
-            return self.data.decode()
+        """An ``<img>`` with the image inline (a data URI), so it survives export.
+
+        SVG goes through a data URI too: inlined, two matplotlib SVGs on one page may share
+        element ids (clip paths), and an ``<img>`` keeps each one to itself.
+        """
         encoded = base64.b64encode(self.data).decode("ascii")
         alt = html.escape(self.title or "drillbook figure")
         return f'<img alt="{alt}" style="max-width:100%" src="data:{self.mime};base64,{encoded}"/>'

@@ -31,6 +31,7 @@ class RunRequest:
     figures: tuple[str, ...] | None = None  # None: drillbook.render's choice; (): none
     pcap: str | None = None
     dpi: int = 80
+    image_format: str = "svg"  # svg (text kept as text: ~2x faster to write than png) or png
 
 
 def _config(script_options: tuple[object, ...], argv: tuple[str, ...]) -> RunConfig:
@@ -76,7 +77,8 @@ def run_parsed(
         from drillbook.jupyter.explore import rewritten_text
 
         rewritten = rewritten_text(script, trace, config)
-    images = render_images(trace, request.figures, dpi=request.dpi)
+    images = render_images(trace, request.figures, dpi=request.dpi,
+                           image_format=request.image_format)
     return DrillResult(
         script=script,
         trace=trace,
@@ -91,15 +93,31 @@ def run_parsed(
 
 
 def render_images(
-    trace: Trace, kinds: tuple[str, ...] | None, *, dpi: int = 80
+    trace: Trace,
+    kinds: tuple[str, ...] | None,
+    *,
+    dpi: int = 80,
+    image_format: str = "svg",
 ) -> tuple[FigureImage, ...]:
-    """The run's figures as PNG bytes (one image holding every kind asked for)."""
+    """The run's figures as one image holding every kind asked for (``()``: none).
+
+    SVG keeps text as text (``svg.fonttype: none``): writing it costs about half of
+    rasterising the same figure to PNG, and the labels stay selectable and sharp.
+    """
     if kinds == ():
         return ()
+    import matplotlib
+
     from drillbook.render import figure_for
 
+    if image_format not in _MIME:
+        raise ValueError(f"image format must be svg or png, got {image_format!r}")
     figure = figure_for(trace) if kinds is None else figure_for(trace, kinds=kinds)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format=image_format, dpi=dpi)
     title = "drillbook: " + (", ".join(kinds) if kinds else "figures")
-    return (FigureImage("image/png", buffer.getvalue(), title),)
+    return (FigureImage(_MIME[image_format], buffer.getvalue(), title),)
+
+
+_MIME = {"svg": "image/svg+xml", "png": "image/png"}

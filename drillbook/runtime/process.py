@@ -155,6 +155,35 @@ def kill_session(sid: int) -> list[int]:
     return killed
 
 
+def start_session_guardian() -> int:
+    """Fork a small guardian that waits for this process to die, however it dies, and then
+    SIGKILLs everything left in our session (background jobs of shell commands, which
+    PR_SET_PDEATHSIG does not reach and which would keep the sandbox's namespace alive).
+    Call it before unsharing namespaces, so the guardian itself holds none of them.
+    Returns the fd whose closing (at our death) wakes the guardian; keep it open."""
+    read_end, write_end = os.pipe()  # both close-on-exec: shell commands never hold them
+    if os.fork() == 0:  # pragma: no cover - runs in the forked guardian
+        try:
+            os.close(write_end)
+            _detach_fds(keep=read_end)
+            while os.read(read_end, 1):
+                pass
+            kill_session(os.getsid(0))
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    return write_end
+
+
+def _detach_fds(keep: int) -> None:
+    # The guardian must not keep the caller's pipes (stdin, stdout, stderr, reply) open.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
 def _session_of(proc_path: str) -> int | None:
     try:
         with open(f"{proc_path}/stat", "rb") as handle:

@@ -299,15 +299,16 @@ def _tail_note(stderr: str) -> str:
 
 def main(argv: list[str]) -> int:
     """The worker's entry point: ``python -m drillbook.runtime.worker REPLY_FD``."""
-    from drillbook.runtime.process import set_parent_death_signal
+    from drillbook.runtime.process import set_parent_death_signal, start_session_guardian
 
     set_parent_death_signal(signal.SIGKILL)
     # The parent may have died between our fork and the prctl: then nobody will kill us.
     if str(os.getppid()) != os.environ.get(PARENT_PID_ENV, str(os.getppid())):
         return EXIT_PARENT_GONE
-    if os.getpgrp() != os.getpid():
-        os.setpgid(0, 0)
+    if os.getsid(0) != os.getpid():
+        os.setsid()  # lead a session (and a process group): the unit everything is killed by
     timings = {"child_start": time.time_ns()}
+    start_session_guardian()
     reply_fd = int(argv[0])
     request = WorkerRequest.from_json(sys.stdin.read())
     reply = _child_run(request, timings)

@@ -1,0 +1,94 @@
+"""How long drawing every figure of the SACK example takes (median of N).
+
+    .venv/bin/python benchmarks/bench_render.py [N] [--real]
+
+By default it draws the hand-built SACK trace (tests/unit/trace_fixtures.py); with ``--real``
+it first runs the seed script against the kernel (needs root) and draws that trace. Reported:
+building the figure (all four drawers), and writing it as PNG and as SVG.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+
+SACK_SCRIPT = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>
++.1 < . 1:1(0) ack 1 win 32792
++0  accept(3, ..., ...) = 4
++0  < . 1:1001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001
++0  < . 2001:3001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:3001>
++0  < . 4001:5001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:5001 2001:3001>
++0  < . 5001:6001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:6001 2001:3001>
++0  < . 7001:8001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 7001:8001 4001:6001 2001:3001>
++0  < . 3001:4001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:6001 7001:8001>
++0  < . 6001:7001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:8001>
++0  < . 1001:2001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 8001
+"""
+
+
+def sack_trace(real: bool):  # type: ignore[no-untyped-def]
+    if not real:
+        from trace_fixtures import sack_trace as fixture
+
+        return fixture()
+    from drillbook.config import RunConfig
+    from drillbook.parser import parse_script
+    from drillbook.runtime.api import run_script
+
+    return run_script(parse_script(SACK_SCRIPT, path="sack.pkt", config=RunConfig()),
+                      RunConfig())
+
+
+def median_ms(action: Callable[[], object], n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str]) -> int:
+    n = int(next((a for a in argv if a.isdigit()), "9"))
+    trace = sack_trace("--real" in argv)
+    from drillbook.render import figure_for
+
+    figure_for(trace)  # warm up: font cache, first imports
+    build = median_ms(lambda: figure_for(trace), n)
+
+    def write(fmt: str) -> Callable[[], object]:
+        return lambda: figure_for(trace).savefig(io.BytesIO(), format=fmt, dpi=110)
+
+    png = median_ms(write("png"), n)
+    svg = median_ms(write("svg"), n)
+    source = "real run" if "--real" in argv else "hand-built trace"
+    print(f"SACK example ({source}, {len(trace.packets)} packets), median of {n}:")
+    print(f"  figure_for (4 panels):      {build:8.1f} ms")
+    print(f"  figure_for + PNG (110 dpi): {png:8.1f} ms")
+    print(f"  figure_for + SVG:           {svg:8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

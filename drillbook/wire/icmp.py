@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
 from drillbook.wire.errors import WireError
 
 ICMP_ECHOREPLY = 0
@@ -120,9 +120,9 @@ def icmp_wire_length(message: IcmpMessage) -> int:
 
 
 def push_icmp_message(
-    buf: Buffer, message: IcmpMessage, fill_checksum: bool, pseudo_sum: int
+    buf: Buffer, message: IcmpMessage, fill_checksum: bool, address_sum: int | None
 ) -> None:
-    """Write an ICMP message; ``pseudo_sum`` is 0 for ICMPv4 (no pseudo-header)."""
+    """Write an ICMP message; ``address_sum`` is None for ICMPv4 (no pseudo-header)."""
     if len(message.rest) != 4:
         raise WireError(f"ICMP rest-of-header must be 4 bytes, got {len(message.rest)}")
     start = buf.size()
@@ -130,5 +130,7 @@ def push_icmp_message(
     buf.push_struct(_ICMP, message.type, message.code, checksum, message.rest)
     buf.push_bytes(message.payload)
     if fill_checksum:
-        total = combine_sums(pseudo_sum, ones_complement_sum(buf.view(start)))
+        body = buf.view(start)
+        pseudo = 0 if address_sum is None else add_length(address_sum, len(body))
+        total = combine_sums(pseudo, ones_complement_sum(body))
         buf.patch_struct(_U16, start + 2, finish(total))

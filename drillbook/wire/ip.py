@@ -10,6 +10,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from drillbook.wire.address import pack_address_v4, pack_address_v6
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
@@ -174,8 +175,8 @@ def push_ipv4_header(
         header.ttl,
         header.protocol,
         0 if fill_checksum else header.checksum,
-        _pton(socket.AF_INET, header.src),
-        _pton(socket.AF_INET, header.dst),
+        pack_address_v4(header.src),
+        pack_address_v4(header.dst),
     )
     buf.push_bytes(options)
     if fill_checksum:
@@ -219,14 +220,6 @@ def push_ipv6_header(buf: Buffer, header: IPv6Header, payload_length: int | None
         header.payload_length if payload_length is None else payload_length,
         header.next_header,
         header.hop_limit,
-        _pton(socket.AF_INET6, header.src),
-        _pton(socket.AF_INET6, header.dst),
+        pack_address_v6(header.src),
+        pack_address_v6(header.dst),
     )
-
-
-def _pton(family: int, address: str) -> bytes:
-    try:
-        return socket.inet_pton(family, address)
-    except (OSError, ValueError):
-        kind = "IPv4" if family == socket.AF_INET else "IPv6"
-        raise WireError(f"not an {kind} address: {address!r}") from None

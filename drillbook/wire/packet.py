@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import (
+    address_sum,
     ones_complement_sum,
-    pseudo_header_sum,
     verify_ipv4_header_checksum,
     verify_transport_checksum,
 )
@@ -126,37 +126,38 @@ def encode_packet(
     and UDP length are computed; with ``fill_checksums``, every checksum is. Turned off, the
     packet's own fields are written as they are (to build deliberately broken packets).
     """
-    ip, transport = packet.ip, packet.transport
-    payload_length = transport_wire_length(transport) if fill_lengths else None
+    ip = packet.ip
+    body = encode_transport(packet, fill_checksums=fill_checksums, fill_lengths=fill_lengths)
     buf = Buffer()
+    payload_length = len(body) if fill_lengths else None
     if isinstance(ip, IPv4Header):
         push_ipv4_header(buf, ip, payload_length, fill_checksums)
     else:
         push_ipv6_header(buf, ip, payload_length)
-    if isinstance(transport, OpaqueTransport):
-        buf.push_bytes(transport.data)
-        return buf.data
-    pseudo = None
-    if fill_checksums and not isinstance(transport, Icmpv4Message):
-        length = transport_wire_length(transport)
-        pseudo = pseudo_header_sum(ip.src, ip.dst, ip.upper_protocol, length)
-    _push_transport(buf, transport, fill_lengths, fill_checksums, pseudo)
+    buf.push_bytes(body)
     return buf.data
 
 
-def _push_transport(
-    buf: Buffer,
-    transport: TcpSegment | UdpDatagram | Icmpv4Message | Icmpv6Message,
-    fill_lengths: bool,
-    fill_checksums: bool,
-    pseudo: int | None,
-) -> None:
+def encode_transport(
+    packet: Packet, *, fill_checksums: bool = True, fill_lengths: bool = True
+) -> bytes:
+    """Encode only the transport of ``packet`` (its IP header supplies the pseudo-header)."""
+    transport = packet.transport
+    buf = Buffer()
+    if isinstance(transport, OpaqueTransport):
+        buf.push_bytes(transport.data)
+        return buf.data
+    addresses = None
+    if fill_checksums and not isinstance(transport, Icmpv4Message):
+        ip = packet.ip
+        addresses = address_sum(ip.src, ip.dst, ip.upper_protocol)
     if isinstance(transport, TcpSegment):
-        push_tcp_segment(buf, transport, fill_lengths, pseudo)
+        push_tcp_segment(buf, transport, fill_lengths, addresses)
     elif isinstance(transport, UdpDatagram):
-        push_udp_datagram(buf, transport, fill_lengths, pseudo)
+        push_udp_datagram(buf, transport, fill_lengths, addresses)
     else:
-        push_icmp_message(buf, transport, fill_checksums, pseudo or 0)
+        push_icmp_message(buf, transport, fill_checksums, addresses)
+    return buf.data
 
 
 def verify_checksums(data: bytes) -> bool:

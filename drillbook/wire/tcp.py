@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
 from drillbook.wire.errors import WireError
 from drillbook.wire.tcp_options import (
     TCPOPT_TIMESTAMP,
@@ -122,13 +122,14 @@ def tcp_wire_length(segment: TcpSegment) -> int:
 
 
 def push_tcp_segment(
-    buf: Buffer, segment: TcpSegment, fill_length: bool, pseudo_sum: int | None
+    buf: Buffer, segment: TcpSegment, fill_length: bool, address_sum: int | None
 ) -> None:
     """Write a TCP segment.
 
     With ``fill_length``, options are zero-padded (RFC 9293: padding is zeros, i.e. EOL) to a
-    multiple of 4 and the data offset is computed. With ``pseudo_sum`` (the pseudo-header sum)
-    the checksum is computed, else the segment's own ``checksum`` is written.
+    multiple of 4 and the data offset is computed. Given ``address_sum`` (the pseudo-header
+    sum without its length, see ``checksum.address_sum``) the checksum is computed, else the
+    segment's own ``checksum`` is written.
     """
     options = push_tcp_options(segment.options)
     data_offset = segment.data_offset
@@ -148,11 +149,13 @@ def push_tcp_segment(
         segment.ack,
         (data_offset << 12) | (segment.reserved << 9) | segment.flags,
         segment.window,
-        0 if pseudo_sum is not None else segment.checksum,
+        0 if address_sum is not None else segment.checksum,
         segment.urgent,
     )
     buf.push_bytes(options)
     buf.push_bytes(segment.payload)
-    if pseudo_sum is not None:
-        total = combine_sums(pseudo_sum, ones_complement_sum(buf.view(start)))
+    if address_sum is not None:
+        segment_bytes = buf.view(start)
+        pseudo = add_length(address_sum, len(segment_bytes))
+        total = combine_sums(pseudo, ones_complement_sum(segment_bytes))
         buf.patch_struct(_U16, start + 16, finish(total))

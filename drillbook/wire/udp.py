@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
 from drillbook.wire.errors import WireError
 
 UDP_HEADER_LEN = 8
@@ -40,9 +40,9 @@ def udp_wire_length(datagram: UdpDatagram) -> int:
 
 
 def push_udp_datagram(
-    buf: Buffer, datagram: UdpDatagram, fill_length: bool, pseudo_sum: int | None
+    buf: Buffer, datagram: UdpDatagram, fill_length: bool, address_sum: int | None
 ) -> None:
-    """Write a UDP datagram, filling the length and (given ``pseudo_sum``) the checksum."""
+    """Write a UDP datagram, filling the length and (given ``address_sum``) the checksum."""
     length = udp_wire_length(datagram) if fill_length else datagram.length
     start = buf.size()
     buf.push_struct(
@@ -50,10 +50,12 @@ def push_udp_datagram(
         datagram.sport,
         datagram.dport,
         length,
-        0 if pseudo_sum is not None else datagram.checksum,
+        0 if address_sum is not None else datagram.checksum,
     )
     buf.push_bytes(datagram.payload)
-    if pseudo_sum is not None:
+    if address_sum is not None:
+        segment = buf.view(start)
+        total = combine_sums(add_length(address_sum, len(segment)), ones_complement_sum(segment))
         # RFC 768: a computed checksum of zero is sent as all ones (zero means "none").
-        checksum = finish(combine_sums(pseudo_sum, ones_complement_sum(buf.view(start)))) or 0xFFFF
+        checksum = finish(total) or 0xFFFF
         buf.patch_struct(_U16, start + 6, checksum)

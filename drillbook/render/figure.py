@@ -72,7 +72,7 @@ def panel_for(trace: Trace, kind: str) -> Panel:
                      right=3.2)
     if kind == "window":
         return Panel(kind, 3.0)
-    return Panel(kind, 3.6)
+    return Panel(kind, 3.6, right=2.1)  # the legend sits to the right of the plot
 
 
 def figure_for(trace: Trace, kinds: Sequence[str] | None = None) -> Figure:

@@ -136,13 +136,49 @@ def draw_time_sequence(ax: Axes, trace: Trace, *, direction: Direction | None = 
     ack_line = _step_line(ax, ack_points, x1, PALETTE.ack, "ACK (cumulative)")
     window_line = _step_line(ax, win_points, x1, PALETTE.window, "receive window (ack + win)")
     spans = _sack_spans(ax, replies)
-    _axes(ax, segments, ack_points, (x0, x1), direction, colour, title)
+    shown = {"data"} | {"retrans" for b in beams if b.retransmission}
+    shown |= {"ack"} if ack_line else set()
+    shown |= {"window"} if window_line else set()
+    shown |= {"sack" if s.newest else "sack_old" for s in spans}
+    _axes(ax, segments, ack_points, (x0, x1), direction, colour, title, shown)
+    _fit_window(ax, win_points)
     return TimeSequenceArtists(direction, tuple(beams), ack_line, window_line, tuple(spans),
                                tuple(marks))
 
 
+def _fit_window(ax: Axes, win_points: list[tuple[float, float]]) -> None:
+    """Show the window line when it is near the data; when it is far above (a 64 KB window over
+    an 8 KB transfer) keep the data readable and say where the window edge is instead."""
+    if not win_points:
+        return
+    low, high = ax.get_ylim()
+    top = max(y for _, y in win_points)
+    if top <= high:
+        return
+    if top - low <= 3 * (high - low):
+        ax.set_ylim(low, top + (top - low) * 0.05)
+        return
+    ax.text(0.99, 0.98, f"receive window edge off the top (up to {top:,.0f})",
+            transform=ax.transAxes, ha="right", va="top", color=PALETTE.window,
+            fontsize=FONTS.small)
+
+
+def _legend(shown: set[str], colour: str) -> list[Line2D]:
+    """Legend entries for what is on the plot only."""
+    entries = [
+        ("data", Line2D([], [], color=colour, lw=1.6, label="data segment")),
+        ("retrans", Line2D([], [], color=PALETTE.error, lw=1.6, label="retransmission (R)")),
+        ("ack", Line2D([], [], color=PALETTE.ack, lw=1.4, label="ACK (cumulative)")),
+        ("window", Line2D([], [], color=PALETTE.window, lw=1.4, label="receive window")),
+        ("sack", Line2D([], [], color=PALETTE.sack_newest, lw=4, label="newest SACK block")),
+        ("sack_old", Line2D([], [], color=PALETTE.sack_older, lw=3, label="older SACK blocks")),
+    ]
+    return [handle for key, handle in entries if key in shown]
+
+
 def _axes(ax: Axes, segments: tuple[PacketRecord, ...], ack_points: list[tuple[float, float]],
-          xlim: tuple[float, float], direction: Direction, colour: str, title: bool) -> None:
+          xlim: tuple[float, float], direction: Direction, colour: str, title: bool,
+          shown: set[str]) -> None:
     lows = [s.seq for s in segments] + [y for x, y in ack_points if x >= xlim[0]]
     highs = [s.end_seq for s in segments] + [y for x, y in ack_points if x >= xlim[0]]
     span = max(max(highs) - min(lows), 1)
@@ -154,15 +190,8 @@ def _axes(ax: Axes, segments: tuple[PacketRecord, ...], ack_points: list[tuple[f
     ax.grid(True, color="#EEEEEE", lw=0.6, zorder=0)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    handles = [
-        Line2D([], [], color=colour, lw=1.6, label="data segment"),
-        Line2D([], [], color=PALETTE.error, lw=1.6, label="retransmission (R)"),
-        Line2D([], [], color=PALETTE.ack, lw=1.4, label="ACK"),
-        Line2D([], [], color=PALETTE.window, lw=1.4, label="receive window"),
-        Line2D([], [], color=PALETTE.sack_newest, lw=4, label="newest SACK block"),
-        Line2D([], [], color=PALETTE.sack_older, lw=3, label="older SACK blocks"),
-    ]
-    ax.legend(handles=handles, loc="upper left", fontsize=FONTS.small, frameon=False)
+    ax.legend(handles=_legend(shown, colour), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize=FONTS.small, frameon=False)
     if title:
         who = "the kernel (>)" if direction is Direction.OUTBOUND else "the peer (<)"
         ax.set_title(f"Time-sequence graph: data sent by {who}", loc="left",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from errno import ENOENT
 from typing import Any
 
 from drillbook.config import RunConfig
@@ -63,6 +64,24 @@ class Runtime:
     on_event: Callable[[SocketEvent], None] | None = None
     retained: list[object] = field(default_factory=list)  # zerocopy buffers (send_omit_free)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    main_thread: int = field(default_factory=threading.get_ident)
+    _errnos: threading.local = field(default_factory=threading.local)
+
+    def thread_errno(self) -> int:
+        """The errno this thread's last call left (C's errno is per thread and sticky).
+
+        On the C packetdrill's main thread errno is already ENOENT when the script starts (left
+        by its start-up), and its blocking-syscall thread starts with 0: the corpus's expected
+        messages show both ("with errno 2 (No such file or directory)" after a successful
+        short write on the main thread, "with errno 0 (Success)" on the blocking thread).
+        """
+        value = getattr(self._errnos, "value", None)
+        if value is None:
+            value = ENOENT if threading.get_ident() == self.main_thread else 0
+        return int(value)
+
+    def set_thread_errno(self, value: int) -> None:
+        self._errnos.value = value
 
     def retain(self, *buffers: object) -> None:
         """Keep send buffers alive for the whole run when ``--send_omit_free`` is set."""
@@ -104,7 +123,8 @@ class CallContext:
 
     def call(self, function: Callable[..., int], *c_args: Any) -> int:
         """Make the C call and remember its result and errno."""
-        self.outcome = self.runtime.libc.call(function, *c_args)
+        self.outcome = self.runtime.libc.call(function, self.runtime.thread_errno(), *c_args)
+        self.runtime.set_thread_errno(self.outcome.errno)
         return self.outcome.result
 
     def expected_result(self) -> int:

@@ -131,9 +131,15 @@ class Libc:
         self.capset = _bind(lib, "capset", i, [p, p])
 
     @staticmethod
-    def call(function: Callable[..., int], *args: Any) -> CallResult:
-        """Run ``function`` with errno cleared first, and capture the errno it leaves."""
-        ctypes.set_errno(0)
+    def call(function: Callable[..., int], stale_errno: int, *args: Any) -> CallResult:
+        """Run ``function`` and capture the errno it leaves.
+
+        Like C, a call that succeeds leaves errno alone, so ``stale_errno`` (the thread's errno
+        after its previous call) is put in place first: packetdrill's messages print errno even
+        for calls that did not fail ("... but got 59000 with errno 2 (No such file or
+        directory)").
+        """
+        ctypes.set_errno(stale_errno)
         result = function(*args)
         return CallResult(int(result), ctypes.get_errno())
 

@@ -1,0 +1,144 @@
+"""``%{ python }%`` blocks: recorded during the run, executed once after it (reference §4.9).
+
+packetdrill defers Python blocks (code.c). At each block's time it snapshots the socket under
+test (TCP_INFO, TCP_CC_INFO, SO_MEMINFO) and appends ``name = value`` lines and the block's
+text to a buffer. After the script ends (and after the cleanup command) it writes everything
+into one file behind a preamble whose excepthook prints ``path:line: error in Python code``,
+runs it once with ``--code_command`` (default ``python3``), and fails the run with
+``path: error executing code: 'python3' returned non-zero status N`` if it exits non-zero.
+So assertions see values from their own time, later blocks see earlier blocks' variables, and
+``print`` output appears at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from drillbook.runtime.tcpinfo import CODE_CONSTANTS
+from drillbook.script.model import CodeBlock
+
+# packetdrill's Python preamble, in behaviour: report the failing block's script line, then the
+# traceback, on stderr.
+PYTHON_PREAMBLE = """import sys
+import traceback
+def excepthook(etype, value, tb):
+  sys.stderr.write("%s:%d: error in Python code\\n" %
+                   (_file, _line))
+  traceback.print_exception(etype, value, tb)
+
+sys.excepthook = excepthook
+
+"""
+
+
+@dataclass(frozen=True)
+class CodeSnapshot:
+    """One block with the values it sees and the script line it came from."""
+
+    block: CodeBlock
+    line: int
+    values: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """How running the recorded blocks went.
+
+    ``error`` is packetdrill's wording: Python's stderr (``path:line: error in Python code``
+    and the traceback) followed by ``path: error executing code: ...``. ``output`` is what
+    the blocks printed to stdout.
+    """
+
+    ok: bool
+    error: str | None
+    output: str
+    first_error_line: int | None = None  # the script line of the failing block, if known
+
+
+@dataclass
+class CodeRecorder:
+    """Collects ``%{ }%`` snapshots during a run and runs them at its end."""
+
+    snapshots: list[CodeSnapshot] = field(default_factory=list)
+
+    def snapshot(self, block: CodeBlock, line: int, values: dict[str, int]) -> None:
+        """Record ``block`` (at script ``line``) with the socket values read at its time."""
+        self.snapshots.append(CodeSnapshot(block, line, tuple(values.items())))
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def source(self, path: str) -> str:
+        """The Python program packetdrill would write for these snapshots."""
+        parts = [PYTHON_PREAMBLE, "\n"]
+        for snap in self.snapshots:
+            parts.extend(_assignments(CODE_CONSTANTS.items()))
+            parts.extend(_assignments(snap.values))
+            parts.append("\n")
+            parts.append(f"_file = {path!r}\n_line = {snap.line}\n{snap.block.code}\n\n")
+        return "".join(parts)
+
+    def run(self, path: str, code_command: str = "python3",
+            timeout_s: float = 60.0) -> CodeResult:
+        """Write the program to a temporary directory, run it once, and remove it.
+
+        ``path`` is the script path as packetdrill prints it in messages.
+        """
+        if not self.snapshots:
+            return CodeResult(True, None, "")  # packetdrill runs nothing without blocks
+        with tempfile.TemporaryDirectory(prefix="drillbook-code-") as folder:
+            program = os.path.join(folder, "code.py")
+            with open(program, "w", encoding="utf-8") as out:
+                out.write(self.source(path))
+            return _execute(path, code_command, program, timeout_s)
+
+
+def _assignments(values: Iterable[tuple[str, int]]) -> list[str]:
+    # packetdrill prints every value with %llu: they are all unsigned.
+    return [f"{name} = {value}\n" for name, value in values]
+
+
+def _execute(path: str, code_command: str, program: str, timeout_s: float) -> CodeResult:
+    # packetdrill runs "<code_command> <file>" through system(3), i.e. /bin/sh.
+    command = f"{code_command} {shlex.quote(program)}"
+    try:
+        done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
+                              timeout=timeout_s, errors="replace")
+    except subprocess.TimeoutExpired as expired:
+        output = _text(expired.stdout)
+        message = f"{path}: error executing code: '{code_command}' timed out after {timeout_s}s"
+        return CodeResult(False, message, output)
+    if done.returncode == 0:
+        return CodeResult(True, None, done.stdout)
+    if done.returncode < 0:
+        status = f"got signal {-done.returncode}"
+    else:
+        status = f"returned non-zero status {done.returncode}"
+    message = f"{path}: error executing code: '{code_command}' {status}"
+    stderr = done.stderr.rstrip("\n")
+    error = f"{stderr}\n{message}" if stderr else message
+    return CodeResult(False, error, done.stdout, _failing_line(path, stderr))
+
+
+def _failing_line(path: str, stderr: str) -> int | None:
+    marker = ": error in Python code"
+    for line in stderr.splitlines():
+        if line.startswith(f"{path}:") and line.endswith(marker):
+            number = line[len(path) + 1:-len(marker)]
+            if number.isdigit():
+                return int(number)
+    return None
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
+
+
+__all__ = ["PYTHON_PREAMBLE", "CodeRecorder", "CodeResult", "CodeSnapshot"]

@@ -82,7 +82,9 @@ def test_code_command_is_used() -> None:
     recorder.snapshot(CodeBlock("print(tcpi_state)"), 3, {"tcpi_state": 1})
     result = recorder.run("x.pkt", code_command="exit 3; python3")
     assert not result.ok
-    assert result.error == "x.pkt: error executing code: 'exit 3; python3' returned non-zero status 3"
+    assert result.error == (
+        "x.pkt: error executing code: 'exit 3; python3' returned non-zero status 3"
+    )
 
 
 def test_source_layout() -> None:

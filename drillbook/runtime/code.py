@@ -73,6 +73,11 @@ class CodeRecorder:
     def __len__(self) -> int:
         return len(self.snapshots)
 
+    @property
+    def has_blocks(self) -> bool:
+        """Whether any block was recorded (packetdrill runs no Python otherwise)."""
+        return bool(self.snapshots)
+
     def source(self, path: str) -> str:
         """The Python program packetdrill would write for these snapshots."""
         parts = [PYTHON_PREAMBLE, "\n"]

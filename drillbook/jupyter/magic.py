@@ -14,6 +14,7 @@ failing run is a result, not an error: the cell shows the failure banner and fig
 from __future__ import annotations
 
 import argparse
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -150,7 +151,7 @@ class Drill(Magics):
         except ValueError as error:
             raise UsageError(str(error)) from None
         return CellOptions(
-            argv=self._default_argv(argv) + argv,
+            argv=argv,
             tweak=args.tweak,
             explore=args.explore,
             pcap=args.pcap,
@@ -159,8 +160,8 @@ class Drill(Magics):
             check=args.check,
         )
 
-    def _default_argv(self, argv: tuple[str, ...]) -> tuple[str, ...]:
-        """``%config`` defaults as flags; they come first so that the cell's own win."""
+    def _default_argv(self) -> tuple[str, ...]:
+        """``%config`` defaults as flags; the script's header and the cell's flags win."""
         defaults: list[str] = []
         if self.ip_version:
             defaults.append(f"--ip_version={self.ip_version}")
@@ -177,6 +178,7 @@ class Drill(Magics):
                 raise UsageError(str(error)) from None
         return RunRequest(
             argv=options.argv,
+            defaults=self._default_argv(),
             explore=options.explore,
             explore_grace_us=grace_us,
             timeout_s=args.timeout if args.timeout is not None else self.timeout_s,
@@ -196,6 +198,19 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = Drill(shell=ipython)
     ipython.register_magics(magics)
     # %config finds configurables through this list (JupySQL does the same).
-    if magics not in ipython.configurables:
-        ipython.configurables.append(magics)
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, Drill)]
+    ipython.configurables.append(magics)
+    # Load the grammar and matplotlib while the user types the first cell, so that the first
+    # %%drill costs what the others cost (about 0.5 s of imports otherwise).
+    threading.Thread(target=_warm_up, name="drillbook-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        from drillbook.parser import parse_script
+        from drillbook.render import figure_for  # noqa: F401 (imports matplotlib)
+
+        parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", path="warm-up")
+    except Exception:  # noqa: S110 - a failed warm-up only means the first cell is slower;
+        pass  # the same error then surfaces, with its message, in that cell
 

@@ -24,7 +24,8 @@ __all__ = ["RunRequest", "parse_cell", "render_images", "run_parsed", "run_text"
 class RunRequest:
     """How to run a cell: packetdrill flags plus what only the notebook has."""
 
-    argv: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()  # the cell's flags: they override the script's header
+    defaults: tuple[str, ...] = ()  # %config defaults as flags: the script's header wins
     explore: bool = False
     explore_grace_us: int = 300_000
     timeout_s: float | None = None
@@ -34,19 +35,22 @@ class RunRequest:
     image_format: str = "svg"  # svg (text kept as text: ~2x faster to write than png) or png
 
 
-def _config(script_options: tuple[object, ...], argv: tuple[str, ...]) -> RunConfig:
-    from drillbook.options import build_config
+def _config(request: RunRequest, script: Script | None = None) -> RunConfig:
+    """%config defaults, then the script's header lines, then the cell's flags (§5)."""
+    from drillbook.options import build_config, parse_argv
 
-    config: RunConfig = build_config(script_options, list(argv))
-    return config
+    base = build_config((), parse_argv(list(request.defaults)))
+    header = script.options if script is not None else ()
+    source = script.source if script is not None else None
+    return build_config(header, parse_argv(list(request.argv)), source, base)
 
 
 def parse_cell(text: str, path: str, request: RunRequest) -> tuple[Script, RunConfig]:
     """Parse ``text`` (``-D`` symbols apply at lex time) and build its final configuration."""
     from drillbook.parser import parse_script
 
-    script = parse_script(text, path=path, config=_config((), request.argv))
-    return script, _config(tuple(script.options), request.argv)
+    script = parse_script(text, path=path, config=_config(request))
+    return script, _config(request, script)
 
 
 def run_text(text: str, path: str, request: RunRequest) -> DrillResult:

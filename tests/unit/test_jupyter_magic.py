@@ -71,7 +71,7 @@ def test_config_sets_defaults(shell: InteractiveShell) -> None:
     drill = _drill(shell)
     try:
         assert drill.tolerance_usecs == 10000
-        assert drill._default_argv(()) == ("--ip_version=ipv6", "--tolerance_usecs=10000")
+        assert drill._default_argv() == ("--ip_version=ipv6", "--tolerance_usecs=10000")
     finally:
         drill.tolerance_usecs = None
         drill.ip_version = ""

@@ -1,0 +1,102 @@
+"""How long ``%%drill`` takes beyond the script's own duration, figures included.
+
+Runs the seed SACK example (the cell tagged ``seed-sack`` in notebooks/drillbook-demo.ipynb)
+through a real in-process IPython shell, as a notebook would, and reports for each run the
+cell's wall time minus the script's duration (the trace's ``duration_us``), then the median.
+It also times the stages on their own (parse, run in a fresh namespace, figures, display) so
+that the overhead can be traced to its source.
+
+Target (issue #4): at most 1 s beyond the script's duration. Needs root (namespaces, TUN).
+
+    .venv/bin/python benchmarks/bench_notebook.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "notebooks" / "drillbook-demo.ipynb"
+TARGET_S = 1.0
+
+
+def _sack_cell() -> str:
+    notebook = json.loads(DEMO.read_text())
+    for cell in notebook["cells"]:
+        if "seed-sack" in cell["metadata"].get("tags", []):
+            source = cell["source"]
+            return source if isinstance(source, str) else "".join(source)
+    raise SystemExit("no cell tagged seed-sack in the demo notebook")
+
+
+def _stages(cell: str) -> dict[str, float]:
+    from drillbook.jupyter.runner import RunRequest, parse_cell, render_images
+    from drillbook.runtime.api import run_script
+
+    text = cell.split("\n", 1)[1]
+    request = RunRequest()
+    started = time.perf_counter()
+    script, config = parse_cell(text, "cell", request)
+    parsed = time.perf_counter()
+    trace = run_script(script, config)
+    ran = time.perf_counter()
+    images = render_images(trace, None)
+    drawn = time.perf_counter()
+    from drillbook.jupyter.result import DrillResult
+
+    DrillResult(script=script, trace=trace, config=config, images=images)._repr_mimebundle_()
+    shown = time.perf_counter()
+    return {
+        "parse_s": parsed - started,
+        "run_s": ran - parsed,
+        "run_beyond_script_s": ran - parsed - trace.duration_us / 1e6,
+        "figures_s": drawn - ran,
+        "display_s": shown - drawn,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("%load_ext drillbook", silent=True)
+    cell = _sack_cell()
+    shell.run_cell(cell, silent=True)  # warm: imports, grammar, fonts
+    overheads: list[float] = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        outcome = shell.run_cell(cell, store_history=True)
+        # What a front-end gets: the display formatter's bundle, as the kernel would send it.
+        shell.display_formatter.format(outcome.result)
+        elapsed = time.perf_counter() - started
+        if not outcome.success:
+            print(f"the cell failed: {outcome.error_in_exec!r}", file=sys.stderr)
+            return 1
+        overheads.append(elapsed - outcome.result.trace.duration_us / 1e6)
+    stages = [_stages(cell) for _ in range(args.runs)]
+    median = statistics.median(overheads)
+    report = {
+        "cell_beyond_script_s": {"median": median, "min": min(overheads),
+                                 "max": max(overheads)},
+        "stages_median_s": {key: statistics.median(s[key] for s in stages)
+                            for key in stages[0]},
+        "target_s": TARGET_S,
+        "runs": args.runs,
+    }
+    print(json.dumps(report, indent=2))
+    print(f"%%drill on the SACK example: {median:.3f} s beyond the script's duration "
+          f"(median of {args.runs}; target {TARGET_S:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

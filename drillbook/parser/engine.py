@@ -1,0 +1,107 @@
+"""Drive lark's LALR tables with drillbook's own tokens and per-parse grammar actions.
+
+The grammar (packetdrill.lark) is analysed once per process; each parse then runs lark's LALR
+state machine with a fresh :class:`~drillbook.parser.actions.Actions` object, fed token by
+token from :mod:`drillbook.parser.lexer`. Running the actions during the parse (not on a tree
+afterwards) keeps packetdrill's error order: a semantic error on line 5 is reported before a
+syntax error on line 20, as bison does. lark types never leave this package.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lark
+from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_parser_state import ParseConf, ParserState
+
+from drillbook.errors import ScriptSyntaxError
+from drillbook.parser.actions import Actions
+from drillbook.parser.context import ParseContext, lexeme_span
+from drillbook.parser.hints import syntax_hint
+from drillbook.parser.lexer import Lexeme, tokenize
+from drillbook.script.model import Script
+from drillbook.source import Source, Span
+
+GRAMMAR_PATH = Path(__file__).with_name("packetdrill.lark")
+MAX_NESTING = 256  # deeper brackets are refused (no real script comes near)
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+
+
+class _NoLexer(lark.lexer.Lexer):
+    """Placeholder: tokens come from drillbook's lexer, never from lark's."""
+
+    def __init__(self, conf: Any) -> None:
+        pass
+
+    def lex(self, state: Any, parser_state: Any) -> Any:  # pragma: no cover - never called
+        return iter(())
+
+
+@dataclass(frozen=True)
+class _Grammar:
+    parser: Any  # lark.Lark; kept for its parse table and tree builder
+
+
+@functools.cache
+def _grammar() -> _Grammar:
+    """The analysed grammar (about 0.1 s), built once per process and never changed."""
+    text = GRAMMAR_PATH.read_text(encoding="utf-8")
+    return _Grammar(lark.Lark(text, parser="lalr", lexer=_NoLexer, start="start"))
+
+
+def _end_lexeme(text: str, lexemes: list[Lexeme]) -> Lexeme:
+    lines = text.split("\n")
+    line = len(lines)
+    column = len(lines[-1]) + 1
+    return Lexeme("$END", "", "", len(text), len(text), line, column, line, column)
+
+
+def _check_nesting(lexemes: list[Lexeme], source: Source) -> None:
+    depth = 0
+    for lexeme in lexemes:
+        if lexeme.type in _OPENERS:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ScriptSyntaxError(
+                    f"parse error at '{lexeme.text}': brackets nested too deeply "
+                    f"(more than {MAX_NESTING})", lexeme_span(lexeme), source,
+                )
+        elif lexeme.type in _OPENERS.values():
+            depth = max(0, depth - 1)
+
+
+def run_parser(source: Source, wire_ipv6: bool, defines: dict[str, str]) -> Script:
+    """Parse ``source`` into a Script, raising ScriptSyntaxError/ScriptSemanticError."""
+    grammar = _grammar()
+    lexemes = tokenize(source.text, defines)
+    _check_nesting(lexemes, source)
+    ctx = ParseContext(source, wire_ipv6)
+    actions = Actions(ctx)
+    callbacks = grammar.parser._parse_tree_builder.create_callback(actions)
+    table = grammar.parser.parser.parser.parser.parse_table
+    state = ParserState(ParseConf(table, callbacks, "start"), None)  # type: ignore[arg-type]
+    end = _end_lexeme(source.text, lexemes)
+    for index, lexeme in enumerate([*lexemes, end]):
+        ctx.lookahead = lexeme
+        try:
+            result = state.feed_token(lexeme, lexeme.type == "$END")  # type: ignore[arg-type]
+        except UnexpectedToken as exc:
+            raise _syntax_error(source, lexemes, index, lexeme, set(exc.expected)) from None
+    if not isinstance(result, Script):  # pragma: no cover - the grammar's start is a Script
+        raise ScriptSyntaxError("parse error: empty script", Span.point(1, 1), source)
+    return result
+
+
+def _syntax_error(
+    source: Source, lexemes: list[Lexeme], index: int, lexeme: Lexeme, expected: set[str]
+) -> ScriptSyntaxError:
+    if lexeme.type == "$END":
+        what = "parse error at end of script: syntax error"
+    else:
+        what = f"parse error at '{lexeme.text}': syntax error"
+    hint = syntax_hint(lexemes, index, lexeme, expected)
+    return ScriptSyntaxError(what, lexeme_span(lexeme), source, hint)

@@ -12,7 +12,7 @@ The worker process has already unshared a fresh network namespace (see ``worker.
    ``TUNSETOFFLOAD`` CSUM|TSO4|TSO6|TSO_ECN, so that the kernel hands whole TSO super-segments
    to the device, as the corpus expects;
 3. sets the MTU, brings the link up, adds the local address and the route to the remote prefix
-   (``netlink.py``);
+   (``netlink.py``, plain rtnetlink);
 4. opens an ``AF_PACKET`` socket bound to tun0 that keeps only ``PACKET_OUTGOING`` frames
    (a classic BPF filter on the packet type, so inbound echoes never wake us), with a 2 MiB
    receive buffer and kernel receive timestamps (``SO_TIMESTAMPNS``, CLOCK_REALTIME).
@@ -321,8 +321,8 @@ def _link_plan(addresses: Addresses, mtu: int) -> netlink.LinkPlan:
 
 def _check_remote_is_remote(addresses: Addresses) -> None:
     # netdev.c check_remote_address; a remote equal to the local address would be local too.
-    local = netlink.local_addresses() | {addresses.local_ip}
-    if addresses.remote_ip in local or ipaddress.ip_address(addresses.remote_ip).is_loopback:
+    remote = addresses.remote_ip
+    if remote == addresses.local_ip or netlink.is_local_address(remote):
         raise SandboxError(f"error: live_remote_ip {addresses.remote_ip} is not remote")
 
 

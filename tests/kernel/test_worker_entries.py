@@ -162,12 +162,21 @@ def shell_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     for _ in range(100):  # SIGKILL is asynchronous: give the kernel a moment
         survivors = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me
                      and _session_of(f"/proc/{p}") == sid
-                     and not _is_zombie(int(p))]
+                     and not _is_zombie(int(p)) and not _is_guardian(int(p))]
         if not survivors:
             break
         time.sleep(0.01)
     return {"timed_out": result.timed_out, "returncode": result.returncode,
             "output": result.output, "elapsed": elapsed, "survivors": survivors}
+
+
+def _is_guardian(pid: int) -> bool:
+    # The session guardian is a fork of the worker: same command line.
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"drillbook.runtime.worker" in handle.read()
+    except OSError:
+        return False
 
 
 def _is_zombie(pid: int) -> bool:

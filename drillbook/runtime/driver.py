@@ -105,6 +105,7 @@ class ScriptRun:
                 connect_port=config.connect_port,
             ),
             self.clock.now_us,
+            on_event=self.engine.on_socket_event,  # at once: a blocking connect's SYN goes out first
         )
         self.recorder = TraceRecorder(script, config, addresses)
         self.code = CodeRecorder()
@@ -370,8 +371,6 @@ class ScriptRun:
         actual_us: int,
         returned_us: int | None,
     ) -> None:
-        for socket_event in outcome.events:
-            self.engine.on_socket_event(socket_event)
         record = self.recorder.syscall_record(event, spec, outcome, returned_us)
         if outcome.error is not None:
             message = outcome.error

@@ -349,6 +349,12 @@ def _enter_sandbox(request: WorkerRequest) -> Any:
     from drillbook.runtime import netlink, process
     from drillbook.runtime.sandbox import Sandbox, needs_cap_net_admin
 
+    # Enter the script's folder first: the private tmpfs mounted over /tmp below would hide a
+    # folder under /tmp, while a current directory taken before the mount stays usable.
+    try:
+        os.chdir(request.cwd)
+    except OSError as exc:
+        raise SandboxError(f"cannot enter the script's folder {request.cwd!r}: {exc}") from exc
     try:
         process.unshare(process.CLONE_NEWNET | process.CLONE_NEWNS)
         process.isolate_mounts_and_tmp()
@@ -358,10 +364,6 @@ def _enter_sandbox(request: WorkerRequest) -> Any:
                            ) from exc
     except OSError as exc:
         raise SandboxError(f"cannot create the sandbox: {exc}") from exc
-    try:
-        os.chdir(request.cwd)
-    except OSError as exc:
-        raise SandboxError(f"cannot enter the script's folder {request.cwd!r}: {exc}") from exc
     return Sandbox.create(request.run_config)
 
 

@@ -188,6 +188,12 @@ class Trace:
 
         return trace_to_json(self)
 
+    @staticmethod
+    def from_json(text: str) -> Trace:
+        from drillbook.trace.codec import trace_from_json
+
+        return trace_from_json(text)
+
     def to_pcap(self, path: str) -> None:
         from drillbook.trace.pcap import write_pcap
 

@@ -15,7 +15,7 @@ from drillbook.render.flows import has_sack, payload_bytes
 from drillbook.render.sack import ack_rows, draw_sack
 from drillbook.render.sequence import draw_sequence, sequence_height
 from drillbook.render.timeseq import draw_time_sequence
-from drillbook.render.window import draw_window, tcp_info_snapshots
+from drillbook.render.window import congestion_snapshots, draw_window
 from drillbook.trace.model import Direction, Trace
 
 KINDS = ("sequence", "sack", "time-sequence", "window")
@@ -40,7 +40,7 @@ def relevant_kinds(trace: Trace) -> tuple[str, ...]:
         kinds.append("sack")
     if payload_bytes(trace, Direction.INBOUND) + payload_bytes(trace, Direction.OUTBOUND):
         kinds.append("time-sequence")
-    if tcp_info_snapshots(trace):
+    if congestion_snapshots(trace):
         kinds.append("window")
     return tuple(kinds)
 

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from drillbook.trace.model import Failure, Outcome, Step, SyscallRecord, Trace
 
+# "call(...) = result", spaces optional (`write(4, ..., 10)=10` is valid packetdrill).
+WRITTEN_RESULT = re.compile(r"^(.*\))\s*=\s*([^)]*)$")
 
-def syscall_label(call: SyscallRecord) -> str:
-    """``write(4, ..., 10) = 10``; a failed call also names errno and what was expected."""
-    if call.result is None:
-        got = "…"
-    elif call.errno_name:
-        got = f"{call.result} {call.errno_name}"
-    else:
-        got = str(call.result)
-    text = f"{call.text} = {got}"
-    if call.expected_result is not None and call.expected_result != call.result:
-        text += f"  (script: {call.expected_result})"
-    return text
+
+def _as_written(text: str) -> tuple[str, str | None]:
+    """Split ``write(4, ..., 10) = 10`` into the call and the result the script wrote."""
+    match = WRITTEN_RESULT.match(text.strip())
+    if match is None:
+        return text.strip(), None
+    return match.group(1), match.group(2).strip()
+
+
+def syscall_label(call: SyscallRecord, failed: bool = False) -> str:
+    """The call as the script wrote it, ``write(4, ..., 10) = 10``; a failed call adds what
+    the kernel returned. A passing call shows the script's numbers, not the live ones: the
+    runtime maps script fds to live fds (script 3 may be live 7), as packetdrill does."""
+    text, written = _as_written(call.text)
+    if written is None:
+        expected = call.expected_result if call.expected_result is not None else call.result
+        written = "…" if expected is None else str(expected)
+    label = f"{text} = {written}"
+    if failed:
+        got = "no return" if call.result is None else str(call.result)
+        if call.result is not None and call.result < 0 and call.errno_name:
+            got += f" {call.errno_name}"
+        label += f"   ✗ got {got}"
+    return label
 
 
 def step_box_label(step: Step) -> str:
     """The text in a syscall/command/code box."""
     if step.syscall is not None:
-        return syscall_label(step.syscall)
+        return syscall_label(step.syscall, failed=step.outcome is Outcome.FAILED)
     text = step.text.strip()
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def failure_note(failure: Failure) -> str:
+def failure_note(failure: Failure, width: int = 56) -> str:
     """The short note drawn beside the failing event: field name, then packetdrill's words."""
     message = failure.message.removeprefix("error handling packet: ")
     message = message.removeprefix("live packet field ")
@@ -35,7 +52,7 @@ def failure_note(failure: Failure) -> str:
     if failure.field_name:
         head += f": {failure.field_name} differs"
         message = message.removeprefix(f"{failure.field_name}: ")
-    return f"{head}\n{message}"
+    return "\n".join([head, *textwrap.wrap(message, width=width)])
 
 
 def verdict_title(trace: Trace) -> str:

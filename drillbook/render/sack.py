@@ -9,6 +9,7 @@ outlined, so out-of-order arrivals (the seed example's 1,3,5,6,8,4,7,2) read top
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
@@ -74,17 +75,22 @@ def _base(trace: Trace, rows: tuple[AckRow, ...], direction: Direction) -> int:
     return min(starts) if starts else 0
 
 
-def _segment_guides(ax: Axes, trace: Trace, direction: Direction) -> None:
-    """Light lines at segment edges and the segments' numbers along the top, in seq order."""
+def _segment_guides(ax: Axes, trace: Trace, direction: Direction, base: int) -> None:
+    """Light lines at segment edges and the segments' numbers along the top. Numbers count
+    segment-sized steps from the first byte, so a segment that never arrived keeps its place."""
     segs = sorted({(s.seq, s.end_seq) for s in data_segments(trace, other(direction))})
     edges = sorted({e for seg in segs for e in seg})
     if 0 < len(edges) <= 24:  # tick the segment edges themselves: 1, 1001, 2001, ...
         ax.set_xticks(edges)
-    for k, (start, end) in enumerate(segs, start=1):
+    sizes = Counter(end - start for start, end in segs)
+    size = sizes.most_common(1)[0][0] if sizes else 0
+    for start, end in segs:
         ax.axvline(start, color="#E0E0E0", lw=0.8, zorder=0)
         ax.axvline(end, color="#E0E0E0", lw=0.8, zorder=0)
-        ax.text((start + end) / 2, 1.0, f"seg {k}", transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=FONTS.small, color=PALETTE.muted)
+        if size and (start - base) % size == 0 and len(segs) <= 24:
+            ax.text((start + end) / 2, 1.0, f"seg {(start - base) // size + 1}",
+                    transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                    fontsize=FONTS.small, color=PALETTE.muted)
 
 
 def draw_sack(ax: Axes, trace: Trace, *, direction: Direction | None = None,
@@ -117,7 +123,7 @@ def draw_sack(ax: Axes, trace: Trace, *, direction: Direction | None = None,
         notes.append(ax.text(1.01, i, _row_note(row), transform=ax.get_yaxis_transform(),
                              ha="left", va="center", fontsize=FONTS.small, family=FONTS.mono,
                              color=PALETTE.text))
-    _segment_guides(ax, trace, direction)
+    _segment_guides(ax, trace, direction, base)
     _axes(ax, rows, base, direction, title)
     return SackArtists(rows, tuple(cumulative), tuple(bars), tuple(triggers), tuple(notes))
 

@@ -131,7 +131,10 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout,
     if row.ghost is not None:
         gstyle: dict[str, object] = {"color": PALETTE.ghost, "linestyle": (0, (4, 3)),
                                      "alpha": 0.55, "lw": 1.3}
-        garrow, glabel = _arrow(ax, row.ghost, y - lay.row, gstyle, lay, "script expected: ")
+        prefix = "script expected: "
+        if row.status is PacketStatus.LATE:  # same packet, other time: say when it was due
+            prefix = f"script expected at {format_time(row.ghost.time_us)}: "
+        garrow, glabel = _arrow(ax, row.ghost, y - lay.row, gstyle, lay, prefix)
         glabel.set_fontstyle("italic")
         ghost = PacketArrow(garrow, glabel, row.ghost, PacketStatus.OK, i)
     arrow, label = _arrow(ax, row.packet, y, _status_style(row.status, row.packet.direction), lay)
@@ -205,13 +208,13 @@ def _draw_states(ax: Axes, rows: tuple[Row, ...], ys: list[float], bottom: float
     return texts
 
 
-def _draw_gaps(ax: Axes, gaps: tuple[Gap, ...], ys: list[float],
+def _draw_gaps(ax: Axes, gaps: tuple[Gap, ...], rows: tuple[Row, ...], ys: list[float],
                lay: Layout) -> list[tuple[Rectangle, Text]]:
     out: list[tuple[Rectangle, Text]] = []
     for gap in gaps:
-        top, bottom = ys[gap.after_row] + 0.45, ys[gap.after_row + 1] - 0.5
-        if bottom <= top:  # a mismatch row below: its ghost takes the room
-            bottom = top + lay.gap * 0.6
+        nxt = gap.after_row + 1
+        ghost_room = lay.row if rows[nxt].ghost is not None else 0.0  # the ghost sits above
+        top, bottom = ys[gap.after_row] + 0.45, ys[nxt] - ghost_room - 0.5
         rect = Rectangle((0.05, top), lay.right - 0.1, bottom - top, fc=PALETTE.gap_band,
                          ec="none", zorder=0)
         ax.add_patch(rect)
@@ -279,7 +282,7 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 1000,
             marks.append(_side_note(ax, y - (0.5 if row.ghost else 0), failure_note(
                 trace.failure), lay))
     states = _draw_states(ax, rows, ys, bottom, lay)
-    band_artists = _draw_gaps(ax, gaps, ys, lay)
+    band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)
     ax.set_xlim(0, lay.right)
     ax.set_ylim(bottom + 0.2, -lay.header)

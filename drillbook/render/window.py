@@ -33,10 +33,20 @@ class WindowArtists:
     cwnd_ax: Axes | None
 
 
+# States whose cwnd/ssthresh mean nothing: a listener or an unconnected socket reports the
+# defaults (or zeros), which would draw a fake drop.
+NO_CONGESTION_STATES = frozenset({"LISTEN", "CLOSE", "NEW_SYN_RECV", ""})
+
+
 def tcp_info_snapshots(trace: Trace) -> tuple[TcpInfoSnapshot, ...]:
     """The run's TCP_INFO snapshots in time order."""
     snaps = [s.tcp_info for s in trace.steps if s.tcp_info is not None]
     return tuple(sorted(snaps, key=lambda s: s.time_us))
+
+
+def congestion_snapshots(trace: Trace) -> tuple[TcpInfoSnapshot, ...]:
+    """The snapshots of a connected socket, where cwnd and ssthresh are real."""
+    return tuple(s for s in tcp_info_snapshots(trace) if s.state not in NO_CONGESTION_STATES)
 
 
 def _advertised(ax: Axes, trace: Trace, direction: Direction, x_end: float) -> Line2D | None:
@@ -70,7 +80,7 @@ def _congestion(ax2: Axes, snaps: tuple[TcpInfoSnapshot, ...],
     marks: list[Text] = []
     if any(s.snd_ssthresh >= INFINITE_SSTHRESH for s in snaps):
         first = next(s for s in snaps if s.snd_ssthresh >= INFINITE_SSTHRESH)
-        marks.append(ax2.text(first.time_us / MS, ceiling, " ssthresh = ∞ (0x7fffffff)",
+        marks.append(ax2.text(first.time_us / MS, ceiling, " ssthresh = ∞ (0x7fffffff) ",
                               ha="left", va="bottom", color=PALETTE.ssthresh,
                               fontsize=FONTS.small))
     ax2.set_ylim(0, ceiling * 1.12)
@@ -79,8 +89,8 @@ def _congestion(ax2: Axes, snaps: tuple[TcpInfoSnapshot, ...],
 
 def draw_window(ax: Axes, trace: Trace, *, title: bool = True) -> WindowArtists:
     """Draw advertised windows (left axis, bytes) and cwnd/ssthresh (right axis, segments)."""
-    snaps = tcp_info_snapshots(trace)
-    times = [p.time_us for p in trace.packets] + [s.time_us for s in snaps]
+    snaps = congestion_snapshots(trace)
+    times = [p.time_us for p in trace.packets] + [s.time_us for s in tcp_info_snapshots(trace)]
     x_end = (max(times) if times else 0) / MS
     advertised = []
     for direction in (Direction.INBOUND, Direction.OUTBOUND):
@@ -96,7 +106,20 @@ def draw_window(ax: Axes, trace: Trace, *, title: bool = True) -> WindowArtists:
         cwnd_ax.set_ylabel("segments", fontsize=FONTS.label)
         cwnd_ax.tick_params(labelsize=FONTS.small)
     _axes(ax, cwnd_ax, title)
+    if snaps:
+        _focus(ax, snaps[0].time_us / MS, x_end, marks)
     return WindowArtists(tuple(advertised), c_line, s_line, tuple(marks), cwnd_ax)
+
+
+def _focus(ax: Axes, start: float, end: float, marks: list[Text]) -> None:
+    """Start the time axis where the connection does (the lines before it step in from the
+    left edge), so a 100 ms wait in the handshake does not squeeze the transfer to a sliver;
+    keep the ∞ mark inside the plot."""
+    pad = max((end - start) * 0.04, 0.05)
+    ax.set_xlim(start - pad, end + pad)
+    for mark in marks:
+        mark.set_x(start - pad)
+        mark.set_horizontalalignment("left")
 
 
 def _axes(ax: Axes, cwnd_ax: Axes | None, title: bool) -> None:

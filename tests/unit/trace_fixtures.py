@@ -104,7 +104,9 @@ class TraceBuilder:
 
     def call(self, t: int, text: str, result: int, state: str) -> Step:
         name = text.split("(", 1)[0]
-        record = SyscallRecord(name=name, text=text, expected_result=result, result=result)
+        # As the recorder writes it: the call as written, result included.
+        record = SyscallRecord(name=name, text=f"{text} = {result}", expected_result=result,
+                               result=result)
         return self._step(StepKind.SYSCALL, f"{text} = {result}", t, state, syscall=record)
 
     def inject(self, t: int, state: str, *args: object, **kw: object) -> Step:

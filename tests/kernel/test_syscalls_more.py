@@ -11,8 +11,9 @@ import pytest
 from test_syscalls_netns import call, in_netns, loopback_executor, needs_netns, run_all
 from test_syscalls_netns import server_client_pair as pair
 
-from drillbook.config import IpMode
+from drillbook.config import IpMode, RunConfig
 from drillbook.runtime.syscall_misc import poll_flags_to_string
+from drillbook.runtime.syscalls import SyscallExecutor
 
 pytestmark = [pytest.mark.kernel, needs_netns]
 
@@ -300,3 +301,72 @@ def test_sticky_errno_like_c() -> None:
         "runtime error in fcntl call: Expected result 0 but got 2050 with errno 11 "
         "(Resource temporarily unavailable)"
     )
+
+
+def test_scm_timestamping_within_tolerance() -> None:
+    def errqueue(ns: int, info: str) -> dict[str, object]:
+        return {
+            "msg_name(...)": ..., "msg_iov(1)": [(..., 0)],
+            "msg_flags": "MSG_ERRQUEUE|MSG_TRUNC",
+            "msg_control": [
+                {"cmsg_level": "SOL_SOCKET", "cmsg_type": "SCM_TIMESTAMPING",
+                 "cmsg_data": {"scm_sec": 0, "scm_nsec": ns}},
+                {"cmsg_level": "SOL_IP", "cmsg_type": "IP_RECVERR", "cmsg_data": {
+                    "ee_errno": "ENOMSG", "ee_origin": "SO_EE_ORIGIN_TIMESTAMPING",
+                    "ee_type": 0, "ee_code": 0, "ee_info": info, "ee_data": 999}},
+            ],
+        }
+
+    def scenario() -> list[str | None]:
+        start = time.monotonic_ns() // 1000
+        executor = SyscallExecutor(
+            RunConfig(), loopback_executor().runtime.addresses,
+            lambda: time.monotonic_ns() // 1000 - start,
+        )
+        pair(executor)
+        errors = run_all(executor, call(
+            "setsockopt", 4, "SOL_SOCKET", "SO_TIMESTAMPING",
+            ["SOF_TIMESTAMPING_TX_SCHED|SOF_TIMESTAMPING_TX_SOFTWARE|"
+             "SOF_TIMESTAMPING_SOFTWARE|SOF_TIMESTAMPING_OPT_ID"], 4))
+        time.sleep(0.1 - (time.monotonic_ns() // 1000 - start) / 1e6)
+        errors += run_all(executor, call("write", 4, ..., 1000, result=1000))
+        time.sleep(0.02)
+        return errors + run_all(
+            executor,
+            call("recvmsg", 4, errqueue(100_000_000, "SCM_TSTAMP_SCHED"), "MSG_ERRQUEUE"),
+            call("recvmsg", 4, errqueue(50_000_000, "SCM_TSTAMP_SND"), "MSG_ERRQUEUE"),
+        )
+
+    errors = in_netns(scenario)
+    assert errors[:3] == [None, None, None]
+    assert errors[3] is not None
+    assert errors[3].startswith(
+        "runtime error in recvmsg call: Bad timestamp 0 in scm_timestamping 0: expected=")
+
+
+def test_sendto_msg_fastopen_is_an_implicit_connect() -> None:
+    def scenario() -> tuple[list[str | None], list[str]]:
+        executor = loopback_executor()
+        errors = run_all(
+            executor,
+            call("socket", ..., "SOCK_STREAM", "IPPROTO_TCP", result=3),
+            call("setsockopt", 3, "SOL_SOCKET", "SO_REUSEADDR", [1], 4),
+            call("bind", 3, ..., ...),
+            call("listen", 3, 1),
+            call("setsockopt", 3, "SOL_TCP", "TCP_FASTOPEN", [1], 4),
+            call("socket", ..., "SOCK_STREAM", "IPPROTO_TCP", result=4),
+        )
+        outcome = executor.execute(call("sendto", 4, ..., 1000, "MSG_FASTOPEN", ..., ...,
+                                        result=1000), 0)
+        errors += [outcome.error]
+        errors += run_all(
+            executor,
+            call("accept", 3, ..., ..., result=5),
+            call("read", 5, ..., 5000, result=1000),
+            call("sendto", 4, ..., 10, 0, "AF_INET", ..., result=10),
+        )
+        return errors, [e.kind for e in outcome.events]
+
+    errors, kinds = in_netns(scenario)
+    assert errors == [None] * 10
+    assert kinds == ["connect"]

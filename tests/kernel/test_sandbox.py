@@ -103,3 +103,31 @@ def test_shell_timeout_kills_the_group() -> None:
     assert r["output"] == "begun\n"
     assert 0.5 <= r["elapsed"] < 2.0
     assert r["survivors"] == []
+
+
+ORACLE = {
+    IpMode.IPV4: ([["192.168.0.1", 16, False]], [["192.0.2.1", 32, "192.168.0.1", 3, 0]]),
+    IpMode.IPV4_MAPPED_IPV6: ([["192.168.0.1", 16, False]],
+                              [["192.0.2.1", 32, "192.168.0.1", 3, 0]]),
+    IpMode.IPV6: ([["fd3d:a0b:17d6::1", 48, True]],
+                  [["fd3d:fa7b:d17d::1", 128, "fd3d:a0b:17d6:8888::1", 3, 0]]),
+}
+
+
+@pytest.mark.parametrize("mode", list(IpMode))
+def test_pyroute2_reads_back_what_packetdrill_would_configure(mode: IpMode) -> None:
+    reply = run_in_worker(make_request("inspect_with_pyroute2", ip_mode=mode, **UPSTREAM[mode]),
+                          20)
+    assert reply.result is not None, reply.error
+    links = reply.result["links"]
+    assert links["lo"]["up"] and links["tun0"]["up"]
+    assert links["tun0"]["mtu"] == (1520 if mode is IpMode.IPV6 else 1500)
+    assert (reply.result["addresses"], reply.result["routes"]) == ORACLE[mode]
+
+
+def test_anyip_route_is_a_device_route_of_link_scope() -> None:
+    reply = run_in_worker(make_request("inspect_with_pyroute2", is_anyip=True,
+                                       **UPSTREAM[IpMode.IPV4]), 20)
+    assert reply.result is not None, reply.error
+    assert reply.result["addresses"] == []
+    assert reply.result["routes"] == [["192.0.2.1", 32, None, 3, 253]]

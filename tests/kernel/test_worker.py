@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -117,3 +118,25 @@ def test_missing_capability_says_how_to_fix_it() -> None:
     assert done.stdout.startswith("SandboxError cannot create a network namespace: "
                                   "needs CAP_NET_ADMIN"), done.stdout + done.stderr
     assert "run as root (sudo)" in done.stdout
+
+
+def test_missing_tun_device_says_how_to_fix_it() -> None:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare(1) is not installed: cannot hide /dev/net/tun")
+    program = (
+        "from drillbook.runtime.worker import WorkerRequest, run_in_worker\n"
+        "try:\n"
+        "    run_in_worker(WorkerRequest('', 'x.pkt', '/', {}, 'x:y'), 20)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    # A private mount namespace where /dev/net is an empty tmpfs: the host keeps its device.
+    done = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "sh", "-c",
+         'mount -t tmpfs none /dev/net && exec "$0" -c "$1"', sys.executable, program],
+        capture_output=True, text=True, timeout=30, env={"PYTHONPATH": PROJECT_ROOT},
+    )
+    assert done.stdout.startswith("SandboxError /dev/net/tun is missing: load the tun module"), (
+        done.stdout + done.stderr)
+    assert Path("/dev/net/tun").exists()

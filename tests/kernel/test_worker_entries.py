@@ -248,3 +248,25 @@ def echo_request(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     return {"script_len": len(request.script_text), "cwd": os.getcwd(),
             "same_class": type(request).__module__, "config": request.config,
             "run_config_mode": request.run_config.ip_mode.value}
+
+
+def inspect_with_pyroute2(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """The sandbox's links, addresses and routes as pyroute2 (an independent netlink
+    implementation) reads them back."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = {link.get_attr("IFLA_IFNAME"): {"mtu": link.get_attr("IFLA_MTU"),
+                                                  "up": bool(link["flags"] & 1)}
+                 for link in ipr.get_links()}
+        tun = socket.if_nametoindex("tun0")
+        addresses = sorted(
+            [a.get_attr("IFA_ADDRESS"), a["prefixlen"], bool(a.get_attr("IFA_FLAGS", 0) & 2)]
+            for a in ipr.get_addr(index=tun) if a["scope"] == 0)
+        routes = sorted(
+            [r.get_attr("RTA_DST"), r["dst_len"], r.get_attr("RTA_GATEWAY"), r["proto"],
+             r["scope"]]
+            for family in (socket.AF_INET, socket.AF_INET6)
+            for r in ipr.get_routes(family=family, oif=tun, table=254)
+            if r["proto"] != 2)  # not the kernel's own prefix and link-local routes
+    return {"links": links, "addresses": addresses, "routes": routes}

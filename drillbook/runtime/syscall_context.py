@@ -99,6 +99,7 @@ class CallContext:
     args: Args
     outcome: CallResult = CallResult(0, 0)
     events: list[SocketEvent] = field(default_factory=list)
+    expected: int | None = None  # the script's result value, once evaluated
 
     def live(self, script_fd: int) -> int:
         try:
@@ -128,7 +129,9 @@ class CallContext:
         return self.outcome.result
 
     def expected_result(self) -> int:
-        return to_c_int(get_s32(evaluate(self.spec.result)))
+        if self.expected is None:
+            self.expected = to_c_int(get_s32(evaluate(self.spec.result)))
+        return self.expected
 
     def end(self, mode: str) -> int:
         """Check the result and errno against the script (packetdrill's end_syscall)."""

@@ -130,6 +130,14 @@ class Libc:
         self.capget = _bind(lib, "capget", i, [p, p])
         self.capset = _bind(lib, "capset", i, [p, p])
 
+    def getsockopt_bytes(self, fd: int, level: int, name: int, size: int) -> bytes | None:
+        """getsockopt into a ``size``-byte buffer: the bytes it returned, or None on error."""
+        buffer = ctypes.create_string_buffer(size)
+        length = c_uint(size)
+        if self.getsockopt(fd, level, name, buffer, ctypes.byref(length)) != 0:
+            return None
+        return buffer.raw[:length.value]
+
     @staticmethod
     def call(function: Callable[..., int], stale_errno: int, *args: Any) -> CallResult:
         """Run ``function`` and capture the errno it leaves.

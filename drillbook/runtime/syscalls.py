@@ -123,7 +123,7 @@ class SyscallExecutor:
 
     def tcp_info(self, live_fd: int) -> dict[str, int] | None:
         """Decoded TCP_INFO with packetdrill's ``tcpi_*`` names; None if it cannot be read."""
-        return read_tcp_info(live_fd)
+        return read_tcp_info(live_fd, self._runtime.libc.getsockopt_bytes)
 
     def code_snapshot(self, live_fd: int) -> dict[str, int]:
         """TCP_INFO + TCP_CC_INFO + SO_MEMINFO as ``%{ }%`` variables (reference §4.9).
@@ -131,7 +131,7 @@ class SyscallExecutor:
         Raises tcpinfo.SockoptReadError ("can't find getsockopt to get TCP info"...) if a read
         fails; the driver reports it as ``runtime error in code: <message>``.
         """
-        return read_code_values(live_fd)
+        return read_code_values(live_fd, self._runtime.libc.getsockopt_bytes)
 
     def close_all(self) -> None:
         """Close every fd the script still has open (packetdrill does this at the end)."""

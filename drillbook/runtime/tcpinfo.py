@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 SOL_TCP = 6
@@ -123,27 +123,43 @@ class SockoptReadError(Exception):
     """A getsockopt the ``%{ }%`` snapshot needs failed; the message is packetdrill's."""
 
 
+# The 6.18 layout has no padding, so the packed format equals the C layout.
+_FULL = struct.Struct("=" + "".join(code for _, code in _TCP_INFO_FIELDS))
+assert _FULL.size == TCP_INFO_SIZE
+_NAMES = tuple(name for name, _, _ in _TCP_INFO_LAYOUT)
+
+
 def decode_tcp_info(data: bytes) -> dict[str, int]:
     """Decode a TCP_INFO buffer of any length into ``tcpi_*`` values (missing fields omitted)."""
-    values: dict[str, int] = {}
-    for name, code, offset in _TCP_INFO_LAYOUT:
-        if offset + struct.calcsize(code) > len(data):
-            break
-        (value,) = struct.unpack_from("=" + code, data, offset)
-        if name == "_wscale":
-            # Bitfields fill from the low bit on x86-64: snd_wscale:4 then rcv_wscale:4.
-            values["tcpi_snd_wscale"] = value & 0xF
-            values["tcpi_rcv_wscale"] = value >> 4
-        elif name == "_flags8":
-            values["tcpi_delivery_rate_app_limited"] = value & 0x1
-            values["tcpi_fastopen_client_fail"] = (value >> 1) & 0x3
-        elif name == "_ecn_bits":
-            values["tcpi_ecn_mode"] = value & 0x3
-            values["tcpi_accecn_opt_seen"] = (value >> 2) & 0x3
-            values["tcpi_accecn_fail_mode"] = (value >> 4) & 0xF
-            values["tcpi_options2"] = value >> 8
-        else:
-            values[name] = value
+    if len(data) >= _FULL.size:
+        # The common case, in one unpack: this runs after every event of a traced run.
+        raw = dict(zip(_NAMES, _FULL.unpack_from(data), strict=True))
+    else:
+        raw = {}
+        for name, code, offset in _TCP_INFO_LAYOUT:
+            if offset + struct.calcsize(code) > len(data):
+                break
+            (raw[name],) = struct.unpack_from("=" + code, data, offset)
+    return _split_bitfields(raw)
+
+
+def _split_bitfields(raw: dict[str, int]) -> dict[str, int]:
+    values = raw
+    wscale = values.pop("_wscale", None)
+    if wscale is not None:
+        # Bitfields fill from the low bit on x86-64: snd_wscale:4 then rcv_wscale:4.
+        values["tcpi_snd_wscale"] = wscale & 0xF
+        values["tcpi_rcv_wscale"] = wscale >> 4
+    flags = values.pop("_flags8", None)
+    if flags is not None:
+        values["tcpi_delivery_rate_app_limited"] = flags & 0x1
+        values["tcpi_fastopen_client_fail"] = (flags >> 1) & 0x3
+    ecn = values.pop("_ecn_bits", None)
+    if ecn is not None:
+        values["tcpi_ecn_mode"] = ecn & 0x3
+        values["tcpi_accecn_opt_seen"] = (ecn >> 2) & 0x3
+        values["tcpi_accecn_fail_mode"] = (ecn >> 4) & 0xF
+        values["tcpi_options2"] = ecn >> 8
     return values
 
 
@@ -181,7 +197,11 @@ def decode_meminfo(data: bytes) -> dict[str, int]:
     return dict(zip(SK_MEMINFO_NAMES, numbers, strict=False))
 
 
-def _getsockopt(fd: int, level: int, name: int, size: int) -> bytes | None:
+SockoptReader = Callable[[int, int, int, int], "bytes | None"]
+"""``read(fd, level, name, size)``: the bytes getsockopt returned, or None if it failed."""
+
+
+def python_getsockopt(fd: int, level: int, name: int, size: int) -> bytes | None:
     """getsockopt into a ``size``-byte buffer; the returned bytes, or None on failure."""
     try:
         sock = socket.socket(fileno=fd)
@@ -195,26 +215,26 @@ def _getsockopt(fd: int, level: int, name: int, size: int) -> bytes | None:
         sock.detach()  # the fd belongs to the script, not to this temporary object
 
 
-def read_tcp_info(fd: int) -> dict[str, int] | None:
+def read_tcp_info(fd: int, read: SockoptReader = python_getsockopt) -> dict[str, int] | None:
     """``getsockopt(TCP_INFO)`` on ``fd`` decoded, or None if it fails (not TCP, closed)."""
-    data = _getsockopt(fd, SOL_TCP, TCP_INFO, TCP_INFO_SIZE)
+    data = read(fd, SOL_TCP, TCP_INFO, TCP_INFO_SIZE)
     if data is None:
         return None
     return decode_tcp_info(data)
 
 
-def read_code_values(fd: int) -> dict[str, int]:
+def read_code_values(fd: int, read: SockoptReader = python_getsockopt) -> dict[str, int]:
     """The variables one ``%{ }%`` snapshot defines for ``fd`` (constants excluded).
 
     Raises SockoptReadError with packetdrill's wording if one of the three reads fails.
     """
-    info = _getsockopt(fd, SOL_TCP, TCP_INFO, TCP_INFO_SIZE)
+    info = read(fd, SOL_TCP, TCP_INFO, TCP_INFO_SIZE)
     if info is None:
         raise SockoptReadError("can't find getsockopt to get TCP info")
-    cc_info = _getsockopt(fd, SOL_TCP, TCP_CC_INFO, CC_INFO_SIZE)
+    cc_info = read(fd, SOL_TCP, TCP_CC_INFO, CC_INFO_SIZE)
     if cc_info is None:
         raise SockoptReadError("can't find getsockopt to get TCP_CC_INFO")
-    meminfo = _getsockopt(fd, SOL_SOCKET, SO_MEMINFO, 4 * len(SK_MEMINFO_NAMES))
+    meminfo = read(fd, SOL_SOCKET, SO_MEMINFO, 4 * len(SK_MEMINFO_NAMES))
     if meminfo is None:
         raise SockoptReadError("can't find getsockopt to get sk_meminfo")
     decoded = decode_tcp_info(info)
@@ -231,9 +251,11 @@ __all__ = [
     "SK_MEMINFO_NAMES",
     "TCP_INFO_SIZE",
     "SockoptReadError",
+    "SockoptReader",
     "decode_cc_info",
     "decode_meminfo",
     "decode_tcp_info",
+    "python_getsockopt",
     "read_code_values",
     "read_tcp_info",
 ]

@@ -78,18 +78,33 @@ def is_local_address(address: str) -> bool:
 
 
 def configure_link(plan: LinkPlan) -> int:
-    """Apply *plan* to an existing (freshly created, down) device; returns its ifindex."""
+    """Apply *plan* to an existing (freshly created, down) device; returns its ifindex.
+    A refusal names the ``ip`` command packetdrill would have run, as its error does."""
     index = _index(plan.ifname)
-    try:
-        with _Rtnl() as rtnl:
-            rtnl.request(RTM_NEWLINK, 0, _link_body(index, up=False, mtu=plan.mtu))
-            rtnl.request(RTM_NEWLINK, 0, _link_body(index, up=True))
-            if plan.local_ip is not None:
-                rtnl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, _address_body(index, plan))
-            rtnl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, _route_body(index, plan))
-    except OSError as exc:
-        raise SandboxError(f"could not configure {plan.ifname}: {exc}") from exc
+    steps = [(RTM_NEWLINK, 0, _link_body(index, up=False, mtu=plan.mtu),
+              f"ip link set {plan.ifname} mtu {plan.mtu}"),
+             (RTM_NEWLINK, 0, _link_body(index, up=True), f"ip link set {plan.ifname} up")]
+    if plan.local_ip is not None:
+        steps.append((RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, _address_body(index, plan),
+                      f"ip addr add {plan.local_ip}/{plan.prefix_len} dev {plan.ifname}"))
+    steps.append((RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, _route_body(index, plan),
+                  _route_command(plan)))
+    with _Rtnl() as rtnl:
+        for kind, flags, body, command in steps:
+            try:
+                rtnl.request(kind, flags, body)
+            except OSError as exc:
+                what = "route command" if kind == RTM_NEWROUTE else "command"
+                raise SandboxError(f"error executing {what} '{command}': {exc.strerror}"
+                                   ) from exc
     return index
+
+
+def _route_command(plan: LinkPlan) -> str:
+    version = 6 if plan.family == socket.AF_INET6 else 4
+    via = f" via {plan.gateway_ip}" if plan.gateway_ip else ""
+    return (f"ip -{version} route add {plan.remote_network}/{plan.remote_prefix_len}"
+            f" dev {plan.ifname}{via}")
 
 
 def _index(ifname: str) -> int:

@@ -131,3 +131,13 @@ def test_anyip_route_is_a_device_route_of_link_scope() -> None:
     assert reply.result is not None, reply.error
     assert reply.result["addresses"] == []
     assert reply.result["routes"] == [["192.0.2.1", 32, None, 3, 253]]
+
+
+def test_unreachable_gateway_names_the_failing_command() -> None:
+    from drillbook.errors import SandboxError
+
+    with pytest.raises(SandboxError, match=(
+            r"error executing route command 'ip -4 route add 192.0.2.1/32 dev tun0 "
+            r"via 10.9.9.9': Network is unreachable")):
+        run_in_worker(make_request("describe", local_ip="192.168.0.1", gateway_ip="10.9.9.9",
+                                   remote_ip="192.0.2.1"), 20)

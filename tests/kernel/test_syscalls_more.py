@@ -370,3 +370,31 @@ def test_sendto_msg_fastopen_is_an_implicit_connect() -> None:
     errors, kinds = in_netns(scenario)
     assert errors == [None] * 10
     assert kinds == ["connect"]
+
+
+def test_cap_set_drops_and_raises_a_capability() -> None:
+    def scenario() -> list[str | None]:
+        executor = loopback_executor()
+        pair(executor)
+        return run_all(
+            executor,
+            call("cap_set", "CAP_EFFECTIVE", "CAP_NET_RAW", "CAP_CLEAR"),
+            call("socket", "AF_INET", "SOCK_RAW", "IPPROTO_RAW", result=-1, errno="EPERM",
+                 note="Operation not permitted"),
+            call("cap_set", "CAP_EFFECTIVE", "CAP_NET_RAW", "CAP_SET"),
+            call("socket", "AF_INET", "SOCK_RAW", "IPPROTO_RAW", result=9),
+        )
+
+    assert in_netns(scenario) == [None] * 4
+
+
+def test_psp_is_refused_outside_wire_mode() -> None:
+    def scenario() -> list[str | None]:
+        executor = loopback_executor()
+        pair(executor)
+        return run_all(executor, call("psp_rx_assoc", 4, [23]), call("psp_tx_assoc", 4, 23))
+
+    errors = in_netns(scenario)
+    assert errors[0] is not None and errors[0].startswith(
+        "runtime error in psp_rx_assoc call: PSP not initialized: psp_rx_assoc needs")
+    assert errors[1] is not None and "wire mode" in errors[1]

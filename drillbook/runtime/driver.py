@@ -114,6 +114,7 @@ class ScriptRun:
         self.init_ran = False
         self.last_event: Event | None = None
         self.last_schedule: Schedule | None = None
+        self.completed_us: int | None = None  # when the previous event's action finished
         self.verbose: list[str] = []
 
     # -- the run -------------------------------------------------------------------------------
@@ -151,6 +152,12 @@ class ScriptRun:
             and _is_inbound(event)
         ):
             return self.last_schedule.start_us
+        # An outbound packet is checked against the kernel's own timestamp, so its anchor is the
+        # moment the previous event's action finished: drillbook's bookkeeping in between must
+        # not shift the expectation. Events drillbook performs itself anchor at "now", as
+        # packetdrill does, so that bookkeeping never makes them look late.
+        if self.completed_us is not None and _is_outbound(event):
+            return self.completed_us
         return self.clock.now_us()
 
     def _run_event(self, index: int, event: Event) -> None:
@@ -173,6 +180,7 @@ class ScriptRun:
                 f"to {schedule.start_us} usec",
             )
         state = _EventState(schedule, index)
+        self.completed_us = None
         action = event.action
         if isinstance(action, PacketSpec):
             if action.direction is Direction.INBOUND:
@@ -212,6 +220,7 @@ class ScriptRun:
         self._wait_for(event, state, "inbound packet")
         sent_ns = self.sandbox.inject(prepared.data, prepared.gso_type, prepared.gso_size)
         actual = self.clock.to_script_us(sent_ns)
+        self.completed_us = actual
         record = self.engine.record(prepared.data, "<", actual)
         self.recorder.packet(record)
         if self.config.verbose:
@@ -236,6 +245,7 @@ class ScriptRun:
                 self._outbound_timeout(event, spec, state)
                 return
             raw, ts_ns = got
+            self.completed_us = self.clock.now_us()
             when = self.clock.to_script_us(ts_ns)
             verdict = matcher.feed(raw, when)
             if verdict.kind == "skip":
@@ -330,6 +340,7 @@ class ScriptRun:
             self.blocking.await_idle()  # packetdrill waits up to 1 s, then runs anyway
         actual = self._wait_for(event, state, "system call start")
         outcome = self.executor.execute(spec, state.schedule.start_us)
+        self.completed_us = self.clock.now_us()
         self._after_syscall(event, spec, state, outcome, actual, None)
 
     def _run_blocking_syscall(self, event: Event, spec: SyscallSpec, state: _EventState) -> None:
@@ -361,6 +372,7 @@ class ScriptRun:
                 self.async_failure = failure
 
         self.blocking.submit(BlockingCall(event.line, spec.name, call))
+        self.completed_us = self.clock.now_us()
 
     def _after_syscall(
         self,
@@ -416,6 +428,7 @@ class ScriptRun:
     def _run_command(self, event: Event, spec: ShellCommand, state: _EventState) -> None:
         actual = self._wait_for(event, state, "command")
         result = self.sandbox.run_shell(spec.command, self._shell_env(), SHELL_TIMEOUT_S)
+        self.completed_us = self.clock.now_us()
         self.recorder.command_output(result.output)
         if result.returncode != 0:
             message = f"error executing `{spec.command}` command: {_status_text(result.returncode)}"
@@ -437,6 +450,7 @@ class ScriptRun:
                                message=message)
             raise EventFailure(FailureKind.CODE, event.line, message)
         values = self.executor.code_snapshot(live_fd)
+        self.completed_us = self.clock.now_us()
         self.code.snapshot(spec, event.line, values)
         self.recorder.step(state.index, event, StepKind.CODE, Outcome.OK,
                            scheduled_us=state.schedule.start_us, actual_us=actual,
@@ -508,6 +522,10 @@ class ScriptRun:
 
 def _is_inbound(event: Event) -> bool:
     return isinstance(event.action, PacketSpec) and event.action.direction is Direction.INBOUND
+
+
+def _is_outbound(event: Event) -> bool:
+    return isinstance(event.action, PacketSpec) and event.action.direction is Direction.OUTBOUND
 
 
 def _kind_of(event: Event) -> StepKind:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from typing import Any
 
@@ -20,6 +21,7 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
         explore_grace_us=int(extra.get("explore_grace_us", "300000")),
     )
     script = parse_script(request.script_text, request.script_path, config)
+    _realtime_priority()
     ports = _EphemeralPorts(sandbox.addresses.socket_family)
     try:
         run = ScriptRun(script, config, sandbox, options, ports.next)
@@ -30,6 +32,17 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
 
     result: dict[str, Any] = json.loads(trace_to_json(trace))
     return result
+
+
+def _realtime_priority() -> None:
+    """Run at the lowest real-time priority, as packetdrill does when there is more than one
+    CPU: a busy machine then cannot delay an injection or a sniffed packet by a time slice."""
+    if (os.cpu_count() or 1) < 2:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR)))
+    except (OSError, AttributeError):
+        pass  # not permitted (no CAP_SYS_NICE): run at normal priority, as packetdrill would
 
 
 class _EphemeralPorts:

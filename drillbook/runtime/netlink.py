@@ -180,3 +180,40 @@ class _Rtnl:
                         raise OSError(-code, os.strerror(-code))
                     return
                 offset += max(length, _NLMSGHDR.size) + (-length % 4)
+
+
+# <linux/sockios.h>, <linux/ethtool.h>: the legacy get/set settings "ethtool -s" falls back to.
+SIOCETHTOOL = 0x8946
+ETHTOOL_GSET, ETHTOOL_SSET = 0x01, 0x02
+_ETHTOOL_CMD = struct.Struct("=IIIHBBBBBBIIHBBI8x")
+_IFREQ_PTR = struct.Struct("=16sQ16x")
+
+
+def set_link_speed(ifname: str, mbps: int) -> None:
+    """``ethtool -s IFNAME speed MBPS autoneg off`` (packetdrill's ``--speed``): tun keeps the
+    value, and TCP reads it when the link comes up again, so the caller cycles the link."""
+    import ctypes
+    import fcntl
+
+    buffer = ctypes.create_string_buffer(_ETHTOOL_CMD.size)
+    request = _IFREQ_PTR.pack(ifname.encode(), ctypes.addressof(buffer))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        try:
+            buffer.raw = _ETHTOOL_CMD.pack(ETHTOOL_GSET, *([0] * 15))
+            fcntl.ioctl(control, SIOCETHTOOL, request)
+            fields = list(_ETHTOOL_CMD.unpack(buffer.raw))
+            fields[0], fields[3], fields[12] = ETHTOOL_SSET, mbps & 0xFFFF, mbps >> 16
+            fields[8] = 0  # autoneg off
+            buffer.raw = _ETHTOOL_CMD.pack(*fields)
+            fcntl.ioctl(control, SIOCETHTOOL, request)
+        except OSError as exc:
+            raise SandboxError(f"error executing 'ethtool -s {ifname} speed {mbps} autoneg off'"
+                               f": {exc.strerror}") from exc
+
+
+def set_link_up(ifname: str, up: bool) -> None:
+    """``ip link set IFNAME up|down``."""
+    with _Rtnl() as rtnl:
+        index = _index(ifname)
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP)
+        rtnl.request(RTM_NEWLINK, 0, body)

@@ -222,6 +222,8 @@ class Sandbox:
         _check_remote_is_remote(addresses)
         tun_fd = _open_tun()
         try:
+            if config.speed:
+                _set_speed(config.speed)
             netlink.configure_link(_link_plan(addresses, config.mtu))
             psock = _open_packet_socket(TUN_NAME)
         except BaseException:
@@ -293,6 +295,16 @@ class Sandbox:
             except BlockingIOError:
                 return
             self._drain_owed -= 1
+
+
+def _set_speed(mbps: int) -> None:
+    # netdev.c: "ethtool -s tun0 speed N autoneg off", then "ifconfig down; sleep 1;
+    # ifconfig up; sleep 1" so that the speed reaches the link_speed TCP's cwnd bound uses.
+    netlink.set_link_speed(TUN_NAME, mbps)
+    netlink.set_link_up(TUN_NAME, False)
+    time.sleep(1)
+    netlink.set_link_up(TUN_NAME, True)
+    time.sleep(1)
 
 
 def _vnet_header(gso_type: int, gso_size: int) -> bytes:

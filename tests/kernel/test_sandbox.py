@@ -141,3 +141,9 @@ def test_unreachable_gateway_names_the_failing_command() -> None:
             r"via 10.9.9.9': Network is unreachable")):
         run_in_worker(make_request("describe", local_ip="192.168.0.1", gateway_ip="10.9.9.9",
                                    remote_ip="192.0.2.1"), 20)
+
+
+def test_speed_flag_sets_the_link_speed() -> None:
+    reply = run_in_worker(make_request("link_speed", speed=40), 20)
+    assert reply.result == {"speed": 40, "autoneg": False}, reply.error
+    assert reply.timings["sandbox_ready"] - reply.timings["child_start"] >= 2e9  # as netdev.c

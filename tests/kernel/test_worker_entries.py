@@ -270,3 +270,12 @@ def inspect_with_pyroute2(sandbox: Sandbox, request: WorkerRequest) -> dict[str,
             for r in ipr.get_routes(family=family, oif=tun, table=254)
             if r["proto"] != 2)  # not the kernel's own prefix and link-local routes
     return {"links": links, "addresses": addresses, "routes": routes}
+
+
+def link_speed(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """tun0's speed and autoneg as pyroute2's ethtool reads them."""
+    from pyroute2.ethtool import Ethtool
+
+    with Ethtool() as ethtool:
+        mode = ethtool.get_link_mode("tun0")
+    return {"speed": mode.speed, "autoneg": mode.autoneg}

@@ -42,15 +42,25 @@ __all__ = ["observed_tcp_spec", "rewrite_script", "rewritten_text"]
 _ROUND_US = 100
 
 
-def rewritten_text(script: Script, trace: Trace, config: RunConfig | None = None) -> str:
+def rewritten_text(
+    script: Script, trace: Trace, config: RunConfig | None = None, grace_us: int | None = None
+) -> str:
     """The rewritten script as text (see :func:`rewrite_script`)."""
     from drillbook.script.printer import format_script
 
-    return format_script(rewrite_script(script, trace, config or RunConfig()))
+    return format_script(rewrite_script(script, trace, config or RunConfig(), grace_us))
 
 
-def rewrite_script(script: Script, trace: Trace, config: RunConfig) -> Script:
-    """``script`` with its ``>`` lines replaced by the kernel's packets from ``trace``."""
+def rewrite_script(
+    script: Script, trace: Trace, config: RunConfig, grace_us: int | None = None
+) -> Script:
+    """``script`` with its ``>`` lines replaced by the kernel's packets from ``trace``.
+
+    Packets no ``>`` line took are added when they came at most ``grace_us`` after the last
+    event (None: any time). Later ones answer the run's own clean-up, not the script: the
+    RSTs injected at the end draw challenge ACKs (RFC 5961 §3.2) that a normal run of the
+    rewritten script would never see.
+    """
     steps = {step.index: step for step in trace.steps}
     events = list(script.events)
     times: list[int | None] = []
@@ -69,7 +79,11 @@ def rewrite_script(script: Script, trace: Trace, config: RunConfig) -> Script:
     rewritten = replace(script, events=tuple(events))
     rewritten = apply_edits(rewritten, [DropEvent(i) for i in sorted(drops, reverse=True)])
     kept_times = [t for i, t in enumerate(times) if i not in set(drops)]
-    return _insert_extras(rewritten, kept_times, unanswered_outbound(trace))
+    extras = unanswered_outbound(trace)
+    last = max((t for t in times if t is not None), default=None)
+    if grace_us is not None and last is not None:
+        extras = tuple(p for p in extras if p.time_us <= last + grace_us)
+    return _insert_extras(rewritten, kept_times, extras)
 
 
 def _actual_time(step: Step | None) -> int | None:

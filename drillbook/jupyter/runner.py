@@ -80,7 +80,7 @@ def run_parsed(
     if request.explore:
         from drillbook.jupyter.explore import rewritten_text
 
-        rewritten = rewritten_text(script, trace, config)
+        rewritten = rewritten_text(script, trace, config, request.explore_grace_us)
     images = render_images(trace, request.figures, dpi=request.dpi,
                            image_format=request.image_format)
     return DrillResult(

@@ -65,7 +65,7 @@ def verdict_for(script: Script, trace: Trace, *, explore: bool = False) -> Verdi
         return _failure_verdict(script, trace, name)
     summary = f"{len(script.events)} events, {trace.duration_us / 1e6:.3f} s, {trace.ip_mode}"
     if explore:
-        differences = explore_differences(trace)
+        differences = explore_differences(trace, script)
         head = f"EXPLORE {name}: the kernel's packets recorded ({summary})"
         if not differences:
             return Verdict("explore", head, ("every outbound line matched the kernel",))
@@ -107,7 +107,7 @@ def _event_on_line(script: Script, line: int) -> Event | None:
     return None
 
 
-def explore_differences(trace: Trace) -> tuple[str, ...]:
+def explore_differences(trace: Trace, script: Script | None = None) -> tuple[str, ...]:
     """Where the kernel's outbound packets differ from the script's ``>`` lines."""
     lines: list[str] = []
     for step in trace.steps:
@@ -116,7 +116,8 @@ def explore_differences(trace: Trace) -> tuple[str, ...]:
         missing = step.actual is None and step.outcome is not Outcome.NOT_RUN
         if step.outcome is Outcome.WARNING or missing:
             kernel = step.actual.summary if step.actual is not None else "(nothing sent)"
-            lines.append(f"line {step.line}: script: {step.text.strip()}")
+            written = script.source.line_text(step.line).strip() if script else ""
+            lines.append(f"line {step.line}: script: {written or step.text.strip()}")
             lines.append(f"{' ' * len(str(step.line))}       kernel: > {kernel}")
     for packet in unanswered_outbound(trace):
         lines.append(f"extra at {packet.time_us / 1e6:.6f}: kernel: > {packet.summary}")

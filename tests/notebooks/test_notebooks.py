@@ -143,7 +143,7 @@ def test_acceptance_cells(kernel_name: str, tmp_path: Path) -> None:
     lines[3] = lines[3] + " )"  # a syntax error on line 4
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext drillbook"),
+        nbformat.v4.new_code_cell("%load_ext drillbook\n%config Drill.tolerance_usecs = 10000"),
         nbformat.v4.new_code_cell("%%drill\n" + sack),
         nbformat.v4.new_code_cell("_.passed"),
         nbformat.v4.new_code_cell("%%drill --tweak --no-figures\n" + sack),

@@ -43,6 +43,7 @@ DEFAULT_ENTRY = "drillbook.runtime.driver:drive"
 PARENT_PID_ENV = "DRILLBOOK_PARENT_PID"
 STDERR_TAIL_CHARS = 2000
 EXIT_PARENT_GONE = 70
+EXIT_GRACE_S = 2.0  # after its reply, how long the worker may take to exit before SIGKILL
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -207,10 +208,16 @@ def _exchange(
         for fd in sinks:
             selector.register(fd, selectors.EVENT_READ)
         selector.register(proc.stdin.fileno(), selectors.EVENT_WRITE, proc.stdin)
+        replied = False
         while selector.get_map():
+            if not replied and reply_r not in selector.get_map():
+                # The reply is complete: the worker is only exiting now; do not let a stuck
+                # thread or a stray holder of its stdout keep us waiting long.
+                replied = True
+                deadline = time.monotonic() + EXIT_GRACE_S
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
-                chunks.timed_out = True
+                chunks.timed_out = not replied
                 break
             for key, _ in selector.select(wait):
                 pending = _service(selector, key, sinks, pending)
@@ -388,4 +395,7 @@ if __name__ == "__main__":
     # WorkerRequest class as "drillbook.runtime.worker" (not a copy in __main__).
     from drillbook.runtime.worker import main as _main
 
-    sys.exit(_main(sys.argv[1:]))
+    _code = _main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_code)  # no interpreter teardown: threads stuck in syscalls must not hold us

@@ -140,3 +140,11 @@ def test_missing_tun_device_says_how_to_fix_it() -> None:
     assert done.stdout.startswith("SandboxError /dev/net/tun is missing: load the tun module"), (
         done.stdout + done.stderr)
     assert Path("/dev/net/tun").exists()
+
+
+def test_a_stuck_thread_does_not_hold_the_reply() -> None:
+    start = time.monotonic()
+    reply = run_in_worker(make_request("stuck_thread"), 20)
+    assert reply.result == {"done": True}
+    assert reply.stdout == "from the entry\n"
+    assert time.monotonic() - start < 5.0

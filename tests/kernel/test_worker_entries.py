@@ -279,3 +279,16 @@ def link_speed(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     with Ethtool() as ethtool:
         mode = ethtool.get_link_mode("tun0")
     return {"speed": mode.speed, "autoneg": mode.autoneg}
+
+
+def stuck_thread(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Returns while a non-daemon thread is blocked in a syscall (as a blocking accept()
+    the script never completed would be)."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    threading.Thread(target=listener.accept).start()
+    print("from the entry")
+    return {"done": True}

@@ -9,7 +9,7 @@ expects and words mismatches exactly as ``run_system_call.c`` does ("Expected 3 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drillbook.script.model import (
     BinaryOrExpr,
@@ -150,6 +150,17 @@ class Args:
     """An evaluated argument list with packetdrill's typed accessors."""
 
     items: tuple[Expr, ...]
+    # Each argument as a C int when it is an in-range integer, else None: the common case
+    # of s32() without re-checking (an Args is built once per spec and reused).
+    _ints: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ints = tuple(
+            to_c_int(item.value)
+            if isinstance(item, IntExpr) and INT_MIN <= item.value <= UINT_MAX else None
+            for item in self.items
+        )
+        object.__setattr__(self, "_ints", ints)
 
     def count(self, expected: int) -> None:
         if len(self.items) != expected:
@@ -161,6 +172,10 @@ class Args:
         return self.items[index]
 
     def s32(self, index: int) -> int:
+        if index < len(self._ints):
+            value = self._ints[index]
+            if value is not None:
+                return value
         return to_c_int(get_s32(self.get(index)))
 
     def s64(self, index: int) -> int:
@@ -198,11 +213,6 @@ class Args:
         return get_int(self.bracketed(index))
 
 
-def field(expr: StructExpr, name: str) -> Expr | None:
-    """The value of member ``name`` of a struct, or None."""
-    return expr.get(name)
-
-
 def positional(expr: StructExpr) -> tuple[Expr, ...]:
     """The values of a struct's members in order (for ``{..., len}`` iovecs)."""
     return tuple(member.value for member in expr.fields)
@@ -213,7 +223,6 @@ __all__ = [
     "SyscallFailure",
     "bad_type",
     "evaluate",
-    "field",
     "get_int",
     "get_s8",
     "get_s32",

@@ -19,7 +19,6 @@ main thread runs others: per-call state lives in a CallContext and the fd table 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,7 +70,6 @@ class SyscallExecutor:
         """
         self._runtime = Runtime(config, addresses, clock, on_event=on_event)
         self._cache: dict[int, tuple[SyscallSpec, Args | SyscallFailure]] = {}
-        self._cache_lock = threading.Lock()
 
     @property
     def runtime(self) -> Runtime:
@@ -96,17 +94,16 @@ class SyscallExecutor:
                               tuple(context.events))
 
     def _arguments(self, spec: SyscallSpec) -> Args | SyscallFailure:
-        key = id(spec)
-        with self._cache_lock:
-            cached = self._cache.get(key)
+        # dict reads and writes are atomic under the GIL; two threads evaluating the same spec
+        # at once would only both compute the same value.
+        cached = self._cache.get(id(spec))
         if cached is not None and cached[0] is spec:
             return cached[1]
         try:
             value: Args | SyscallFailure = Args(tuple(evaluate(arg) for arg in spec.args))
         except SyscallFailure as failure:
             value = failure
-        with self._cache_lock:
-            self._cache[key] = (spec, value)  # holding spec keeps its id from being reused
+        self._cache[id(spec)] = (spec, value)  # holding spec keeps its id from being reused
         return value
 
     @staticmethod

@@ -9,6 +9,7 @@ Only one blocking call runs at a time: the next one waits up to 1 s for it, then
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,18 @@ class BlockingCall:
     line: int
     name: str
     run: Callable[[], None]
+
+
+def install_sigchld_handler() -> None:
+    """A do-nothing SIGCHLD handler with SA_RESTART: a call interrupted before it did anything
+    restarts, one that did part of its work returns the partial result (as with SIG_DFL in C,
+    whose "ignore" would otherwise discard the signal before it interrupts anything)."""
+    signal.signal(signal.SIGCHLD, _ignore_signal)
+    signal.siginterrupt(signal.SIGCHLD, False)
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    return None
 
 
 class BlockingCallThread:
@@ -72,6 +85,20 @@ class BlockingCallThread:
                     return
             if _thread_sleeping(stat_path):
                 return
+
+    def interrupt(self) -> None:
+        """Deliver SIGCHLD to the thread if it is inside a call.
+
+        In packetdrill, a shell command run with system(3) blocks SIGCHLD in the main thread,
+        so the child's exit signal lands on the syscall thread and interrupts its blocking
+        call: a blocking write() then returns the bytes copied so far. Scripts' verdicts depend
+        on this (blocking-write.pkt), so drillbook does the same after each shell command.
+        """
+        with self._lock:
+            running = self._running is not None
+            ident = self._thread.ident
+        if running and ident is not None:
+            signal.pthread_kill(ident, signal.SIGCHLD)
 
     def stop(self) -> None:
         with self._lock:

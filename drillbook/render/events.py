@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drillbook.trace.model import (
     Direction,
@@ -47,6 +47,7 @@ class Row:
     ghost: PacketRecord | None = None  # the expected packet, when the actual one differs
     status: PacketStatus = PacketStatus.OK
     state: str | None = None  # the TCP state entered after this event, if it changed
+    parts: tuple[PacketRecord, ...] = ()  # wire packets a script packet was matched against
 
     @property
     def is_packet(self) -> bool:
@@ -83,6 +84,31 @@ def step_time_us(step: Step) -> int | None:
     return step.scheduled_us
 
 
+def aggregate_parts(trace: Trace) -> dict[int, tuple[PacketRecord, ...]]:
+    """Wire packets behind each step whose actual packet is an aggregate.
+
+    Like packetdrill, the engine matches one script packet against several wire packets
+    (TSO/GSO sends ``P. 1:10001(10000)`` as five 2000-byte segments) and records the sum; the
+    wire packets then match no step by identity. They belong to the step whose range holds
+    theirs, sent after the previous such step and no later than it."""
+    wire = {packet_key(p) for p in trace.packets}
+    parts: dict[int, tuple[PacketRecord, ...]] = {}
+    since = {Direction.INBOUND: -1, Direction.OUTBOUND: -1}
+    for step in trace.steps:
+        got = step.actual
+        if got is None or step.kind not in PACKET_KINDS:
+            continue
+        if packet_key(got) not in wire:
+            parts[step.index] = tuple(
+                p for p in trace.packets
+                if p.direction is got.direction and since[got.direction] < p.time_us
+                <= got.time_us and got.seq <= p.seq and p.end_seq <= got.end_seq
+                and p.payload_len > 0
+            )
+        since[got.direction] = got.time_us
+    return parts
+
+
 def unexpected_packets(trace: Trace) -> tuple[PacketRecord, ...]:
     """Packets of the run that no script line injected or expected (packetdrill catches them
     lazily, at the next `>` line, so a passing run may still have some at its end)."""
@@ -91,6 +117,8 @@ def unexpected_packets(trace: Trace) -> tuple[PacketRecord, ...]:
         for packet in (step.actual, step.expected):
             if packet is not None:
                 seen.add(packet_key(packet))
+    for group in aggregate_parts(trace).values():
+        seen.update(packet_key(p) for p in group)
     return tuple(p for p in trace.packets if packet_key(p) not in seen)
 
 
@@ -109,7 +137,7 @@ def packet_status(step: Step, failure_kind: FailureKind | None) -> PacketStatus:
     return PacketStatus.MISMATCH
 
 
-def _step_row(step: Step, trace: Trace) -> Row:
+def _step_row(step: Step, trace: Trace, parts: dict[int, tuple[PacketRecord, ...]]) -> Row:
     if step.kind not in PACKET_KINDS:
         return Row(time_us=step_time_us(step), step=step, packet=None)
     is_fatal = trace.failure is not None and trace.failure.line == step.line
@@ -119,7 +147,7 @@ def _step_row(step: Step, trace: Trace) -> Row:
     ghost = None
     if status in (PacketStatus.MISMATCH, PacketStatus.WARNING, PacketStatus.LATE):
         ghost = step.expected
-    return Row(step_time_us(step), step, packet, ghost, status)
+    return Row(step_time_us(step), step, packet, ghost, status, parts=parts.get(step.index, ()))
 
 
 def _merge(steps: list[Row], extras: Iterable[PacketRecord]) -> list[Row]:
@@ -143,14 +171,15 @@ def _with_states(rows: list[Row]) -> list[Row]:
         info = row.step.tcp_info if row.step is not None else None
         if info is not None and info.state and info.state != current:
             current = info.state
-            row = Row(row.time_us, row.step, row.packet, row.ghost, row.status, current)
+            row = replace(row, state=current)
         out.append(row)
     return out
 
 
 def sequence_rows(trace: Trace) -> tuple[Row, ...]:
     """Every row of the sequence diagram, top to bottom."""
-    steps = [_step_row(step, trace) for step in trace.steps]
+    parts = aggregate_parts(trace)
+    steps = [_step_row(step, trace, parts) for step in trace.steps]
     return tuple(_with_states(_merge(steps, unexpected_packets(trace))))
 
 

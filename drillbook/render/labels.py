@@ -11,6 +11,10 @@ from drillbook.trace.model import Failure, Outcome, Step, SyscallRecord, Trace
 WRITTEN_RESULT = re.compile(r"^(.*\))\s*=\s*([^)]*)$")
 
 
+# The event's time as written at the start of its text: 0, +.1, *, +0~+.5 ...
+LEADING_TIME = re.compile(r"^(\*|[+-]?[0-9.]+(\s*~\s*[+-]?[0-9.]+)?)\s+")
+
+
 def _as_written(text: str) -> tuple[str, str | None]:
     """Split ``write(4, ..., 10) = 10`` into the call and the result the script wrote."""
     match = WRITTEN_RESULT.match(text.strip())
@@ -40,7 +44,7 @@ def step_box_label(step: Step) -> str:
     """The text in a syscall/command/code box."""
     if step.syscall is not None:
         return syscall_label(step.syscall, failed=step.outcome is Outcome.FAILED)
-    text = step.text.strip()
+    text = LEADING_TIME.sub("", step.text.strip())
     return text if len(text) <= 60 else text[:57] + "..."
 
 

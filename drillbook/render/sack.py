@@ -84,6 +84,9 @@ def _segment_guides(ax: Axes, trace: Trace, direction: Direction, base: int) -> 
         ax.set_xticks(edges)
     sizes = Counter(end - start for start, end in segs)
     size = sizes.most_common(1)[0][0] if sizes else 0
+    overlapping = any(b[0] < a[1] for a, b in zip(segs, segs[1:], strict=False))
+    if overlapping:  # resent in other sizes: numbers would collide, the ticks say enough
+        size = 0
     for start, end in segs:
         ax.axvline(start, color="#E0E0E0", lw=0.8, zorder=0)
         ax.axvline(end, color="#E0E0E0", lw=0.8, zorder=0)
@@ -153,7 +156,9 @@ def _axes(ax: Axes, rows: tuple[AckRow, ...], base: int, direction: Direction,
         Patch(fc=PALETTE.ack, alpha=0.85, label="cumulative ACK"),
         Patch(fc=PALETTE.sack_newest, label="newest SACK block"),
         Patch(fc=PALETTE.sack_older, ec=PALETTE.sack_newest, label="older SACK blocks"),
-        Line2D([], [], color=PALETTE.text, linestyle=(0, (3, 2)), label="segment just arrived"),
+        Line2D([], [], color=PALETTE.text, linestyle=(0, (3, 2)),
+               label="segment just arrived" if direction is Direction.OUTBOUND
+               else "newest segment sent before it"),
     ]
     # Below the x label: 0.45 in under the axes, whatever the axes' height.
     fig_height = ax.get_figure(root=True).get_figheight()  # type: ignore[union-attr]

@@ -148,9 +148,17 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout,
                              color=PALETTE.error, fontweight="bold", zorder=5))
         marks.append(_side_note(ax, y, "✗ never sent by the kernel\n(timed out waiting)", lay))
     elif row.status is PacketStatus.UNEXPECTED:
-        marks.append(_side_note(ax, y, "? unexpected: no script line\nexpected this packet",
-                                lay, PALETTE.unexpected))
+        marks.append(_side_note(ax, y, "? unexpected (no script line)", lay, PALETTE.unexpected))
+    if len(row.parts) > 1:
+        marks.append(_side_note(ax, y, _parts_note(row.parts), lay, PALETTE.muted))
     return drawn, ghost
+
+
+def _parts_note(parts: tuple[PacketRecord, ...]) -> str:
+    """``= 5 wire segments: 1:2001 … 8001:10001`` for an aggregated match."""
+    ranges = [f"{p.seq}:{p.end_seq}" for p in parts]
+    shown = " ".join(ranges) if len(ranges) <= 3 else f"{ranges[0]} … {ranges[-1]}"
+    return f"= {len(parts)} segments on the wire: {shown}"
 
 
 def _side_note(ax: Axes, y: float, text: str, lay: Layout, colour: str = PALETTE.error) -> Text:
@@ -245,7 +253,7 @@ def _draw_lifelines(ax: Axes, trace: Trace, bottom: float, lay: Layout) -> list[
     return lines
 
 
-def sequence_height(trace: Trace, gap_threshold_us: int = 1000) -> float:
+def sequence_height(trace: Trace, gap_threshold_us: int = 2000) -> float:
     """The data height of the diagram (≈ inches at a 0.3 in row), for sizing a figure."""
     rows = sequence_rows(trace)
     gaps = time_gaps(rows, gap_threshold_us)
@@ -254,7 +262,7 @@ def sequence_height(trace: Trace, gap_threshold_us: int = 1000) -> float:
     return (ys[-1] if ys else 0.0) + lay.row + lay.header
 
 
-def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 1000,
+def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
                   title: bool = True) -> SequenceArtists:
     """Draw ``trace`` as a sequence diagram on ``ax``; gaps of at least ``gap_threshold_us``
     between consecutive events become labelled bands."""

@@ -197,3 +197,13 @@ def test_import_drillbook_does_not_import_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_aggregate_arrow_names_its_wire_segments() -> None:
+    from trace_fixtures import tso_trace
+
+    trace = tso_trace()
+    art = draw_sequence(axes(), trace)
+    assert len(art.arrows) == packet_steps(trace)  # the two wire segments are not "unexpected"
+    assert any(m.get_text() == "= 2 segments on the wire: 1:2001 2001:4001" for m in art.marks)
+    assert not any("unexpected" in m.get_text() for m in art.marks)

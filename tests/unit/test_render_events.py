@@ -113,3 +113,17 @@ def test_window_scaling_needs_both_syns() -> None:
     assert window_shift(sack_trace(), Direction.INBOUND) == 0
     syn = next(s.actual for s in trace.steps if s.kind is StepKind.INBOUND)
     assert syn is not None and scaled_window(syn, 7) == 32792  # a SYN's window is not scaled
+
+
+def test_aggregated_match_owns_its_wire_segments() -> None:
+    from trace_fixtures import tso_trace
+
+    from drillbook.render.events import aggregate_parts
+
+    trace = tso_trace()
+    parts = aggregate_parts(trace)
+    (index,) = parts
+    assert [(p.seq, p.end_seq) for p in parts[index]] == [(1, 2001), (2001, 4001)]
+    assert unexpected_packets(trace) == ()
+    row = next(r for r in sequence_rows(trace) if r.parts)
+    assert row.packet is not None and row.packet.summary.startswith("P. 1:4001(4000)")

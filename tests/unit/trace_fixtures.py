@@ -285,3 +285,25 @@ def retransmit_trace() -> Trace:
     b.cwnd = 8
     b.inject(30_170, "ESTABLISHED", ".", 1, 1, ack=5001, win=257)
     return b.build()
+
+
+def tso_trace() -> Trace:
+    """The kernel sends a 4000-byte write as two 2000-byte segments; the script's one
+    `> P. 1:4001(4000)` line is matched against both, and the step records their sum (an
+    aggregate that is not itself a wire packet), as packetdrill does."""
+    b = TraceBuilder("tso.pkt")
+    _listen(b)
+    b.inject(40, "SYN_RECV", "S", 0, 0, win=32792, options=("mss 1000", "sackOK", "nop", "nop"))
+    b.expect(70, "SYN_RECV", "S.", 0, 0, ack=1, options=("mss 1460", "nop", "nop", "sackOK"))
+    b.inject(10_050, "ESTABLISHED", ".", 1, 1, ack=1, win=32792)
+    b.call(10_070, "accept(3, ..., ...)", 4, "ESTABLISHED")
+    b.call(10_090, "write(4, ..., 4000)", 4000, "ESTABLISHED")
+    aggregate = packet(OUT, 10_130, "P.", 1, 4001, ack=1, win=502)
+    wire = (packet(OUT, 10_120, ".", 1, 2001, ack=1, win=502),
+            packet(OUT, 10_130, "P.", 2001, 4001, ack=1, win=502))
+    step = b.expect(10_130, "ESTABLISHED", "P.", 1, 4001, ack=1, actual=aggregate)
+    b.packets.remove(aggregate)
+    b.packets.extend(wire)
+    assert step.actual == aggregate
+    b.inject(20_130, "ESTABLISHED", ".", 1, 1, ack=4001, win=32792)
+    return b.build()

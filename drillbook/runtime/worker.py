@@ -21,6 +21,7 @@ group (shell commands included), then re-raises.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -44,6 +45,14 @@ PARENT_PID_ENV = "DRILLBOOK_PARENT_PID"
 STDERR_TAIL_CHARS = 2000
 EXIT_PARENT_GONE = 70
 EXIT_GRACE_S = 2.0  # after its reply, how long the worker may take to exit before SIGKILL
+TERM_GRACE_S = 1.0  # after SIGTERM at the timeout, how long it may take to send a partial reply
+
+
+class WorkerTimeout(BaseException):
+    """Raised inside the worker (from its SIGTERM handler) when the parent's timeout expires.
+    An entry may catch it and return what it has so far: the parent then raises RunAborted
+    carrying that partial result as ``trace``. Like KeyboardInterrupt it is not an
+    Exception, so ``except Exception`` does not swallow it by accident."""
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -101,7 +110,8 @@ class WorkerRequest:
 
 @dataclass(frozen=True)
 class WorkerError:
-    """Why a worker could not return a result. ``kind``: sandbox | script | crash."""
+    """Why a worker could not return a result. ``kind``: sandbox | script | crash | timeout
+    (the last only reaches the parent inside the RunAborted it raises)."""
 
     kind: str
     message: str
@@ -217,11 +227,21 @@ def _exchange(
                 deadline = time.monotonic() + EXIT_GRACE_S
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
-                chunks.timed_out = not replied
-                break
+                if replied or chunks.timed_out:
+                    break
+                # Time is up: ask for a partial reply (WorkerTimeout in the worker) first.
+                chunks.timed_out = True
+                _signal(proc.pid, signal.SIGTERM)
+                deadline = time.monotonic() + TERM_GRACE_S
+                continue
             for key, _ in selector.select(wait):
                 pending = _service(selector, key, sinks, pending)
     return chunks
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
 
 
 def _service(
@@ -267,7 +287,7 @@ def _build_reply(
     stderr = chunks.stderr.decode(errors="replace")
     if chunks.timed_out:
         raise RunAborted(f"the run timed out after {timeout_s:g} s; the worker was killed"
-                         + _tail_note(stderr))
+                         + _tail_note(stderr), trace=_partial_result(chunks.reply))
     if not chunks.reply:
         raise RunAborted(_death_message(proc.returncode) + _tail_note(stderr))
     data = json.loads(chunks.reply.decode())
@@ -276,6 +296,14 @@ def _build_reply(
     if error is not None and error.kind == "sandbox":
         raise SandboxError(error.message)
     return WorkerReply(data.get("result"), error, stdout, stderr, proc.returncode, timings)
+
+
+def _partial_result(reply: bytearray) -> dict[str, Any] | None:
+    try:
+        result = json.loads(reply.decode()).get("result") if reply else None
+    except ValueError:
+        return None
+    return result if isinstance(result, dict) else None
 
 
 def _error_from(data: dict[str, str] | None, stderr: str) -> WorkerError | None:
@@ -316,6 +344,7 @@ def main(argv: list[str]) -> int:
         os.setsid()  # lead a session (and a process group): the unit everything is killed by
     timings = {"child_start": time.time_ns()}
     start_session_guardian()
+    signal.signal(signal.SIGTERM, _raise_timeout)
     reply_fd = int(argv[0])
     request = WorkerRequest.from_json(sys.stdin.read())
     reply = _child_run(request, timings)
@@ -332,6 +361,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _raise_timeout(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends us outright
+    raise WorkerTimeout("the parent's timeout expired")
+
+
 def _child_run(request: WorkerRequest, timings: dict[str, int]) -> dict[str, Any]:
     try:
         sandbox = _enter_sandbox(request)
@@ -346,6 +380,8 @@ def _child_run(request: WorkerRequest, timings: dict[str, int]) -> dict[str, Any
         return {"error": _error_dict("sandbox", exc), "timings": timings}
     except Exception as exc:
         return {"error": _error_dict("crash", exc), "timings": timings}
+    except WorkerTimeout as exc:
+        return {"error": _error_dict("timeout", exc), "timings": timings}
     finally:
         sandbox.close()
     timings["entry_done"] = time.time_ns()

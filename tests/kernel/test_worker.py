@@ -148,3 +148,9 @@ def test_a_stuck_thread_does_not_hold_the_reply() -> None:
     assert reply.result == {"done": True}
     assert reply.stdout == "from the entry\n"
     assert time.monotonic() - start < 5.0
+
+
+def test_timeout_carries_the_partial_result_the_entry_returns() -> None:
+    with pytest.raises(RunAborted, match="timed out after 1 s") as caught:
+        run_in_worker(make_request("partial_on_timeout"), 1.0)
+    assert caught.value.trace == {"partial": True, "some_steps": True}

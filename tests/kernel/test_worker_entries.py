@@ -292,3 +292,16 @@ def stuck_thread(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     threading.Thread(target=listener.accept).start()
     print("from the entry")
     return {"done": True}
+
+
+def partial_on_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """Catches the timeout and returns what it has, as a driver returns a partial trace."""
+    from drillbook.runtime.worker import WorkerTimeout
+
+    steps = []
+    try:
+        while True:
+            steps.append(len(steps))
+            time.sleep(0.05)
+    except WorkerTimeout:
+        return {"partial": True, "some_steps": bool(steps)}

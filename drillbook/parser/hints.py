@@ -6,13 +6,22 @@ people who know packetdrill recognise it) and adds a ``hint:`` line a beginner c
 
 from __future__ import annotations
 
-from drillbook.parser.lexer import Lexeme
+from drillbook.parser.lexer import KEYWORDS, PUNCTUATION, Lexeme
 
 _OPTION_WORDS = {
     "NOP", "EOL", "MSS", "WSCALE", "SACKOK", "SACK", "MD5", "TIMESTAMP", "FAST_OPEN",
     "FAST_OPEN_EXP", "ACCECN", "ELLIPSIS",
 }
 _CLOSERS = {"LPAR": ")", "LSQB": "]", "LBRACE": "}", "LT": ">"}
+_CLOSER_TYPES = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "LT": "GT"}
+_PUNCTUATION_TEXT = {name: text for text, name in PUNCTUATION.items()}
+_KEYWORD_TEXT = {name: text for text, name in reversed(list(KEYWORDS.items()))}
+_CLASS_TEXT = {
+    "INTEGER": "a number", "HEX_INTEGER": "a hex number", "FLOAT": "a time", "WORD": "a name",
+    "STRING": "a string", "BACK_QUOTED": "a `command`", "CODE": "a %{ code }% block",
+    "OPTION": "a --option", "ELLIPSIS": "'...'", "IPV4_ADDR": "an IPv4 address",
+    "IPV6_ADDR": "an IPv6 address", "$END": "the end of the script",
+}
 _TIME_TYPES = {"INTEGER", "FLOAT", "STAR"}
 _FLAG_CHARS = set(".FSRPEWAU01234567-")
 
@@ -41,31 +50,47 @@ def _looks_like_flags(text: str) -> bool:
     return bool(text) and set(text) <= _FLAG_CHARS
 
 
+def _errno_without_note(lexemes: list[Lexeme], index: int, expected: set[str]) -> bool:
+    """``= RESULT ERRNO`` then something other than ``(``: the note is missing."""
+    return (
+        expected == {"LPAR"} and index >= 3 and lexemes[index - 1].type == "WORD"
+        and lexemes[index - 3].type == "EQUAL"
+    )
+
+
 def syntax_hint(lexemes: list[Lexeme], index: int, bad: Lexeme, expected: set[str]) -> str | None:
     """A hint for the parse error at token ``index`` (``bad``), or None."""
     if bad.type == "OTHER":
         return _bad_char_hint(bad.text)
     previous = lexemes[index - 1] if index > 0 else None
-    if previous is not None and previous.type == "WORD" and expected == {"LPAR"}:
-        before = lexemes[index - 2] if index > 1 else None
-        if before is not None and before.type not in _TIME_TYPES | {"ELLIPSIS", "PLUS"}:
-            return (
-                f"an errno must be followed by its note in parentheses, e.g. "
-                f"'= -1 {previous.value} (reason)'"
-            )
-        if _looks_like_flags(str(previous.value)):
-            return "a packet needs a direction before its flags: '<' (inbound) or '>' (outbound)"
-    if bad.type == "DOT" and _after_time(lexemes, index):
+    if _errno_without_note(lexemes, index, expected):
+        errno = lexemes[index - 1].value
+        return f"an errno must be followed by its note in parentheses, e.g. '{errno} (reason)'"
+    flags_word = previous is not None and previous.type == "WORD" and _looks_like_flags(
+        str(previous.value)) and _after_time(lexemes, index - 1)
+    if flags_word or (bad.type in ("DOT", "MINUS") and _after_time(lexemes, index)):
         return "a packet needs a direction before its flags: '<' (inbound) or '>' (outbound)"
     opener = _unclosed(lexemes, index)
-    if opener is not None and (bad.type == "$END" or bad.line != opener.line):
+    if opener is not None and (bad.type == "$END" or _CLOSER_TYPES[opener.type] in expected):
         closer = _CLOSERS[opener.type]
-        return f"'{opener.text}' opened at line {opener.line} column {opener.column} is not " \
+        return (
+            f"'{opener.text}' opened at line {opener.line} column {opener.column} is not "
             f"closed with '{closer}'"
-    if expected and len(expected) <= 4:
-        names = ", ".join(sorted(expected))
-        return f"expected one of: {names}"
+        )
+    if bad.type == "$END":
+        return "the script ends in the middle of a statement"
+    if expected and len(expected) <= 6:
+        return "expected " + " or ".join(sorted(_display(name) for name in expected))
     return None
+
+
+def _display(terminal: str) -> str:
+    """How a terminal looks in a script: ``(`` for LPAR, ``ack`` for ACK, ``a number``..."""
+    if terminal in _PUNCTUATION_TEXT:
+        return f"'{_PUNCTUATION_TEXT[terminal]}'"
+    if terminal in _KEYWORD_TEXT:
+        return f"'{_KEYWORD_TEXT[terminal]}'"
+    return _CLASS_TEXT.get(terminal, terminal.lower())
 
 
 def _bad_char_hint(char: str) -> str:

@@ -48,6 +48,7 @@ PUNCTUATION: Mapping[str, str] = {
     "*": "STAR", "~": "TILDE", ".": "DOT", "-": "MINUS", "|": "PIPE",
 }
 
+_SIMPLE_PUNCTUATION = frozenset("<>()[]{},=+*~|")
 _WORD = re.compile(r"[a-zA-Z0-9_]+")
 _FLOAT = re.compile(r"-?[0-9]*\.[0-9]+")
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -194,6 +195,15 @@ class Tokenizer:
 
     def _candidates(self, text: str, pos: int) -> tuple[int, str]:
         char = text[pos]
+        # Fast paths where no other rule can match longer (most tokens of a script).
+        if char in _SIMPLE_PUNCTUATION:
+            return 1, "CHAR"
+        if char.isalpha() or char == "_":
+            word_len = _match_len(_WORD, text, pos)
+            after = text[pos + word_len] if pos + word_len < len(text) else ""
+            if after not in (":", "#") and (not word_len or not text[pos].isdigit()):
+                word = text[pos : pos + word_len]
+                return word_len, "KEYWORD" if word in KEYWORDS else "WORD"
         cands: list[tuple[int, str, re.Match[str] | None]] = []
         if char.isalnum() or char == "_":
             word_len = _match_len(_WORD, text, pos)

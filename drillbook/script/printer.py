@@ -107,7 +107,9 @@ def format_expr(expr: Expr) -> str:
         return "{" + ", ".join(_format_field(member) for member in expr.fields) + "}"
     if isinstance(expr, CallExpr):
         return f"{expr.function}(" + ", ".join(format_expr(a) for a in expr.args) + ")"
-    return expr.text  # OpaqueExpr: kept as its (normalised) source text
+    if isinstance(expr, OpaqueExpr):
+        return expr.text  # kept as its (normalised) source text
+    raise TypeError(f"not an expression: {expr!r}")
 
 
 def format_syscall(call: SyscallSpec) -> str:

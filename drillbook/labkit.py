@@ -1,0 +1,58 @@
+"""What a lab notebook imports: self-checks over a run and precomputed-variant players.
+
+    from drillbook import labkit
+    labkit.check_retransmission(result, expected_after_s=0.3)
+    labkit.variants("orders", {"in order": r1, "1,3,2": r2})
+
+Everything here is re-exported from :mod:`drillbook.lessons.checks`,
+:mod:`drillbook.lessons.queries` and :mod:`drillbook.lessons.variants`, so a lab needs one
+import and a course author finds every helper in one place.
+"""
+
+from __future__ import annotations
+
+from drillbook.lessons.checks import (
+    Check,
+    check_ack_delay,
+    check_backoff,
+    check_fast_retransmit,
+    check_passed,
+    check_retransmission,
+    check_sack_blocks,
+    check_segments,
+    check_sent,
+    check_tcp_info,
+    check_window_probes,
+)
+from drillbook.lessons.queries import (
+    Retransmission,
+    ack_delay_us,
+    data_segments,
+    retransmissions,
+    tcp_info_at,
+    window_probes,
+)
+from drillbook.lessons.variants import Variant, VariantPlayer, variants
+
+__all__ = [
+    "Check",
+    "Retransmission",
+    "Variant",
+    "VariantPlayer",
+    "ack_delay_us",
+    "check_ack_delay",
+    "check_backoff",
+    "check_fast_retransmit",
+    "check_passed",
+    "check_retransmission",
+    "check_sack_blocks",
+    "check_segments",
+    "check_sent",
+    "check_tcp_info",
+    "check_window_probes",
+    "data_segments",
+    "retransmissions",
+    "tcp_info_at",
+    "variants",
+    "window_probes",
+]

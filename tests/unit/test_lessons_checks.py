@@ -67,7 +67,9 @@ def test_check_retransmission_says_both_numbers() -> None:
     wrong = labkit.check_retransmission(RTO, expected_after_s=0.5)
     assert right.ok and "after 0.30 s, as you expected" in right.message
     assert not wrong.ok
-    assert wrong.message == "the kernel retransmitted 1:1001(1000) after 0.30 s, you expected 0.50 s"
+    assert wrong.message == (
+        "the kernel retransmitted 1:1001(1000) after 0.30 s, you expected 0.50 s"
+    )
     assert labkit.check_retransmission(RTO, 0.6, nth=2).ok
     assert not labkit.check_retransmission(RTO, 0.6, nth=9).ok
 
@@ -160,7 +162,9 @@ def test_tcp_info_by_line() -> None:
     assert labkit.check_tcp_info(run, "tcpi_snd_cwnd", 10, line=10).ok
     assert labkit.check_tcp_info(run, "rto", 300000).ok
     wrong = labkit.check_tcp_info(run, "snd_cwnd", 14)
-    assert wrong.message == "TCP_INFO at the end of the run says tcpi_snd_cwnd = 15; you expected 14"
+    assert wrong.message == (
+        "TCP_INFO at the end of the run says tcpi_snd_cwnd = 15; you expected 14"
+    )
     assert not labkit.check_tcp_info(run, "no_such_field", 1).ok
 
 

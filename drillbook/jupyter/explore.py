@@ -79,11 +79,7 @@ def rewrite_script(
     rewritten = replace(script, events=tuple(events))
     rewritten = apply_edits(rewritten, [DropEvent(i) for i in sorted(drops, reverse=True)])
     kept_times = [t for i, t in enumerate(times) if i not in set(drops)]
-    extras = unanswered_outbound(trace)
-    last = max((t for t in times if t is not None), default=None)
-    if grace_us is not None and last is not None:
-        extras = tuple(p for p in extras if p.time_us <= last + grace_us)
-    return _insert_extras(rewritten, kept_times, extras)
+    return _insert_extras(rewritten, kept_times, unanswered_outbound(trace, grace_us))
 
 
 def _actual_time(step: Step | None) -> int | None:

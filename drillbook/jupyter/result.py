@@ -51,6 +51,7 @@ class DrillResult:
     trace: Trace
     config: RunConfig = field(default_factory=RunConfig)
     explore: bool = False
+    explore_grace_us: int | None = None
     images: tuple[FigureImage, ...] = ()
     rewritten_script: str | None = None  # explore mode: the script with the kernel's packets
     figure_kinds: tuple[str, ...] | None = None
@@ -68,7 +69,9 @@ class DrillResult:
 
     @property
     def verdict(self) -> Verdict:
-        return verdict_for(self.script, self.trace, explore=self.explore)
+        return verdict_for(
+            self.script, self.trace, explore=self.explore, grace_us=self.explore_grace_us
+        )
 
     def to_pcap(self, path: str) -> str:
         """Write every packet of the run to a pcap file; returns the path."""

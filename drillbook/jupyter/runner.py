@@ -88,6 +88,7 @@ def run_parsed(
         trace=trace,
         config=config,
         explore=request.explore,
+        explore_grace_us=request.explore_grace_us if request.explore else None,
         images=images,
         rewritten_script=rewritten,
         figure_kinds=request.figures,

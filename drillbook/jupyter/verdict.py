@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from drillbook.script.model import Event, Script
 from drillbook.source import Span
-from drillbook.trace.model import Direction, Outcome, PacketRecord, StepKind, Trace
+from drillbook.trace.model import Direction, Outcome, PacketRecord, Step, StepKind, Trace
 
 __all__ = [
     "Verdict",
@@ -58,14 +58,16 @@ class Verdict:
         )
 
 
-def verdict_for(script: Script, trace: Trace, *, explore: bool = False) -> Verdict:
+def verdict_for(
+    script: Script, trace: Trace, *, explore: bool = False, grace_us: int | None = None
+) -> Verdict:
     """The banner for a finished run of ``script``."""
     name = script.source.name or "cell"
     if trace.failure is not None:
         return _failure_verdict(script, trace, name)
     summary = f"{len(script.events)} events, {trace.duration_us / 1e6:.3f} s, {trace.ip_mode}"
     if explore:
-        differences = explore_differences(trace, script)
+        differences = explore_differences(trace, script, grace_us)
         head = f"EXPLORE {name}: the kernel's packets recorded ({summary})"
         if not differences:
             return Verdict("explore", head, ("every outbound line matched the kernel",))
@@ -107,7 +109,9 @@ def _event_on_line(script: Script, line: int) -> Event | None:
     return None
 
 
-def explore_differences(trace: Trace, script: Script | None = None) -> tuple[str, ...]:
+def explore_differences(
+    trace: Trace, script: Script | None = None, grace_us: int | None = None
+) -> tuple[str, ...]:
     """Where the kernel's outbound packets differ from the script's ``>`` lines."""
     lines: list[str] = []
     for step in trace.steps:
@@ -119,19 +123,37 @@ def explore_differences(trace: Trace, script: Script | None = None) -> tuple[str
             written = script.source.line_text(step.line).strip() if script else ""
             lines.append(f"line {step.line}: script: {written or step.text.strip()}")
             lines.append(f"{' ' * len(str(step.line))}       kernel: > {kernel}")
-    for packet in unanswered_outbound(trace):
+    for packet in unanswered_outbound(trace, grace_us):
         lines.append(f"extra at {packet.time_us / 1e6:.6f}: kernel: > {packet.summary}")
     return tuple(lines)
 
 
-def unanswered_outbound(trace: Trace) -> tuple[PacketRecord, ...]:
-    """Outbound packets no ``>`` step took: extras, and those sent in the grace period."""
+def unanswered_outbound(
+    trace: Trace, grace_us: int | None = None
+) -> tuple[PacketRecord, ...]:
+    """Outbound packets no ``>`` step took: extras, and those sent in the grace period.
+
+    With ``grace_us``, only packets up to ``grace_us`` after the last event count: later ones
+    answer the run's own clean-up (the RSTs injected at the end draw challenge ACKs, RFC 5961
+    §3.2), not the script.
+    """
     matched = {packet_key(s.actual) for s in trace.steps if s.actual is not None}
+    limit = None
+    if grace_us is not None:
+        times = [_step_time(step) for step in trace.steps]
+        known = [t for t in times if t is not None]
+        limit = max(known) + grace_us if known else None
     return tuple(
         packet
         for packet in trace.packets
-        if packet.direction is Direction.OUTBOUND and packet_key(packet) not in matched
+        if packet.direction is Direction.OUTBOUND
+        and packet_key(packet) not in matched
+        and (limit is None or packet.time_us <= limit)
     )
+
+
+def _step_time(step: Step) -> int | None:
+    return step.actual.time_us if step.actual is not None else step.actual_us
 
 
 def packet_key(packet: PacketRecord) -> tuple[object, ...]:

@@ -117,6 +117,19 @@ def test_rewrite_drops_unanswered_lines_and_adds_grace_packets() -> None:
     assert "extra at 0.140" in "\n".join(explore_differences(explored))
 
 
+def test_packets_after_the_grace_period_are_not_the_scripts() -> None:
+    trace = sack_trace()
+    last = trace.steps[-1].actual
+    assert last is not None
+    # A challenge ACK to the run's clean-up RST, 500 ms after the end: not part of the answer.
+    cleanup = packet(OUT, last.time_us + 500_000, ".", 1, 1, ack=8001, win=63)
+    explored = replace(trace, packets=(*trace.packets, cleanup))
+    script = _script()
+    assert len(rewrite_script(script, explored, RunConfig(), 300_000).events) == 24
+    assert len(rewrite_script(script, explored, RunConfig()).events) == 25
+    assert explore_differences(explored, grace_us=300_000) == ()
+
+
 def test_observed_spec_keeps_any_options() -> None:
     written = TcpSpec("S.", 0, 0, 0, ack=1, any_options=True)
     actual = packet(OUT, 5, "S.", 0, 0, ack=1, win=64240, options=("mss 1460",))

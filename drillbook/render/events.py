@@ -9,6 +9,7 @@ would pile them up. Time is printed beside each row instead, and large gaps beco
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -23,6 +24,22 @@ from drillbook.trace.model import (
 )
 
 PACKET_KINDS = (StepKind.INBOUND, StepKind.OUTBOUND)
+# The event's time as written at the start of its text: 0, +.1, *, +0~+.5 ...
+LEADING_TIME = re.compile(r"^(\*|[+-]?[0-9.]+(\s*~\s*[+-]?[0-9.]+)?)\s+")
+
+
+def strip_time(text: str) -> str:
+    """An event's text without the time it was written at: ``+.1 < S 0:0(0)`` -> ``< S ...``."""
+    return LEADING_TIME.sub("", text.strip())
+
+
+def script_packet(step: Step) -> PacketRecord:
+    """A stand-in record for a packet step the runtime kept no packet for (a failure before
+    the packet was built): its summary is the script's own text."""
+    direction = Direction.INBOUND if step.kind is StepKind.INBOUND else Direction.OUTBOUND
+    summary = strip_time(step.text).removeprefix(direction.value).strip()
+    return PacketRecord(direction=direction, time_us=step.scheduled_us or 0, protocol="tcp",
+                        summary=summary)
 
 
 class PacketStatus(enum.Enum):
@@ -144,6 +161,8 @@ def _step_row(step: Step, trace: Trace, parts: dict[int, tuple[PacketRecord, ...
     kind = trace.failure.kind if (is_fatal and trace.failure is not None) else None
     status = packet_status(step, kind)
     packet = step.actual if step.actual is not None else step.expected
+    if packet is None:
+        packet = script_packet(step)
     ghost = None
     if status in (PacketStatus.MISMATCH, PacketStatus.WARNING, PacketStatus.LATE):
         ghost = step.expected

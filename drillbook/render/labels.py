@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 import textwrap
 
+from drillbook.render.events import strip_time
 from drillbook.trace.model import Failure, Outcome, Step, SyscallRecord, Trace
 
 # "call(...) = result", spaces optional (`write(4, ..., 10)=10` is valid packetdrill).
 WRITTEN_RESULT = re.compile(r"^(.*\))\s*=\s*([^)]*)$")
-
-
-# The event's time as written at the start of its text: 0, +.1, *, +0~+.5 ...
-LEADING_TIME = re.compile(r"^(\*|[+-]?[0-9.]+(\s*~\s*[+-]?[0-9.]+)?)\s+")
 
 
 def _as_written(text: str) -> tuple[str, str | None]:
@@ -44,7 +41,7 @@ def step_box_label(step: Step) -> str:
     """The text in a syscall/command/code box."""
     if step.syscall is not None:
         return syscall_label(step.syscall, failed=step.outcome is Outcome.FAILED)
-    text = LEADING_TIME.sub("", step.text.strip())
+    text = strip_time(step.text)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -29,7 +29,7 @@ from drillbook.render.events import (
 )
 from drillbook.render.labels import failure_note, step_box_label, verdict_title
 from drillbook.render.style import FONTS, PALETTE
-from drillbook.trace.model import Direction, Outcome, PacketRecord, Trace
+from drillbook.trace.model import Direction, FailureKind, Outcome, PacketRecord, Trace
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ def _arrow(ax: Axes, packet: PacketRecord, y: float, style: dict[str, object],
     return arrow, label
 
 
-def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout,
-                 marks: list[Text]) -> tuple[PacketArrow, PacketArrow | None]:
+def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout, marks: list[Text],
+                 failure: FailureKind | None) -> tuple[PacketArrow, PacketArrow | None]:
     assert row.packet is not None
     ghost: PacketArrow | None = None
     if row.ghost is not None:
@@ -146,7 +146,9 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout,
         cross_x = far + (mid - far) * 0.35
         marks.append(ax.text(cross_x, y + 0.2, "✗", ha="center", va="center", fontsize=14,
                              color=PALETTE.error, fontweight="bold", zorder=5))
-        marks.append(_side_note(ax, y, "✗ never sent by the kernel\n(timed out waiting)", lay))
+        if row.packet.direction is Direction.OUTBOUND and failure is FailureKind.TIMEOUT:
+            marks.append(_side_note(ax, y, "✗ never sent by the kernel\n(timed out waiting)",
+                                    lay))
     elif row.status is PacketStatus.UNEXPECTED:
         marks.append(_side_note(ax, y, "? unexpected (no script line)", lay, PALETTE.unexpected))
     if len(row.parts) > 1:
@@ -253,6 +255,17 @@ def _draw_lifelines(ax: Axes, trace: Trace, bottom: float, lay: Layout) -> list[
     return lines
 
 
+def _is_failing(row: Row, trace: Trace) -> bool:
+    return (trace.failure is not None and row.step is not None and row.packet is not None
+            and row.step.line == trace.failure.line)  # syscall failures: the red box says it
+
+
+def _timed_out(row: Row, trace: Trace) -> bool:
+    """The outbound packet never came: the cross and its own note say it all."""
+    return (row.status is PacketStatus.MISSING and trace.failure is not None
+            and trace.failure.kind is FailureKind.TIMEOUT and row.direction is Direction.OUTBOUND)
+
+
 def sequence_height(trace: Trace, gap_threshold_us: int = 2000) -> float:
     """The data height of the diagram (≈ inches at a 0.3 in row), for sizing a figure."""
     rows = sequence_rows(trace)
@@ -278,17 +291,16 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
     times = [_draw_time(ax, row, y, lay) for row, y in zip(rows, ys, strict=True)]
     for i, (row, y) in enumerate(zip(rows, ys, strict=True)):
         if row.packet is not None:
-            drawn, ghost = _draw_packet(ax, i, row, y, lay, marks)
+            kind = trace.failure.kind if trace.failure is not None else None
+            drawn, ghost = _draw_packet(ax, i, row, y, lay, marks, kind)
             arrows.append(drawn)
             if ghost is not None:
                 ghosts.append(ghost)
         elif row.step is not None:
             boxes.append(_draw_box(ax, row, y, lay))
-        if trace.failure is not None and row.step is not None and row.packet is not None \
-                and row.step.line == trace.failure.line and row.status is not \
-                PacketStatus.MISSING:
-            marks.append(_side_note(ax, y - (0.5 if row.ghost else 0), failure_note(
-                trace.failure), lay))
+        if trace.failure is not None and _is_failing(row, trace) and not _timed_out(row, trace):
+            note = failure_note(trace.failure)
+            marks.append(_side_note(ax, y - (0.5 if row.ghost else 0), note, lay))
     states = _draw_states(ax, rows, ys, bottom, lay)
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)

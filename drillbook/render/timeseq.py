@@ -155,7 +155,7 @@ def _fit_window(ax: Axes, win_points: list[tuple[float, float]]) -> None:
     top = max(y for _, y in win_points)
     if top <= high:
         return
-    if top - low <= 3 * (high - low):
+    if top - low <= 1.6 * (high - low):  # near enough: show it without squashing the data
         ax.set_ylim(low, top + (top - low) * 0.05)
         return
     ax.text(0.99, 0.98, f"receive window edge off the top (up to {top:,.0f})",

@@ -127,3 +127,20 @@ def test_aggregated_match_owns_its_wire_segments() -> None:
     assert unexpected_packets(trace) == ()
     row = next(r for r in sequence_rows(trace) if r.parts)
     assert row.packet is not None and row.packet.summary.startswith("P. 1:4001(4000)")
+
+
+def test_packet_step_without_records_gets_a_stand_in() -> None:
+    from dataclasses import replace
+
+    from drillbook.trace.model import Outcome
+
+    trace = handshake_trace()
+    steps = list(trace.steps)
+    last = steps[-1]
+    steps[-1] = replace(last, expected=None, actual=None, outcome=Outcome.FAILED,
+                        text="+0 < . 2:2(0) ack 12 win 4000")
+    rows = sequence_rows(replace(trace, steps=tuple(steps)))
+    assert rows[-1].packet is not None
+    assert rows[-1].packet.summary == ". 2:2(0) ack 12 win 4000"
+    assert rows[-1].packet.direction is Direction.INBOUND
+    assert rows[-1].status is PacketStatus.MISSING

@@ -164,6 +164,9 @@ def push_ipv4_header(
         total_length = ihl * 4 + payload_length
     if ihl > 15:
         raise WireError(f"IPv4 header too long: ihl {ihl} exceeds 15")
+    # Fields that share a byte or word with another must not spill into it.
+    if not (0 <= header.flags <= 7 and 0 <= header.frag_offset <= 0x1FFF and ihl >= 0):
+        raise WireError(f"IPv4 header field out of range: {header!r}")
     start = buf.size()
     buf.push_struct(
         _IPV4,
@@ -212,7 +215,7 @@ def pull_ipv6_header(buf: Buffer) -> IPv6Header:
 
 def push_ipv6_header(buf: Buffer, header: IPv6Header, payload_length: int | None) -> None:
     """Write an IPv6 header; with ``payload_length`` given, fill that field."""
-    if header.traffic_class > 0xFF or header.flow_label > 0xFFFFF or header.version > 0xF:
+    if not (0 <= header.traffic_class <= 0xFF and 0 <= header.flow_label <= 0xFFFFF):
         raise WireError(f"IPv6 header field out of range: {header!r}")
     buf.push_struct(
         _IPV6,

@@ -7,6 +7,7 @@ median / p99 figures; there is no C counterpart measured here to take a ratio ag
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
 import time
@@ -27,16 +28,21 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def startup(runs: int) -> None:
-    ready, total = [], []
+    ready, total, cpu = [], [], []
     for _ in range(runs):
         start = time.time_ns()
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         reply = run_in_worker(make_request("silence"), 30)
         total.append((time.time_ns() - start) / 1e6)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime) * 1e3)
         ready.append((reply.timings["sandbox_ready"] - reply.timings["spawn"]) / 1e6)
     print(f"worker spawn -> sandbox ready: median {statistics.median(ready):.1f} ms, "
           f"p99 {_pct(ready, 0.99):.1f} ms (n={runs})")
     print(f"whole run_in_worker round trip (0.2 s entry): median "
           f"{statistics.median(total):.1f} ms")
+    print(f"worker CPU time (user+sys, load-independent): median "
+          f"{statistics.median(cpu):.1f} ms")
 
 
 def injection(packets: int) -> None:
@@ -51,5 +57,6 @@ def injection(packets: int) -> None:
 
 
 if __name__ == "__main__":
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     startup(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
     injection(int(sys.argv[2]) if len(sys.argv) > 2 else 2000)

@@ -31,10 +31,8 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from drillbook.config import IpMode, RunConfig
@@ -187,7 +185,7 @@ def _spawn(reply_w: int) -> subprocess.Popen[bytes]:
     env[PARENT_PID_ENV] = str(os.getpid())
     env["PYTHONUNBUFFERED"] = "1"
     # Find this very drillbook even when it is not installed (a checkout on sys.path).
-    package_root = str(Path(__file__).resolve().parents[2])
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return subprocess.Popen(
         [sys.executable, "-m", "drillbook.runtime.worker", str(reply_w)],
@@ -420,6 +418,8 @@ def load_entry(dotted: str) -> Callable[[Any, WorkerRequest], dict[str, Any]]:
 
 
 def _error_dict(kind: str, exc: BaseException) -> dict[str, str]:
+    import traceback
+
     message = exc.render() if isinstance(exc, DrillbookError) else str(exc)
     trace = "" if isinstance(exc, DrillbookError) else traceback.format_exc()
     return {"kind": kind, "message": message, "type_name": type(exc).__name__,

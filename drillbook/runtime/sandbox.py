@@ -201,6 +201,9 @@ def _check_remote_is_remote(addresses: Addresses) -> None:
     remote = addresses.remote_ip
     if remote == addresses.local_ip or netlink.is_local_address(remote):
         raise SandboxError(f"error: live_remote_ip {addresses.remote_ip} is not remote")
+    # netdev.c check_local_anyip: with --is_anyip the local address must not be configured.
+    if addresses.is_anyip and netlink.is_local_address(addresses.local_ip):
+        raise SandboxError(f"error: live_local_ip {addresses.local_ip} is not remote for anyip")
 
 
 def _quiet_ipv6_autoconf() -> None:

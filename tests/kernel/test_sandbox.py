@@ -147,3 +147,10 @@ def test_speed_flag_sets_the_link_speed() -> None:
     reply = run_in_worker(make_request("link_speed", speed=40), 20)
     assert reply.result == {"speed": 40, "autoneg": False}, reply.error
     assert reply.timings["sandbox_ready"] - reply.timings["child_start"] >= 2e9  # as netdev.c
+
+
+def test_anyip_refuses_a_local_address_that_is_configured() -> None:
+    from drillbook.errors import SandboxError
+
+    with pytest.raises(SandboxError, match="live_local_ip 127.0.0.1 is not remote for anyip"):
+        run_in_worker(make_request("describe", is_anyip=True, local_ip="127.0.0.1"), 20)

@@ -154,3 +154,10 @@ def test_anyip_refuses_a_local_address_that_is_configured() -> None:
 
     with pytest.raises(SandboxError, match="live_local_ip 127.0.0.1 is not remote for anyip"):
         run_in_worker(make_request("describe", is_anyip=True, local_ip="127.0.0.1"), 20)
+
+
+@pytest.mark.parametrize("mode", [IpMode.IPV4, IpMode.IPV6])
+def test_gso_injection_delivers_one_super_packet(mode: IpMode) -> None:
+    reply = run_in_worker(make_request("handshake", ip_mode=mode, extra=(("gso", "1"),),
+                                       **UPSTREAM[mode]), 20)
+    assert reply.result == {"received_ok": True, "acked": 3001}, reply.error

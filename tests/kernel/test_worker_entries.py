@@ -28,11 +28,11 @@ def _checksum(data: bytes) -> int:
 
 
 def _tcp(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
-         options: bytes, v6: bool) -> bytes:
+         options: bytes, v6: bool, payload: bytes = b"") -> bytes:
     """A TCP segment in an IP packet, built with struct (the test's own tiny codec)."""
     offset = (20 + len(options)) // 4
     header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, offset << 4, flags, 65535, 0, 0)
-    segment = header + options
+    segment = header + options + payload
     family = socket.AF_INET6 if v6 else socket.AF_INET
     s, d = socket.inet_pton(family, src), socket.inet_pton(family, dst)
     if v6:
@@ -83,6 +83,19 @@ def handshake(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     sandbox.inject(final_ack)
     listener.settimeout(2.0)
     conn, peer = listener.accept()
+    if request.config.get("extra"):  # ("gso", "1"): one 3000-byte GSO super-packet
+        data = bytes(range(256)) * 11 + bytes(184)
+        packet = _tcp(addresses.remote_ip, addresses.local_ip, REMOTE_PORT, 8080, 1, seq + 1,
+                      0x18, b"", v6, payload=data)
+        sandbox.inject(packet, 4 if v6 else 1, 1000)
+        conn.settimeout(2.0)
+        received = b""
+        while len(received) < len(data):
+            received += conn.recv(65536)
+        ack_frame = sandbox.read_outbound(1.0)
+        return {"received_ok": received == data,
+                "acked": struct.unpack("!I", _tcp_of(ack_frame[0])[1][8:12])[0]
+                if ack_frame else None}
     return {
         "version": version, "sport": sport, "dport": dport, "ack": ack, "flags": tcp[13],
         "before_ns": before_ns, "injected_ns": injected_ns, "stamp_ns": stamp_ns,

@@ -99,19 +99,20 @@ def pull_tcp_segment(buf: Buffer) -> TcpSegment:
     if data_offset < 5:
         raise WireError(f"bad TCP data offset: {data_offset} is below 5")
     options = pull_tcp_options(buf.pull_bytes(data_offset * 4 - TCP_HEADER_LEN, "TCP options"))
+    # Positional arguments, in field order: about a third cheaper than keywords (hot path).
     return TcpSegment(
-        sport=sport,
-        dport=dport,
-        seq=seq,
-        ack=ack,
-        flags=off_flags & 0x1FF,
-        window=window,
-        urgent=urgent,
-        options=options,
-        payload=buf.pull_rest(),
-        data_offset=data_offset,
-        checksum=csum,
-        reserved=(off_flags >> 9) & 0x7,
+        sport,
+        dport,
+        seq,
+        ack,
+        off_flags & 0x1FF,
+        window,
+        urgent,
+        options,
+        buf.pull_rest(),
+        data_offset,
+        csum,
+        (off_flags >> 9) & 0x7,
     )
 
 

@@ -20,8 +20,17 @@ from drillbook.wire.tcp import (
 )
 from drillbook.wire.tcp_options import TcpOptionValue
 
-_LETTERS = {"F": TCP_FIN, "S": TCP_SYN, "R": TCP_RST, "P": TCP_PSH, ".": TCP_ACK,
-            "U": TCP_URG, "E": TCP_ECE, "W": TCP_CWR, "A": TCP_AE}
+_LETTERS = {
+    "F": TCP_FIN,
+    "S": TCP_SYN,
+    "R": TCP_RST,
+    "P": TCP_PSH,
+    ".": TCP_ACK,
+    "U": TCP_URG,
+    "E": TCP_ECE,
+    "W": TCP_CWR,
+    "A": TCP_AE,
+}
 
 ECN_BITS = {"noecn": 0, "ect1": 1, "ect0": 2, "ce": 3}
 

@@ -36,8 +36,14 @@ TCPOPT_MD5 = 19
 TCPOPT_ACCECN0 = 172
 TCPOPT_ACCECN1 = 174
 
-_FLAG_LETTERS = ((TCP_FIN, "F"), (TCP_SYN, "S"), (TCP_RST, "R"), (TCP_PSH, "P"),
-                 (TCP_ACK, "."), (TCP_URG, "U"))
+_FLAG_LETTERS = (
+    (TCP_FIN, "F"),
+    (TCP_SYN, "S"),
+    (TCP_RST, "R"),
+    (TCP_PSH, "P"),
+    (TCP_ACK, "."),
+    (TCP_URG, "U"),
+)
 
 
 def flags_text(flags: int, ace: bool = False) -> str:
@@ -72,7 +78,7 @@ def option_text(option: TcpOptionValue) -> str:
         return "sackOK"
     if kind == TCPOPT_SACK:
         blocks = [
-            f"{int.from_bytes(data[i:i + 4], 'big')}:{int.from_bytes(data[i + 4:i + 8], 'big')}"
+            f"{int.from_bytes(data[i : i + 4], 'big')}:{int.from_bytes(data[i + 4 : i + 8], 'big')}"
             for i in range(0, len(data) - 7, 8)
         ]
         return "sack " + " ".join(blocks)
@@ -82,14 +88,18 @@ def option_text(option: TcpOptionValue) -> str:
         return f"TS val {val} ecr {ecr}"
     if kind == TCPOPT_FASTOPEN:
         return "FO" + (f" {data.hex()}" if data else "")
-    if kind == TCPOPT_EXP and len(data) >= 2 and int.from_bytes(data[:2], "big") == TCP_FASTOPEN_MAGIC:
+    if (
+        kind == TCPOPT_EXP
+        and len(data) >= 2
+        and int.from_bytes(data[:2], "big") == TCP_FASTOPEN_MAGIC
+    ):
         cookie = data[2:]
         return "FOEXP" + (f" {cookie.hex()}" if cookie else "")
     if kind == TCPOPT_MD5:
         return f"md5 {data.hex()}"
     if kind in (TCPOPT_ACCECN0, TCPOPT_ACCECN1):
         labels = ("e0b", "ceb", "e1b") if kind == TCPOPT_ACCECN0 else ("e1b", "ceb", "e0b")
-        fields = [int.from_bytes(data[i:i + 3], "big") for i in range(0, len(data) - 2, 3)]
+        fields = [int.from_bytes(data[i : i + 3], "big") for i in range(0, len(data) - 2, 3)]
         return "ECN " + " ".join(f"{labels[i]} {value}" for i, value in enumerate(fields))
     return f"kind {kind} len {len(data) + 2}"
 

@@ -62,26 +62,34 @@ _ECN = {"noecn": 0, "ect1": 1, "ect0": 2, "ce": 3}
 def verify_ip(exp: IpExpectation, ip: IPv4Header | IPv6Header, strict: bool) -> Mismatch | None:
     if isinstance(ip, IPv4Header):
         if exp.ipv6:
-            return Mismatch("live packet header layer 0: expected: ipv6 header vs actual: "
-                            "ipv4 header")
+            return Mismatch(
+                "live packet header layer 0: expected: ipv6 header vs actual: ipv4 header"
+            )
         found = (
             check_field("ipv4_version", 4, ip.version)
             or check_field("ipv4_protocol", exp.protocol, ip.protocol)
             or check_field("ipv4_header_length", 5, ip.ihl)
-            or (strict and check_field("ipv4_total_length",
-                                       20 + exp.l4_length + exp.options_allowance,
-                                       ip.total_length))
+            or (
+                strict
+                and check_field(
+                    "ipv4_total_length", 20 + exp.l4_length + exp.options_allowance, ip.total_length
+                )
+            )
         )
         tos_byte, ttl = ip.tos, ip.ttl
     else:
         if not exp.ipv6:
-            return Mismatch("live packet header layer 0: expected: ipv4 header vs actual: "
-                            "ipv6 header")
+            return Mismatch(
+                "live packet header layer 0: expected: ipv4 header vs actual: ipv6 header"
+            )
         found = (
             check_field("ipv6_version", 6, ip.version)
-            or (strict and check_field("ipv6_payload_len",
-                                       exp.l4_length + exp.options_allowance,
-                                       ip.payload_length))
+            or (
+                strict
+                and check_field(
+                    "ipv6_payload_len", exp.l4_length + exp.options_allowance, ip.payload_length
+                )
+            )
             or check_field("ipv6_next_header", exp.protocol, ip.next_header)
         )
         tos_byte, ttl = ip.traffic_class, ip.hop_limit
@@ -94,8 +102,10 @@ def _verify_tos(exp: IpExpectation, tos_byte: int) -> Mismatch | None:
     ecn_bits = tos_byte & 0x3
     if exp.ecn == "ect01":
         if ecn_bits not in (1, 2):
-            return Mismatch(f"live packet field ip_ecn: expected: 0x1 or 0x2 vs actual: "
-                            f"0x{ecn_bits:x}", "ip_ecn")
+            return Mismatch(
+                f"live packet field ip_ecn: expected: 0x1 or 0x2 vs actual: 0x{ecn_bits:x}",
+                "ip_ecn",
+            )
         return None
     if exp.tos is not None:
         return check_field("tos", exp.tos, tos_byte)
@@ -156,8 +166,9 @@ def verify_tcp(
 
 
 def _ace(flags: int) -> int:
-    return (4 if flags & TCP_AE else 0) | (2 if flags & TCP_CWR else 0) | (
-        1 if flags & TCP_ECE else 0)
+    return (
+        (4 if flags & TCP_AE else 0) | (2 if flags & TCP_CWR else 0) | (1 if flags & TCP_ECE else 0)
+    )
 
 
 def verify_options(
@@ -192,8 +203,10 @@ def verify_options(
         if s.data and a.data[: len(a.data)] != s.data[: len(a.data)]:
             error = "bad value"
         if error:
-            return Mismatch(f"{error} in outbound TCP option (kind={s.kind}): "
-                            f"expected: {option_text(s)} actual: {option_text(a)}")
+            return Mismatch(
+                f"{error} in outbound TCP option (kind={s.kind}): "
+                f"expected: {option_text(s)} actual: {option_text(a)}"
+            )
     return None
 
 

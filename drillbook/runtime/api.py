@@ -26,9 +26,9 @@ def run_script(
     Raises SandboxError when the namespace cannot be made, RunAborted when the worker dies or
     times out. A script that fails against the kernel returns a Trace with ``failure`` set.
     """
-    from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
     import json
 
+    from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
     from drillbook.trace.codec import trace_from_json
 
     config = config or RunConfig()
@@ -46,7 +46,12 @@ def run_script(
         config=config_to_dict(config),
         entry="drillbook.runtime.entry:drive",
     )
-    reply = run_in_worker(request, timeout_s=timeout_s)
+    try:
+        reply = run_in_worker(request, timeout_s=timeout_s)
+    except RunAborted as aborted:
+        if isinstance(aborted.trace, dict):  # a partial trace from a run that timed out
+            aborted.trace = trace_from_json(json.dumps(aborted.trace))
+        raise
     reply.raise_for_error()
     if reply.result is None:
         raise RunAborted("the worker returned no trace")

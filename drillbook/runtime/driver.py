@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from drillbook.config import RunConfig
 from drillbook.engine.packets import OutboundVerdict, PacketEngine, PacketFailure
+from drillbook.engine.records import script_record
 from drillbook.engine.timing import Schedule, Tolerance, adjust, sniff_timeout_us, verify_time
 from drillbook.runtime.blocking import (
     BlockingCall,
@@ -32,6 +33,7 @@ from drillbook.runtime.code import CodeRecorder
 from drillbook.runtime.recorder import TraceRecorder
 from drillbook.runtime.sandbox import Sandbox
 from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
+from drillbook.runtime.worker import WorkerTimeout
 from drillbook.script.model import (
     CodeBlock,
     Direction,
@@ -110,7 +112,8 @@ class ScriptRun:
                 connect_port=config.connect_port,
             ),
             self.clock.now_us,
-            on_event=self.engine.on_socket_event,  # at once: a blocking connect's SYN goes out first
+            # At once: a blocking connect's SYN goes out before the call returns.
+            on_event=self.engine.on_socket_event,
         )
         self.recorder = TraceRecorder(script, config, addresses)
         self.code = CodeRecorder()
@@ -118,6 +121,7 @@ class ScriptRun:
         self.async_failure: EventFailure | None = None
         self.init_ran = False
         self.last_event: Event | None = None
+        self.current_event: Event | None = None
         self.last_schedule: Schedule | None = None
         self.completed_us: int | None = None  # when the previous event's action finished
         self.verbose: list[str] = []
@@ -130,14 +134,26 @@ class ScriptRun:
             self.clock.start()
             self.recorder.started_at = self.clock.started_at
             for index, event in enumerate(self.script.events):
+                self.current_event = event
                 self._raise_async_failure()
                 self._run_event(index, event)
                 self.last_event = event
             self._finish_success()
         except EventFailure as failure:
-            self.recorder.fail(failure.kind, failure.line, failure.message, failure.details,
-                               failure.field_name)
+            self.recorder.fail(
+                failure.kind, failure.line, failure.message, failure.details, failure.field_name
+            )
             self._run_cleanup_command(after_failure=True)
+        except WorkerTimeout:
+            # The caller's time limit: return what happened so far (RunAborted carries it).
+            line = self.current_event.line if self.current_event is not None else 0
+            self.recorder.fail(
+                FailureKind.RUNTIME,
+                line,
+                "runtime error: the run exceeded its time limit",
+                (),
+                None,
+            )
         finally:
             self._drain_remaining_packets()
             self._shutdown()
@@ -166,7 +182,9 @@ class ScriptRun:
         return self.clock.now_us()
 
     def _run_event(self, index: int, event: Event) -> None:
-        anchor = self._anchor(event) if event.time.is_relative or event.time.kind is TimeKind.ANY else 0
+        anchor = (
+            self._anchor(event) if event.time.is_relative or event.time.kind is TimeKind.ANY else 0
+        )
         schedule = adjust(event.time, anchor_us=anchor)
         if index == 0 and schedule.start_us != 0:
             raise EventFailure(FailureKind.RUNTIME, event.line, "first event should be at time 0")
@@ -180,7 +198,8 @@ class ScriptRun:
             and schedule.start_us < self.last_schedule.start_us
         ):
             raise EventFailure(
-                FailureKind.RUNTIME, event.line,
+                FailureKind.RUNTIME,
+                event.line,
                 f"time goes backward in script from {self.last_schedule.start_us} usec "
                 f"to {schedule.start_us} usec",
             )
@@ -207,12 +226,24 @@ class ScriptRun:
         """packetdrill's wait_for_event: wait, then fail if we start late (not for event 0)."""
         actual = self.clock.wait_until(state.schedule.start_us)
         if state.index > 0:
-            error = verify_time(event.time.kind, state.schedule, actual, self._previous_us(),
-                                self.tolerance, description)
+            error = verify_time(
+                event.time.kind,
+                state.schedule,
+                actual,
+                self._previous_us(),
+                self.tolerance,
+                description,
+            )
             if error:
-                self.recorder.step(state.index, event, _kind_of(event), Outcome.FAILED,
-                                   scheduled_us=state.schedule.start_us, actual_us=actual,
-                                   message=error)
+                self.recorder.step(
+                    state.index,
+                    event,
+                    _kind_of(event),
+                    Outcome.FAILED,
+                    scheduled_us=state.schedule.start_us,
+                    actual_us=actual,
+                    message=error,
+                )
                 raise EventFailure(FailureKind.TIMING, event.line, error)
         return actual
 
@@ -230,10 +261,18 @@ class ScriptRun:
         self.recorder.packet(record)
         if self.config.verbose:
             self.verbose.append(f"inbound injected packet: {actual / 1e6:9.6f} {record.summary}")
-        expected = self.engine.script_record(spec, "<", state.schedule.start_us)
-        self.recorder.step(state.index, event, StepKind.INBOUND, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual,
-                           expected=expected, actual=record, tcp_info=self._tcp_info(actual))
+        expected = script_record(spec, "<", state.schedule.start_us)
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.INBOUND,
+            Outcome.OK,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual,
+            expected=expected,
+            actual=record,
+            tcp_info=self._tcp_info(actual),
+        )
 
     def _run_outbound(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
         matcher = self.engine.begin_outbound(spec, event.line)
@@ -260,7 +299,8 @@ class ScriptRun:
                 self.recorder.packet(record)
                 if self.config.verbose:
                     self.verbose.append(
-                        f"outbound sniffed packet: {when / 1e6:9.6f} {record.summary}")
+                        f"outbound sniffed packet: {when / 1e6:9.6f} {record.summary}"
+                    )
             if verdict.kind == "more":
                 continue
             self._finish_outbound(event, spec, state, verdict)
@@ -271,51 +311,95 @@ class ScriptRun:
     ) -> None:
         actual_record = verdict.actual
         actual_us = actual_record.time_us if actual_record else None
-        expected = self.engine.script_record(spec, ">", state.schedule.start_us)
+        expected = script_record(spec, ">", state.schedule.start_us)
         failure = verdict.failure
         if failure is not None:
             failure = self.engine.with_dumps(failure, spec, state.schedule.start_us, actual_record)
         if failure is None and actual_us is not None:
-            timing = verify_time(event.time.kind, state.schedule, actual_us,
-                                 self._previous_us(), self.tolerance, "outbound packet")
+            timing = verify_time(
+                event.time.kind,
+                state.schedule,
+                actual_us,
+                self._previous_us(),
+                self.tolerance,
+                "outbound packet",
+            )
             if timing:
-                failure = self.engine.describe_failure(timing, spec, state.schedule.start_us,
-                                                       actual_record, FailureKind.TIMING)
+                failure = self.engine.describe_failure(
+                    timing, spec, state.schedule.start_us, actual_record, FailureKind.TIMING
+                )
         if self.options.explore:
             outcome = Outcome.OK if failure is None else Outcome.WARNING
-            self.recorder.step(state.index, event, StepKind.OUTBOUND, outcome,
-                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
-                               end_scheduled_us=state.schedule.end_us, expected=expected,
-                               actual=actual_record,
-                               message=None if failure is None else failure.message,
-                               tcp_info=self._tcp_info(actual_us))
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.OUTBOUND,
+                outcome,
+                scheduled_us=state.schedule.start_us,
+                actual_us=actual_us,
+                end_scheduled_us=state.schedule.end_us,
+                expected=expected,
+                actual=actual_record,
+                message=None if failure is None else failure.message,
+                tcp_info=self._tcp_info(actual_us),
+            )
             return
         if failure is not None and self.config.non_fatal_packet and failure.non_fatal:
-            self.recorder.warn(f"{self.script.source.name}:{event.line}: warning handling packet: "
-                               f"{failure.message}")
-            self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.WARNING,
-                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
-                               expected=expected, actual=actual_record, message=failure.message,
-                               tcp_info=self._tcp_info(actual_us))
+            self.recorder.warn(
+                f"{self.script.source.name}:{event.line}: warning handling packet: "
+                f"{failure.message}"
+            )
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.OUTBOUND,
+                Outcome.WARNING,
+                scheduled_us=state.schedule.start_us,
+                actual_us=actual_us,
+                expected=expected,
+                actual=actual_record,
+                message=failure.message,
+                tcp_info=self._tcp_info(actual_us),
+            )
             return
         if failure is not None:
             self._packet_failure(event, state, failure, actual_record)
-        self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual_us,
-                           end_scheduled_us=state.schedule.end_us, expected=expected,
-                           actual=actual_record, tcp_info=self._tcp_info(actual_us))
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.OUTBOUND,
+            Outcome.OK,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual_us,
+            end_scheduled_us=state.schedule.end_us,
+            expected=expected,
+            actual=actual_record,
+            tcp_info=self._tcp_info(actual_us),
+        )
 
     def _outbound_timeout(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
-        expected = self.engine.script_record(spec, ">", state.schedule.start_us)
+        expected = script_record(spec, ">", state.schedule.start_us)
         if self.options.explore:
-            self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.WARNING,
-                               scheduled_us=state.schedule.start_us, expected=expected,
-                               message="no packet")
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.OUTBOUND,
+                Outcome.WARNING,
+                scheduled_us=state.schedule.start_us,
+                expected=expected,
+                message="no packet",
+            )
             return
         message = "error handling packet: Timed out waiting for packet"
-        self.recorder.step(state.index, event, StepKind.OUTBOUND, Outcome.FAILED,
-                           scheduled_us=state.schedule.start_us, expected=expected,
-                           message=message)
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.OUTBOUND,
+            Outcome.FAILED,
+            scheduled_us=state.schedule.start_us,
+            expected=expected,
+            message=message,
+        )
         raise EventFailure(FailureKind.TIMEOUT, event.line, message)
 
     def _packet_failure(
@@ -324,15 +408,27 @@ class ScriptRun:
         message = f"error handling packet: {failure.message}"
         expected = None
         if isinstance(event.action, PacketSpec):
-            expected = self.engine.script_record(event.action, event.action.direction.value,
-                                                 state.schedule.start_us)
-        kind = StepKind.INBOUND if (isinstance(event.action, PacketSpec)
-                                    and event.action.direction is Direction.INBOUND) \
+            expected = script_record(
+                event.action, event.action.direction.value, state.schedule.start_us
+            )
+        kind = (
+            StepKind.INBOUND
+            if (
+                isinstance(event.action, PacketSpec) and event.action.direction is Direction.INBOUND
+            )
             else StepKind.OUTBOUND
-        self.recorder.step(state.index, event, kind, Outcome.FAILED,
-                           scheduled_us=state.schedule.start_us,
-                           actual_us=actual.time_us if actual is not None else None,
-                           expected=expected, actual=actual, message=message)
+        )
+        self.recorder.step(
+            state.index,
+            event,
+            kind,
+            Outcome.FAILED,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual.time_us if actual is not None else None,
+            expected=expected,
+            actual=actual,
+            message=message,
+        )
         raise EventFailure(failure.kind, event.line, message, failure.details, failure.field_name)
 
     # -- syscalls ------------------------------------------------------------------------------
@@ -357,7 +453,8 @@ class ScriptRun:
             self.blocking = BlockingCallThread()
         elif not self.blocking.await_idle():
             raise EventFailure(
-                FailureKind.SYSCALL, event.line,
+                FailureKind.SYSCALL,
+                event.line,
                 f"runtime error in {spec.name} call: blocking system call while another "
                 "blocking system call is already in progress",
             )
@@ -373,8 +470,14 @@ class ScriptRun:
             try:
                 self._after_syscall(event, spec, state, outcome, actual, returned)
                 end = Schedule(end_us, end_us, state.schedule.offset_us)
-                error = verify_time(event.time.kind, end, returned, state.schedule.start_us,
-                                    self.tolerance, "system call return")
+                error = verify_time(
+                    event.time.kind,
+                    end,
+                    returned,
+                    state.schedule.start_us,
+                    self.tolerance,
+                    "system call return",
+                )
                 if error:
                     raise EventFailure(FailureKind.TIMING, event.line, error)
             except EventFailure as failure:
@@ -397,13 +500,27 @@ class ScriptRun:
             message = outcome.error
             if not message.startswith("runtime error"):
                 message = f"runtime error in {spec.name} call: {message}"
-            self.recorder.step(state.index, event, StepKind.SYSCALL, Outcome.FAILED,
-                               scheduled_us=state.schedule.start_us, actual_us=actual_us,
-                               syscall=record, message=message)
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.SYSCALL,
+                Outcome.FAILED,
+                scheduled_us=state.schedule.start_us,
+                actual_us=actual_us,
+                syscall=record,
+                message=message,
+            )
             raise EventFailure(FailureKind.SYSCALL, event.line, message)
-        self.recorder.step(state.index, event, StepKind.SYSCALL, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual_us,
-                           syscall=record, tcp_info=self._tcp_info(returned_us or actual_us))
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.SYSCALL,
+            Outcome.OK,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual_us,
+            syscall=record,
+            tcp_info=self._tcp_info(returned_us or actual_us),
+        )
 
     # -- commands and code ----------------------------------------------------------------------
 
@@ -422,8 +539,11 @@ class ScriptRun:
         self.init_ran = True
         if result.returncode != 0:
             line = self.script.init_command.span.line
-            raise EventFailure(FailureKind.COMMAND, line,
-                               f"error executing init command: {_status_text(result.returncode)}")
+            raise EventFailure(
+                FailureKind.COMMAND,
+                line,
+                f"error executing init command: {_status_text(result.returncode)}",
+            )
 
     def _run_cleanup_command(self, after_failure: bool = False) -> None:
         cleanup = self.script.cleanup_command
@@ -432,9 +552,11 @@ class ScriptRun:
         result = self._shell(cleanup.command)
         self.recorder.command_output(result.output)
         if result.returncode != 0 and not after_failure:
-            raise EventFailure(FailureKind.COMMAND, cleanup.span.line,
-                               f"error executing cleanup command: "
-                               f"{_status_text(result.returncode)}")
+            raise EventFailure(
+                FailureKind.COMMAND,
+                cleanup.span.line,
+                f"error executing cleanup command: {_status_text(result.returncode)}",
+            )
 
     def _run_command(self, event: Event, spec: ShellCommand, state: _EventState) -> None:
         actual = self._wait_for(event, state, "command")
@@ -443,29 +565,53 @@ class ScriptRun:
         self.recorder.command_output(result.output)
         if result.returncode != 0:
             message = f"error executing `{spec.command}` command: {_status_text(result.returncode)}"
-            self.recorder.step(state.index, event, StepKind.COMMAND, Outcome.FAILED,
-                               scheduled_us=state.schedule.start_us, actual_us=actual,
-                               message=message)
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.COMMAND,
+                Outcome.FAILED,
+                scheduled_us=state.schedule.start_us,
+                actual_us=actual,
+                message=message,
+            )
             raise EventFailure(FailureKind.COMMAND, event.line, message)
-        self.recorder.step(state.index, event, StepKind.COMMAND, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual,
-                           tcp_info=self._tcp_info(actual))
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.COMMAND,
+            Outcome.OK,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual,
+            tcp_info=self._tcp_info(actual),
+        )
 
     def _run_code(self, event: Event, spec: CodeBlock, state: _EventState) -> None:
         actual = self._wait_for(event, state, "data collection for code")
         live_fd = self.engine.socket_live_fd()
         if live_fd is None:
             message = "no socket to use for code"
-            self.recorder.step(state.index, event, StepKind.CODE, Outcome.FAILED,
-                               scheduled_us=state.schedule.start_us, actual_us=actual,
-                               message=message)
+            self.recorder.step(
+                state.index,
+                event,
+                StepKind.CODE,
+                Outcome.FAILED,
+                scheduled_us=state.schedule.start_us,
+                actual_us=actual,
+                message=message,
+            )
             raise EventFailure(FailureKind.CODE, event.line, message)
         values = self.executor.code_snapshot(live_fd)
         self.completed_us = self.clock.now_us()
         self.code.snapshot(spec, event.line, values)
-        self.recorder.step(state.index, event, StepKind.CODE, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual,
-                           tcp_info=self._tcp_info(actual))
+        self.recorder.step(
+            state.index,
+            event,
+            StepKind.CODE,
+            Outcome.OK,
+            scheduled_us=state.schedule.start_us,
+            actual_us=actual,
+            tcp_info=self._tcp_info(actual),
+        )
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -492,8 +638,11 @@ class ScriptRun:
         if self.blocking is not None and not self.blocking.await_idle():
             busy = self.blocking.busy
             line = busy.line if busy else 0
-            raise EventFailure(FailureKind.SYSCALL, line,
-                               "runtime error: exiting while a blocking system call is in progress")
+            raise EventFailure(
+                FailureKind.SYSCALL,
+                line,
+                "runtime error: exiting while a blocking system call is in progress",
+            )
         self._raise_async_failure()
         for packet in self.engine.reset_packets():
             self.sandbox.inject(packet)

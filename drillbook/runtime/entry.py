@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -39,10 +40,11 @@ def _realtime_priority() -> None:
     CPU: a busy machine then cannot delay an injection or a sniffed packet by a time slice."""
     if (os.cpu_count() or 1) < 2:
         return
-    try:
-        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR)))
-    except (OSError, AttributeError):
-        pass  # not permitted (no CAP_SYS_NICE): run at normal priority, as packetdrill would
+    # Not permitted (no CAP_SYS_NICE): run at normal priority, as packetdrill would.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(
+            0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR))
+        )
 
 
 class _EphemeralPorts:

@@ -35,16 +35,39 @@ class SocketEvent:
     protocol: int = socket.IPPROTO_TCP
 
 
-def tcp(direction: Direction, flags: str, start: int, length: int, ack: int | None = None,
-        win: int | None = None, options: tuple[TcpOption, ...] | None = None) -> PacketSpec:
-    return PacketSpec(direction, TcpSpec(flags, start, start + length, length, ack=ack,
-                                         window=win, options=options))
+def tcp(
+    direction: Direction,
+    flags: str,
+    start: int,
+    length: int,
+    ack: int | None = None,
+    win: int | None = None,
+    options: tuple[TcpOption, ...] | None = None,
+) -> PacketSpec:
+    return PacketSpec(
+        direction,
+        TcpSpec(flags, start, start + length, length, ack=ack, window=win, options=options),
+    )
 
 
-def live_out(flags: int, seq: int, ack: int, payload: int = 0, window: int = 502,
-             options: tuple[opt.TcpOptionValue, ...] = ()) -> bytes:
-    segment = TcpSegment(sport=8080, dport=EPHEMERAL, seq=seq, ack=ack, flags=flags,
-                         window=window, options=options, payload=bytes(payload))
+def live_out(
+    flags: int,
+    seq: int,
+    ack: int,
+    payload: int = 0,
+    window: int = 502,
+    options: tuple[opt.TcpOptionValue, ...] = (),
+) -> bytes:
+    segment = TcpSegment(
+        sport=8080,
+        dport=EPHEMERAL,
+        seq=seq,
+        ack=ack,
+        flags=flags,
+        window=window,
+        options=options,
+        payload=bytes(payload),
+    )
     return encode_packet(Packet(IPv4Header(src=LOCAL, dst=REMOTE, ttl=64), segment))
 
 
@@ -143,13 +166,21 @@ def test_strict_segments_reports_the_payload_length() -> None:
     assert isinstance(matcher, OutboundMatcher)
     verdict = matcher.feed(live_out(TCP_ACK, ISN + 1, 1, payload=1000), 20)
     assert verdict.failure is not None
-    assert verdict.failure.message == "live packet payload: expected 2000 bytes vs actual 1000 bytes"
+    assert (
+        verdict.failure.message == "live packet payload: expected 2000 bytes vs actual 1000 bytes"
+    )
 
 
 def test_sack_blocks_are_compared_in_script_space() -> None:
     engine = established()
-    spec = tcp(Direction.OUTBOUND, ".", 1, 0, ack=1001, options=(
-        TcpOption("nop"), TcpOption("nop"), TcpOption("sack", blocks=((2001, 3001),))))
+    spec = tcp(
+        Direction.OUTBOUND,
+        ".",
+        1,
+        0,
+        ack=1001,
+        options=(TcpOption("nop"), TcpOption("nop"), TcpOption("sack", blocks=((2001, 3001),))),
+    )
     matcher = engine.begin_outbound(spec, 9)
     assert isinstance(matcher, OutboundMatcher)
     live = live_out(TCP_ACK, ISN + 1, 1001, options=(opt.nop(), opt.nop(), opt.sack((2001, 3001))))
@@ -160,8 +191,9 @@ def test_other_flows_are_skipped() -> None:
     engine = established()
     matcher = engine.begin_outbound(tcp(Direction.OUTBOUND, ".", 1, 0, ack=1), 9)
     assert isinstance(matcher, OutboundMatcher)
-    other = encode_packet(Packet(IPv4Header(src=LOCAL, dst="192.0.2.9"),
-                                 TcpSegment(sport=1, dport=2, flags=TCP_ACK)))
+    other = encode_packet(
+        Packet(IPv4Header(src=LOCAL, dst="192.0.2.9"), TcpSegment(sport=1, dport=2, flags=TCP_ACK))
+    )
     assert matcher.feed(other, 20).kind == "skip"
 
 

@@ -1,0 +1,35 @@
+"""What the packet engine hands back: prepared packets, verdicts and failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drillbook.trace.model import FailureKind, PacketRecord
+
+
+@dataclass(frozen=True)
+class PacketFailure:
+    message: str
+    details: tuple[str, ...] = ()
+    field_name: str | None = None
+    kind: FailureKind = FailureKind.PACKET
+    non_fatal: bool = False  # may become a warning under --non_fatal=packet
+
+
+@dataclass(frozen=True)
+class InboundPacket:
+    data: bytes
+    gso_type: int = 0
+    gso_size: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundVerdict:
+    kind: str  # "skip" (other flow) | "more" (aggregating) | "done"
+    record: PacketRecord | None = None  # the sniffed segment, for the trace
+    actual: PacketRecord | None = None  # the (aggregated) packet compared, in script space
+    failure: PacketFailure | None = None
+
+
+def usec(us: int) -> str:
+    return f"{us / 1e6:9.6f}"

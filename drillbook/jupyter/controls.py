@@ -168,7 +168,13 @@ class DrillControls:
     # ---------------------------------------------------------------- display
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        # Front-ends with the widget manager show the controls; an export without widget
+        # state still shows the latest run (banner and figures) instead of nothing.
+        if self.result is not None:
+            bundle["text/html"] = self.result.html()
+            bundle["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         verdict = self.result.verdict.headline if self.result else "not run"

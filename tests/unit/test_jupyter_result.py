@@ -9,6 +9,7 @@ re-run in a namespace is tests/kernel/test_jupyter_controls.py.
 from __future__ import annotations
 
 import base64
+import functools
 
 import pytest
 from test_jupyter_explore import SACK, _script
@@ -23,6 +24,7 @@ from drillbook.script.edits import DropEvent, ReorderInbound, SetTime, inbound_i
 from drillbook.script.model import PacketSpec, Script, TcpSpec
 
 
+@functools.cache
 def _result(trace_kind: str = "pass", image_format: str = "svg") -> DrillResult:
     trace = sack_trace() if trace_kind == "pass" else sack_mismatch_trace()
     images = render_images(trace, ("sequence", "sack"), image_format=image_format)
@@ -71,7 +73,7 @@ class _Recorder:
         self.scripts.append(script)
         if len(self.scripts) == 3:
             raise ScriptSyntaxError("boom", source=script.source)
-        return _result()
+        return DrillResult(script=script, trace=sack_trace(), images=_result().images)
 
 
 def _data_starts(script: Script) -> list[int]:
@@ -93,6 +95,9 @@ def test_controls_turn_order_and_times_into_edits_and_redraw_in_place() -> None:
     first = controls.run()
     current_panel = controls.current_panel
     assert controls.current_panel.value == first.html()
+    bundle = controls._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == first.html()  # an export without widget state shows this
 
     controls.set_order([0, 1, 9, 2, 3, 5, 6, 7, 8])  # segment 2 first, 4001:5001 dropped
     controls.set_time(6, 200_000)

@@ -37,7 +37,9 @@ def _entries_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _strict(lines: list[str]) -> list[str]:
-    shared = ("netns inode", "open /dev/net/tun", "file in /tmp")
+    # Shared with other people's runs: judged by attribution below. A descendant that ended
+    # during the test (left by an earlier test of the session) is not a leak either.
+    shared = ("netns inode", "open /dev/net/tun", "file in /tmp", "descendant process gone")
     return [line for line in lines if not any(word in line for word in shared)]
 
 

@@ -198,7 +198,12 @@ def _with_states(rows: list[Row]) -> list[Row]:
 def sequence_rows(trace: Trace) -> tuple[Row, ...]:
     """Every row of the sequence diagram, top to bottom."""
     parts = aggregate_parts(trace)
-    steps = [_step_row(step, trace, parts) for step in trace.steps]
+    # Script order: the runtime records a blocking call when it returns, but it began at its
+    # own line, before the packets that woke it (packetdrill's `+0...0.100 read(...)`).
+    # Times cannot order the rows: an injected packet is stamped after the write, so the
+    # kernel's answer can carry an earlier time than the packet that caused it.
+    ordered = sorted(trace.steps, key=lambda s: (s.line, s.index))
+    steps = [_step_row(step, trace, parts) for step in ordered]
     return tuple(_with_states(_merge(steps, unexpected_packets(trace))))
 
 

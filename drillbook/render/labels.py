@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from drillbook.render.events import strip_time
+from drillbook.render.events import format_gap, strip_time
 from drillbook.trace.model import Failure, Outcome, Step, SyscallRecord, Trace
 
 # "call(...) = result", spaces optional (`write(4, ..., 10)=10` is valid packetdrill).
@@ -40,9 +40,21 @@ def syscall_label(call: SyscallRecord, failed: bool = False) -> str:
 def step_box_label(step: Step) -> str:
     """The text in a syscall/command/code box."""
     if step.syscall is not None:
-        return syscall_label(step.syscall, failed=step.outcome is Outcome.FAILED)
+        label = syscall_label(step.syscall, failed=step.outcome is Outcome.FAILED)
+        waited = blocked_us(step)
+        if waited is not None and waited >= 1000:
+            label += f"   (blocked, returned {format_gap(waited).lstrip('+')} later)"
+        return label
     text = strip_time(step.text)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def blocked_us(step: Step) -> int | None:
+    """How long a blocking call waited before it returned (packetdrill's ``t1...t2`` calls)."""
+    call = step.syscall
+    if call is None or not call.blocking or call.return_us is None or step.actual_us is None:
+        return None
+    return max(call.return_us - step.actual_us, 0)
 
 
 def failure_note(failure: Failure, width: int = 56) -> str:

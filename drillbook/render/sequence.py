@@ -27,7 +27,7 @@ from drillbook.render.events import (
     sequence_rows,
     time_gaps,
 )
-from drillbook.render.labels import failure_note, step_box_label, verdict_title
+from drillbook.render.labels import blocked_us, failure_note, step_box_label, verdict_title
 from drillbook.render.style import FONTS, PALETTE
 from drillbook.trace.model import Direction, FailureKind, Outcome, PacketRecord, Trace
 
@@ -72,6 +72,7 @@ class SequenceArtists:
     lifelines: tuple[Line2D, ...]
     rows: tuple[Row, ...]
     row_y: tuple[float, ...]
+    blocked: tuple[Line2D, ...] = ()  # a bar beside the kernel from a blocking call to its return
 
 
 def _row_positions(rows: tuple[Row, ...], gaps: tuple[Gap, ...], lay: Layout) -> list[float]:
@@ -183,6 +184,25 @@ def _draw_box(ax: Axes, row: Row, y: float, lay: Layout) -> Text:
               "lw": 1.4 if failed else 0.8},
         zorder=4,
     )
+
+
+def _draw_blocked(ax: Axes, rows: tuple[Row, ...], ys: list[float],
+                  lay: Layout) -> list[Line2D]:
+    """A bracket from each blocking call that waited to the row where it returned."""
+    bars: list[Line2D] = []
+    for i, row in enumerate(rows):
+        waited = blocked_us(row.step) if row.step is not None else None
+        if waited is None or waited < 1000 or row.time_us is None:
+            continue
+        back = row.time_us + waited
+        end = i  # the last row that happened before the call returned
+        while end + 1 < len(rows) and (rows[end + 1].time_us or 0) <= back:
+            end += 1
+        x = lay.kernel_x + 0.12
+        (bar,) = ax.plot([x, x], [ys[i] + 0.3, ys[end] + 0.5], color=PALETTE.syscall_edge,
+                         lw=2.2, alpha=0.5, solid_capstyle="butt", zorder=2)
+        bars.append(bar)
+    return bars
 
 
 def _draw_time(ax: Axes, row: Row, y: float, lay: Layout) -> Text:
@@ -304,6 +324,7 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
     states = _draw_states(ax, rows, ys, bottom, lay)
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)
+    blocked = _draw_blocked(ax, rows, ys, lay)
     ax.set_xlim(0, lay.right)
     ax.set_ylim(bottom + 0.2, -lay.header)
     ax.set_axis_off()
@@ -313,5 +334,5 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
     return SequenceArtists(
         arrows=tuple(arrows), ghosts=tuple(ghosts), boxes=tuple(boxes), states=tuple(states),
         times=tuple(times), gaps=tuple(band_artists), marks=tuple(marks),
-        lifelines=tuple(lifelines), rows=rows, row_y=tuple(ys),
+        lifelines=tuple(lifelines), rows=rows, row_y=tuple(ys), blocked=tuple(blocked),
     )

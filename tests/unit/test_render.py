@@ -207,3 +207,23 @@ def test_aggregate_arrow_names_its_wire_segments() -> None:
     assert len(art.arrows) == packet_steps(trace)  # the two wire segments are not "unexpected"
     assert any(m.get_text() == "= 2 segments on the wire: 1:2001 2001:4001" for m in art.marks)
     assert not any("unexpected" in m.get_text() for m in art.marks)
+
+
+def test_blocking_call_is_bracketed_until_it_returns() -> None:
+    from dataclasses import replace
+
+    trace = handshake_trace()
+    steps = list(trace.steps)
+    i = next(i for i, s in enumerate(steps) if s.syscall and s.syscall.name == "write")
+    call = steps[i].syscall
+    assert call is not None and steps[i].actual_us is not None
+    returned = steps[i].actual_us + 5_070  # after the peer's FIN (row L12), before L13
+    steps[i] = replace(steps[i], syscall=replace(call, blocking=True, return_us=returned))
+    art = draw_sequence(axes(), replace(trace, steps=tuple(steps)))
+    box = next(b for b in art.boxes if b.get_text().startswith("write"))
+    assert box.get_text().endswith("(blocked, returned 5.1 ms later)")
+    (bar,) = art.blocked
+    top, bottom = bar.get_ydata()  # type: ignore[misc]
+    rows = [r.line for r in art.rows]
+    assert top == art.row_y[rows.index(9)] + 0.3
+    assert bottom == art.row_y[rows.index(12)] + 0.5

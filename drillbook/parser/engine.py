@@ -10,6 +10,7 @@ syntax error on line 20, as bison does. lark types never leave this package.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,14 @@ from drillbook.errors import ScriptSyntaxError
 from drillbook.parser.actions import Actions
 from drillbook.parser.context import ParseContext, lexeme_span
 from drillbook.parser.hints import syntax_hint
-from drillbook.parser.lexer import Lexeme, tokenize
+from drillbook.parser.lexer import Lexeme, Tokenizer
 from drillbook.script.model import Script
 from drillbook.source import Source, Span
 
 GRAMMAR_PATH = Path(__file__).with_name("packetdrill.lark")
 MAX_NESTING = 256  # deeper brackets are refused (no real script comes near)
-_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_OPENERS = frozenset({"LPAR", "LSQB", "LBRACE"})
+_CLOSERS = frozenset({"RPAR", "RSQB", "RBRACE"})
 
 
 class _NoLexer(lark.lexer.Lexer):
@@ -53,16 +55,16 @@ def _grammar() -> _Grammar:
     return _Grammar(lark.Lark(text, parser="lalr", lexer=_NoLexer, start="start"))
 
 
-def _end_lexeme(text: str, lexemes: list[Lexeme]) -> Lexeme:
-    lines = text.split("\n")
-    line = len(lines)
-    column = len(lines[-1]) + 1
+def _end_lexeme(text: str) -> Lexeme:
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
     return Lexeme("$END", "", "", len(text), len(text), line, column, line, column)
 
 
-def _check_nesting(lexemes: list[Lexeme], source: Source) -> None:
+def _tokens(source: Source, defines: dict[str, str]) -> Iterator[Lexeme]:
+    """Lexemes lazily (a parse error stops the lexer), then $END; nesting is bounded."""
     depth = 0
-    for lexeme in lexemes:
+    for lexeme in Tokenizer(source.text, defines):
         if lexeme.type in _OPENERS:
             depth += 1
             if depth > MAX_NESTING:
@@ -70,27 +72,28 @@ def _check_nesting(lexemes: list[Lexeme], source: Source) -> None:
                     f"parse error at '{lexeme.text}': brackets nested too deeply "
                     f"(more than {MAX_NESTING})", lexeme_span(lexeme), source,
                 )
-        elif lexeme.type in _OPENERS.values():
+        elif lexeme.type in _CLOSERS:
             depth = max(0, depth - 1)
+        yield lexeme
+    yield _end_lexeme(source.text)
 
 
 def run_parser(source: Source, wire_ipv6: bool, defines: dict[str, str]) -> Script:
     """Parse ``source`` into a Script, raising ScriptSyntaxError/ScriptSemanticError."""
     grammar = _grammar()
-    lexemes = tokenize(source.text, defines)
-    _check_nesting(lexemes, source)
     ctx = ParseContext(source, wire_ipv6)
-    actions = Actions(ctx)
-    callbacks = grammar.parser._parse_tree_builder.create_callback(actions)
+    callbacks = grammar.parser._parse_tree_builder.create_callback(Actions(ctx))
     table = grammar.parser.parser.parser.parser.parse_table
     state = ParserState(ParseConf(table, callbacks, "start"), None)  # type: ignore[arg-type]
-    end = _end_lexeme(source.text, lexemes)
-    for index, lexeme in enumerate([*lexemes, end]):
+    seen: list[Lexeme] = []  # for hints, which look back from the error
+    result: Any = None
+    for lexeme in _tokens(source, defines):
         ctx.lookahead = lexeme
         try:
             result = state.feed_token(lexeme, lexeme.type == "$END")  # type: ignore[arg-type]
         except UnexpectedToken as exc:
-            raise _syntax_error(source, lexemes, index, lexeme, set(exc.expected)) from None
+            raise _syntax_error(source, seen, len(seen), lexeme, set(exc.expected)) from None
+        seen.append(lexeme)
     if not isinstance(result, Script):  # pragma: no cover - the grammar's start is a Script
         raise ScriptSyntaxError("parse error: empty script", Span.point(1, 1), source)
     return result

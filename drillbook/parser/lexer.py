@@ -198,12 +198,15 @@ class Tokenizer:
         # Fast paths where no other rule can match longer (most tokens of a script).
         if char in _SIMPLE_PUNCTUATION:
             return 1, "CHAR"
-        if char.isalpha() or char == "_":
+        if char.isalpha() or char == "_" or char.isdigit():
             word_len = _match_len(_WORD, text, pos)
             after = text[pos + word_len] if pos + word_len < len(text) else ""
-            if after not in (":", "#") and (not word_len or not text[pos].isdigit()):
+            if after not in (":", "#", "."):
                 word = text[pos : pos + word_len]
-                return word_len, "KEYWORD" if word in KEYWORDS else "WORD"
+                if not char.isdigit():
+                    return word_len, "KEYWORD" if word in KEYWORDS else "WORD"
+                if word.isdigit():  # all digits: INTEGER wins the tie with WORD
+                    return word_len, "INTEGER"
         cands: list[tuple[int, str, re.Match[str] | None]] = []
         if char.isalnum() or char == "_":
             word_len = _match_len(_WORD, text, pos)

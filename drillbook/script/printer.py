@@ -100,7 +100,15 @@ def format_expr(expr: Expr) -> str:
     if isinstance(expr, StringExpr):
         return format_c_string(expr.value)
     if isinstance(expr, BinaryOrExpr):
-        return f"{format_expr(expr.left)}|{format_expr(expr.right)}"
+        # `a|b|c` nests to the right: walk that spine in a loop, not by recursion, so a
+        # (legal) 100,000-long chain prints without hitting Python's recursion limit.
+        parts = []
+        node: Expr = expr
+        while isinstance(node, BinaryOrExpr):
+            parts.append(format_expr(node.left))
+            node = node.right
+        parts.append(format_expr(node))
+        return "|".join(parts)
     if isinstance(expr, ListExpr):
         return "[" + ", ".join(format_expr(item) for item in expr.items) + "]"
     if isinstance(expr, StructExpr):

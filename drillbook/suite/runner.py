@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,7 +74,8 @@ def run_suite(
     results: dict[int, CaseResult] = {}
     pool = cf.ThreadPoolExecutor(max_workers=max(1, options.jobs),
                                  thread_name_prefix="drillbook-suite")
-    futures = {pool.submit(_run_one, case, options, listener): index
+    stop = threading.Event()
+    futures = {pool.submit(_run_one, case, options, listener, stop): index
                for index, case in enumerate(cases)}
     interrupted = False
     try:
@@ -81,9 +83,10 @@ def run_suite(
             results[futures[future]] = future.result()
     except KeyboardInterrupt:
         interrupted = True
+        stop.set()
         for future in futures:
             future.cancel()
-        kill_child_workers()
+        _stop_running(futures)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if interrupted:
@@ -92,7 +95,19 @@ def run_suite(
     return SuiteResult(ordered, time.monotonic() - start, options.jobs, interrupted)
 
 
-def _run_one(case: Case, options: SuiteOptions, listener: Listener) -> CaseResult:
+def _stop_running(futures: dict[cf.Future[CaseResult], int]) -> None:
+    """Kill workers until every running case has returned: a thread may still be parsing
+    its script and spawn its worker after the first kill."""
+    running = {future for future in futures if not future.done()}
+    while running:
+        kill_child_workers()
+        _, running = cf.wait(running, timeout=0.1)
+
+
+def _run_one(case: Case, options: SuiteOptions, listener: Listener,
+             stop: threading.Event) -> CaseResult:
+    if stop.is_set():
+        raise cf.CancelledError  # interrupted before this case began
     listener.started(case)
     flags = case_flags(case, options)
     result = run_with_retries(options.attempt, case, flags, options.timeout_s, options.retries)

@@ -179,3 +179,20 @@ def test_hanging_shell_command(host: Host) -> None:
     assert result.verdict is Verdict.FAIL and result.cause is Cause.ABORTED, result
     assert "timed out after 6 s" in result.message
     host.assert_untouched()
+
+
+def test_interrupted_suite_stops_its_runs(host: Host) -> None:
+    scripts = {f"slow{i}.pkt": SLOW for i in range(4)}
+    with script_folder(scripts) as folder:
+        argv = [sys.executable, "-m", "drillbook", "suite", str(folder), "--jobs", "2", "-q"]
+        proc = subprocess.Popen(argv, env=host.env(), cwd=PROJECT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        ended_s = time.monotonic() - start
+    assert ended_s < 10, f"took {ended_s:.1f} s to stop"
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "(interrupted)" in out
+    host.assert_untouched()

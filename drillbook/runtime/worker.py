@@ -141,10 +141,21 @@ class WorkerReply:
         if self.error is None:
             return
         if self.error.kind == "script":
-            raise ScriptError(self.error.message)
+            raise RemoteScriptError(self.error.message)
         if self.error.kind == "sandbox":
             raise SandboxError(self.error.message)
         raise RunAborted(_crash_message(self.error))
+
+
+class RemoteScriptError(ScriptError):
+    """A ScriptError raised inside the worker; its message arrives already rendered
+    (``path:line:col: message`` plus the caret excerpt), so it is shown as is."""
+
+    def __str__(self) -> str:
+        return self.message
+
+    def render(self) -> str:
+        return self.message
 
 
 def _crash_message(error: WorkerError) -> str:

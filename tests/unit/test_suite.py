@@ -40,16 +40,6 @@ from drillbook.suite.retry import run_with_retries
 from drillbook.suite.tap import tap_counts
 
 V4, V6, MAPPED = IpMode.IPV4, IpMode.IPV6, IpMode.IPV4_MAPPED_IPV6
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def corpus() -> Path:
-    """The public corpus (env DRILLBOOK_CORPUS, default ../shared/corpus)."""
-    path = Path(os.environ.get("DRILLBOOK_CORPUS", PROJECT.parent / "shared" / "corpus"))
-    if not (path / "expected.tsv").is_file():
-        pytest.skip(f"the corpus is absent at {path} (set DRILLBOOK_CORPUS)")
-    return path
 
 
 def _tree(root: Path, names: Sequence[str]) -> None:
@@ -107,9 +97,9 @@ def test_case_flags_are_upstreams_then_the_users() -> None:
     assert bare == ("--ip_version=ipv6",)
 
 
-def test_discover_the_corpus_matches_expected_rows(corpus: Path) -> None:
-    cases = discover([str(corpus / "gtests-net")])
-    rows = load_expected(str(corpus / "expected.tsv"))
+def test_discover_the_corpus_matches_expected_rows(corpus_dir: Path) -> None:
+    cases = discover([str(corpus_dir / "gtests-net")])
+    rows = load_expected(str(corpus_dir / "expected.tsv"))
     assert {(c.name, c.mode) for c in cases} == {(r.path, r.mode) for r in rows}
 
 
@@ -165,8 +155,8 @@ def test_compare_finds_rows_by_path_suffix_and_mode() -> None:
     assert agreement.ok and agreement.comparisons[0].row.mode is V6
 
 
-def test_load_expected_reads_the_corpus_file(corpus: Path) -> None:
-    rows = load_expected(str(corpus / "expected.tsv"))
+def test_load_expected_reads_the_corpus_file(corpus_dir: Path) -> None:
+    rows = load_expected(str(corpus_dir / "expected.tsv"))
     verdicts = {r.verdict for r in rows}
     assert verdicts == {"pass", "fail", "flaky"}
     failing = [r for r in rows if r.verdict == "fail"]

@@ -407,6 +407,11 @@ def _enter_sandbox(request: WorkerRequest) -> Any:
         os.chdir(request.cwd)
     except OSError as exc:
         raise SandboxError(f"cannot enter the script's folder {request.cwd!r}: {exc}") from exc
+    # Without CAP_NET_ADMIN/CAP_SYS_ADMIN: a user namespace first, where the machine allows it
+    # (SandboxError naming what is missing otherwise). We are still single-threaded here.
+    from drillbook.runtime.userns import enter_if_unprivileged
+
+    enter_if_unprivileged()
     try:
         process.unshare(process.CLONE_NEWNET | process.CLONE_NEWNS)
         process.isolate_mounts_and_tmp()

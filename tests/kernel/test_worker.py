@@ -3,6 +3,7 @@ machine refuses a sandbox."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def NOBODY(setpriv: str) -> list[str]:  # noqa: N802 - reads as a command prefix
     return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
-def test_missing_capability_says_how_to_fix_it() -> None:
+def _nobody_python() -> tuple[str, str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("setpriv is not installed: cannot run the worker unprivileged")
@@ -104,21 +105,53 @@ def test_missing_capability_says_how_to_fix_it() -> None:
     python = shutil.which("python3", path="/usr/bin:/bin")
     if python is None or not _runs_as_nobody(setpriv, python):
         pytest.skip("no Python interpreter that user nobody may execute")
-    program = (
-        "import sys\n"
-        "from drillbook.runtime.worker import WorkerRequest, run_in_worker\n"
-        "try:\n"
-        "    run_in_worker(WorkerRequest('', 'x.pkt', '/', {}, 'x:y'), 20)\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc)\n"
-    )
+    return setpriv, python
+
+
+UNPRIVILEGED_RUN = (
+    "import sys\n"
+    "from test_worker_entries import make_request\n"
+    "from drillbook.runtime.worker import run_in_worker\n"
+    "try:\n"
+    "    reply = run_in_worker(make_request('handshake'), 20)\n"
+    "    print('result', reply.result and reply.result['flags'], reply.error)\n"
+    "except Exception as exc:\n"
+    "    print(type(exc).__name__, exc)\n"
+)
+
+
+def test_unprivileged_worker_runs_in_a_user_namespace() -> None:
+    from drillbook.runtime.userns import missing_for_userns
+
+    setpriv, python = _nobody_python()
+    if missing_for_userns():
+        pytest.skip("this machine forbids unprivileged runs: " + "; ".join(missing_for_userns()))
     done = subprocess.run(
-        [*NOBODY(setpriv), python, "-c", program],
-        capture_output=True, text=True, timeout=30, cwd="/", env={"PYTHONPATH": PROJECT_ROOT},
+        [*NOBODY(setpriv), python, "-c", UNPRIVILEGED_RUN], capture_output=True, text=True,
+        timeout=60, cwd="/", env={"PYTHONPATH": os.pathsep.join((PROJECT_ROOT, KERNEL_DIR))},
     )
-    assert done.stdout.startswith("SandboxError cannot create a network namespace: "
-                                  "needs CAP_NET_ADMIN"), done.stdout + done.stderr
-    assert "run as root (sudo)" in done.stdout
+    assert done.stdout == "result 18 None\n", done.stdout + done.stderr  # a SYN-ACK came back
+
+
+def test_missing_capability_says_how_to_fix_it() -> None:
+    setpriv, python = _nobody_python()
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare(1) is not installed: cannot hide /dev/net/tun")
+    # Without root and without /dev/net/tun (hidden in a private mount namespace), neither
+    # path can work: the message must say what is missing and how to fix it.
+    done = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "sh", "-c",
+         'mount -t tmpfs none /dev/net && exec "$@"', "sh",
+         *NOBODY(setpriv), python, "-c", UNPRIVILEGED_RUN],
+        capture_output=True, text=True, timeout=60, cwd="/",
+        env={"PYTHONPATH": os.pathsep.join((PROJECT_ROOT, KERNEL_DIR))},
+    )
+    assert done.stdout.startswith(
+        "SandboxError drillbook needs CAP_NET_ADMIN and CAP_SYS_ADMIN, or unprivileged user "
+        "namespaces"), done.stdout + done.stderr
+    assert "/dev/net/tun does not exist (load the tun module: modprobe tun)" in done.stdout
+    assert "Run as root (sudo)" in done.stdout
 
 
 def test_missing_tun_device_says_how_to_fix_it() -> None:

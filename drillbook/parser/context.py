@@ -67,16 +67,19 @@ class ParseContext:
 
     source: Source
     wire_ipv6: bool
-    lookahead: Lexeme | None = None
     # packetdrill's current_script_line: set when a statement's first part is reduced.
     statement_line: int = 0
     statement_span: Span = field(default=NO_SPAN)
 
     def mark_statement(self, start: Span) -> None:
-        """Remember the line packetdrill will blame: the lookahead token's (end) line."""
-        line = self.lookahead.end_line if self.lookahead is not None else start.line
-        self.statement_line = line
-        self.statement_span = start if start.line == line else Span.point(line, 1)
+        """Remember the line packetdrill blames for this statement's semantic errors.
+
+        bison reduces ``direction: '<'`` (and a syscall name, a command, a code block) by
+        default reduction, before reading the next token, so packetdrill's yylineno is then
+        the line where that token ends.
+        """
+        self.statement_line = start.end_line
+        self.statement_span = start
 
     def fail(self, message: str, span: Span = NO_SPAN, hint: str | None = None) -> NoReturn:
         """Raise packetdrill's ``semantic error`` at the statement's line, caret on ``span``."""

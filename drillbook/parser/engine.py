@@ -10,6 +10,7 @@ syntax error on line 20, as bison does. lark types never leave this package.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import lark
 from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_parser_state import ParseConf, ParserState
 
 from drillbook.errors import ScriptSyntaxError
@@ -88,15 +90,45 @@ def run_parser(source: Source, wire_ipv6: bool, defines: dict[str, str]) -> Scri
     seen: list[Lexeme] = []  # for hints, which look back from the error
     result: Any = None
     for lexeme in _tokens(source, defines):
-        ctx.lookahead = lexeme
-        try:
-            result = state.feed_token(lexeme, lexeme.type == "$END")  # type: ignore[arg-type]
-        except UnexpectedToken as exc:
-            raise _syntax_error(source, seen, len(seen), lexeme, set(exc.expected)) from None
+        while True:
+            try:
+                result = state.feed_token(lexeme, lexeme.type == "$END")  # type: ignore[arg-type]
+                break
+            except UnexpectedToken as exc:
+                if not _default_reduce(state):
+                    error = _syntax_error(source, seen, len(seen), lexeme, set(exc.expected))
+                    raise error from None
         seen.append(lexeme)
     if not isinstance(result, Script):  # pragma: no cover - the grammar's start is a Script
         raise ScriptSyntaxError("parse error: empty script", Span.point(1, 1), source)
     return result
+
+
+def _default_reduce(state: ParserState[Any]) -> bool:
+    """Make bison's default reduction in the current state, if it has one.
+
+    bison does not check an unexpected token in a state that can reduce: it reduces by the
+    state's most common rule and finds the error later, after running that rule's action. So
+    in ``< . 1:1(0) ack 1 abc`` packetdrill reports the packet's missing window (a semantic
+    error in the packet's action), not ``abc``. lark checks the token first; this puts the
+    reductions back so both report the same first error.
+    """
+    states = state.parse_conf.states
+    actions = states[state.state_stack[-1]]
+    counts = Counter(arg for action, arg in actions.values() if action is not Shift)
+    if not counts:
+        return False
+    rule = counts.most_common(1)[0][0]
+    size = len(rule.expansion)
+    values = state.value_stack[-size:] if size else []
+    if size:
+        del state.state_stack[-size:]
+        del state.value_stack[-size:]
+    value = state.parse_conf.callbacks[rule](values)
+    _, new_state = states[state.state_stack[-1]][rule.origin.name]
+    state.state_stack.append(new_state)
+    state.value_stack.append(value)
+    return True
 
 
 def _syntax_error(

@@ -50,6 +50,6 @@ def test_render_saved_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     bad = tmp_path / "bad.json"
     bad.write_text(sack_mismatch_trace().to_json())
     png = tmp_path / "f.png"
-    assert main(["--trace", str(bad), "--out", str(png)]) == 1
+    assert main(["--trace", str(bad), "--out", str(png), "--kind", "sack", "--dpi", "30"]) == 1
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "tcp_ack" in capsys.readouterr().err

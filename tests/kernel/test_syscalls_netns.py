@@ -41,8 +41,12 @@ ELL = EllipsisExpr()
 
 
 def _can_unshare() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_NET_ADMIN) to create a network namespace"
+    """None if this process may create network namespaces, else why not."""
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    effective = int(fields.get("CapEff", "0").strip(), 16)
+    if not effective & (1 << 12) or not effective & (1 << 21):
+        return "needs CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root) to create a network namespace"
     return None
 
 

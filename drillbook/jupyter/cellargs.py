@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "FIGURE_KINDS",
     "CellOptions",
     "FLAG_OPTIONS",
     "VALUE_OPTIONS",
@@ -50,6 +51,12 @@ FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
 
 IP_MODES = ("ipv4", "ipv6", "ipv4-mapped-ipv6")
 
+# drillbook.render's figure kinds (a test keeps the two equal; importing render here would
+# pull in matplotlib just to parse options).
+FIGURE_KINDS = ("sequence", "sack", "time-sequence", "window")
+_KIND_ALIASES = {"time_sequence": "time-sequence", "timeseq": "time-sequence", "tcptrace":
+                 "time-sequence", "windows": "window", "seq": "sequence"}
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s)\s*$")
 _UNIT_US = {"us": 1, "ms": 1000, "s": 1_000_000}
 
@@ -76,12 +83,28 @@ def parse_duration_us(text: str) -> int:
 
 
 def figure_kinds(figures: str | None, no_figures: bool) -> tuple[str, ...] | None:
-    """``--figures sequence,sack`` -> ('sequence', 'sack'); ``--no-figures`` -> ()."""
+    """``--figures sequence,sack`` -> ('sequence', 'sack'); ``--no-figures`` -> ().
+
+    ``auto`` (or nothing) lets drillbook.render pick what has something to show; ``all``
+    asks for every kind; ``none`` for none.
+    """
     if no_figures:
         return ()
-    if not figures or figures.strip() in ("auto", ""):
+    words = [word.strip() for word in (figures or "").split(",") if word.strip()]
+    if not words or words == ["auto"]:
         return None
-    return tuple(kind.strip() for kind in figures.split(",") if kind.strip())
+    if words == ["all"]:
+        return FIGURE_KINDS
+    if words == ["none"]:
+        return ()
+    kinds = tuple(_KIND_ALIASES.get(word, word) for word in words)
+    unknown = [word for word, kind in zip(words, kinds, strict=True) if kind not in FIGURE_KINDS]
+    if unknown:
+        raise ValueError(
+            f"unknown figure kind {unknown[0]!r}: choose from auto, all, none, "
+            + ", ".join(FIGURE_KINDS)
+        )
+    return kinds
 
 
 def packetdrill_argv(args: argparse.Namespace) -> tuple[str, ...]:

@@ -14,7 +14,12 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from drillbook.jupyter.cellargs import figure_kinds, packetdrill_argv, parse_duration_us
+from drillbook.jupyter.cellargs import (
+    FIGURE_KINDS,
+    figure_kinds,
+    packetdrill_argv,
+    parse_duration_us,
+)
 from drillbook.jupyter.magic import Drill
 
 
@@ -118,7 +123,23 @@ def test_figure_kinds() -> None:
     assert figure_kinds(None, False) is None
     assert figure_kinds("auto", False) is None
     assert figure_kinds("sequence, sack", False) == ("sequence", "sack")
+    assert figure_kinds("timeseq,window", False) == ("time-sequence", "window")
     assert figure_kinds("sequence", True) == ()
+    assert figure_kinds("none", False) == ()
+    assert figure_kinds("all", False) == FIGURE_KINDS
+    with pytest.raises(ValueError, match="unknown figure kind 'pie'"):
+        figure_kinds("sequence,pie", False)
+
+
+def test_figure_kinds_are_renders() -> None:
+    from drillbook.render import KINDS
+
+    assert FIGURE_KINDS == KINDS
+
+
+def test_unknown_figure_kind_is_refused(shell: InteractiveShell) -> None:
+    result = shell.run_cell("%%drill --figures pie\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+    assert type(result.error_in_exec) is UsageError
 
 
 def test_usage_error_is_ipythons(shell: InteractiveShell) -> None:

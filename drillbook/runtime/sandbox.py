@@ -67,6 +67,7 @@ FRAME_BUFFER_BYTES = 256 * 1024  # > any TSO/GSO super-segment tun0 can emit
 _ZERO_VNET_HDR = bytes(VIRTIO_NET_HDR_LEN)
 _TIMESPEC = struct.Struct("@qq")
 
+
 class Sandbox:
     """tun0 and its packet socket in the current (already private) network namespace."""
 

@@ -179,6 +179,9 @@ def run_in_worker(request: WorkerRequest, timeout_s: float | None = None) -> Wor
     reply_r, reply_w = os.pipe()
     try:
         proc = _spawn(reply_w)
+    except BaseException:
+        os.close(reply_r)
+        raise
     finally:
         os.close(reply_w)
     try:
@@ -226,6 +229,7 @@ def _exchange(
     with selectors.DefaultSelector() as selector:
         for fd in sinks:
             selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(proc.stdin.fileno(), False)  # a large request must not block us
         selector.register(proc.stdin.fileno(), selectors.EVENT_WRITE, proc.stdin)
         replied = False
         while selector.get_map():
@@ -261,6 +265,8 @@ def _service(
     if key.data is not None:  # the child's stdin: feed the request, then close it
         try:
             pending = pending[os.write(fd, pending[:65536]):]
+        except BlockingIOError:
+            return pending
         except BrokenPipeError:
             pending = pending[:0]
         if not pending:

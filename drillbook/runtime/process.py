@@ -10,6 +10,9 @@ Why each one matters:
 - ``mount --make-rprivate /`` then a tmpfs on ``/tmp``: scripts such as upstream's
   ``set_sysctls.py`` write ``/tmp/sysctl_restore_$PID.sh``; with a private ``/tmp`` nothing is
   left on the host.
+- A session guardian (a fork taken before the namespaces are unshared) waits for the worker's
+  death and then SIGKILLs whatever is left in its session: background jobs of shell commands,
+  which no death signal reaches and which would keep the namespace alive.
 """
 
 from __future__ import annotations

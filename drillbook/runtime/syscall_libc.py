@@ -73,8 +73,12 @@ def sockaddr(ip: str, port: int) -> bytes:
 
 
 def unspec_sockaddr() -> bytes:
-    """packetdrill zeroes a struct sockaddr and sets sa_family = AF_UNSPEC (16 bytes)."""
-    return bytes(16)
+    """A zeroed address buffer for a script-given sa_family (``AF_UNSPEC``).
+
+    packetdrill zeroes a sockaddr, sets only sa_family and passes the length of a whole
+    sockaddr_storage (128 bytes).
+    """
+    return bytes(SOCKADDR_STORAGE_SIZE)
 
 
 @dataclass(frozen=True)

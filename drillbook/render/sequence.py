@@ -11,7 +11,7 @@ crossed out, and packets no line accounted for in their own colour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
@@ -88,40 +88,48 @@ def _row_positions(rows: tuple[Row, ...], gaps: tuple[Gap, ...], lay: Layout) ->
     return ys
 
 
-def _status_style(status: PacketStatus, direction: Direction) -> dict[str, object]:
-    colour = PALETTE.inbound if direction is Direction.INBOUND else PALETTE.outbound
-    style: dict[str, object] = {"color": colour, "linestyle": "-", "alpha": 1.0, "lw": 1.4}
-    if status in (PacketStatus.MISMATCH, PacketStatus.LATE):
-        style.update(color=PALETTE.error, lw=1.8)
-    elif status is PacketStatus.WARNING:
-        style.update(color=PALETTE.window, lw=1.6)
-    elif status is PacketStatus.MISSING:
-        style.update(color=PALETTE.error, linestyle=(0, (4, 3)), alpha=0.6)
-    elif status is PacketStatus.UNEXPECTED:
-        style.update(color=PALETTE.unexpected, linestyle=(0, (5, 2, 1, 2)), lw=1.6)
-    elif status is PacketStatus.NOT_RUN:
-        style.update(color=PALETTE.not_run, alpha=0.8)
-    return style
+@dataclass(frozen=True)
+class ArrowStyle:
+    """How one packet arrow looks."""
+
+    color: str
+    linestyle: str | tuple[int, tuple[int, ...]] = "-"
+    alpha: float = 1.0
+    lw: float = 1.4
 
 
-def _arrow(ax: Axes, packet: PacketRecord, y: float, style: dict[str, object],
+GHOST = ArrowStyle(PALETTE.ghost, (0, (4, 3)), 0.55, 1.3)
+
+
+def _status_style(status: PacketStatus, direction: Direction) -> ArrowStyle:
+    base = ArrowStyle(PALETTE.inbound if direction is Direction.INBOUND else PALETTE.outbound)
+    styles = {
+        PacketStatus.MISMATCH: replace(base, color=PALETTE.error, lw=1.8),
+        PacketStatus.LATE: replace(base, color=PALETTE.error, lw=1.8),
+        PacketStatus.WARNING: replace(base, color=PALETTE.window, lw=1.6),
+        PacketStatus.MISSING: ArrowStyle(PALETTE.error, (0, (4, 3)), 0.6),
+        PacketStatus.UNEXPECTED: ArrowStyle(PALETTE.unexpected, (0, (5, 2, 1, 2)), lw=1.6),
+        PacketStatus.NOT_RUN: ArrowStyle(PALETTE.not_run, alpha=0.8),
+    }
+    return styles.get(status, base)
+
+
+def _arrow(ax: Axes, packet: PacketRecord, y: float, style: ArrowStyle,
            lay: Layout, label_prefix: str = "") -> tuple[FancyArrowPatch, Text]:
     """A slightly slanted arrow (a ladder diagram's hint that packets take time)."""
     inbound = packet.direction is Direction.INBOUND
     x0, x1 = (lay.peer_x, lay.kernel_x) if inbound else (lay.kernel_x, lay.peer_x)
     arrow = FancyArrowPatch(
         (x0, y + 0.02), (x1, y + 0.28), arrowstyle="-|>", mutation_scale=11,
-        shrinkA=0, shrinkB=0, color=style["color"], linestyle=style["linestyle"],
-        alpha=style["alpha"], lw=style["lw"], zorder=3,
+        shrinkA=0, shrinkB=0, color=style.color, linestyle=style.linestyle,
+        alpha=style.alpha, lw=style.lw, zorder=3,
     )
     ax.add_patch(arrow)
     label = ax.text(
-        (x0 + x1) / 2, y - 0.06, packet.summary, ha="center", va="bottom",
-        fontsize=FONTS.label, family=FONTS.mono, color=style["color"],
-        alpha=max(float(str(style["alpha"])), 0.75), zorder=4,
+        (x0 + x1) / 2, y - 0.06, f"{label_prefix}{packet.summary}", ha="center", va="bottom",
+        fontsize=FONTS.label, family=FONTS.mono, color=style.color,
+        alpha=max(style.alpha, 0.75), zorder=4,
     )
-    if label_prefix:
-        label.set_text(f"{label_prefix}{packet.summary}")
     return arrow, label
 
 
@@ -130,12 +138,10 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout, marks: list[
     assert row.packet is not None
     ghost: PacketArrow | None = None
     if row.ghost is not None:
-        gstyle: dict[str, object] = {"color": PALETTE.ghost, "linestyle": (0, (4, 3)),
-                                     "alpha": 0.55, "lw": 1.3}
         prefix = "script expected: "
         if row.status is PacketStatus.LATE:  # same packet, other time: say when it was due
             prefix = f"script expected at {format_time(row.ghost.time_us)}: "
-        garrow, glabel = _arrow(ax, row.ghost, y - lay.row, gstyle, lay, prefix)
+        garrow, glabel = _arrow(ax, row.ghost, y - lay.row, GHOST, lay, prefix)
         glabel.set_fontstyle("italic")
         ghost = PacketArrow(garrow, glabel, row.ghost, PacketStatus.OK, i)
     arrow, label = _arrow(ax, row.packet, y, _status_style(row.status, row.packet.direction), lay)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from drillbook.config import RunConfig
-from drillbook.errors import ScriptSyntaxError, UsageError
+from drillbook.errors import UsageError
 from drillbook.options import ArgvFlags, build_config, parse_argv
 from drillbook.parser import parse_header_options, parse_script
 from drillbook.script.checks import check_script
@@ -57,11 +57,6 @@ def read_script(path: str) -> str:
 def load(path: str, flags: ArgvFlags) -> tuple[Script, RunConfig]:
     """Parse ``path`` with packetdrill's order: header lines, command line, then the body."""
     text = read_script(path)
-    if not text.strip():
-        raise ScriptSyntaxError(
-            "parse error at end of script: syntax error", source=Source(path, text),
-            hint="the script is empty: it needs at least one timed event",
-        )
     header = parse_header_options(text, path)
     config = build_config(header, flags, Source(path, text))
     script = parse_script(text, path, config)

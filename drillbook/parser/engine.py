@@ -135,7 +135,7 @@ def _syntax_error(
     source: Source, lexemes: list[Lexeme], index: int, lexeme: Lexeme, expected: set[str]
 ) -> ScriptSyntaxError:
     if lexeme.type == "$END":
-        what = "parse error at end of script: syntax error"
+        what = "parse error at '': syntax error"  # packetdrill's words at end of input
     else:
         what = f"parse error at '{lexeme.text}': syntax error"
     hint = syntax_hint(lexemes, index, lexeme, expected)

@@ -78,6 +78,8 @@ def syntax_hint(lexemes: list[Lexeme], index: int, bad: Lexeme, expected: set[st
             f"closed with '{closer}'"
         )
     if bad.type == "$END":
+        if index == 0:
+            return "the script is empty: it needs at least one timed event, e.g. '0 `true`'"
         return "the script ends in the middle of a statement"
     if expected and len(expected) <= 6:
         return "expected " + " or ".join(sorted(_display(name) for name in expected))

@@ -8,6 +8,8 @@ same line with the same message.
 
 from __future__ import annotations
 
+import os
+import random
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ import pytest
 from dry_run_corpus import CorpusRun, corpus_runs, mode_applies
 
 from drillbook.commands.run import load
+from drillbook.config import UPSTREAM_MODE_FLAGS, IpMode
 from drillbook.errors import ScriptError
 from drillbook.options import parse_argv
 from drillbook.script.checks import check_script
@@ -74,8 +77,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_real_cli_dry_run(corpus_dir: Path, relative: str, mode_flag: str, status: int) -> None:
-    from drillbook.config import UPSTREAM_MODE_FLAGS, IpMode
-
     script = corpus_dir / "gtests-net" / relative
     result = _cli("run", *UPSTREAM_MODE_FLAGS[IpMode(mode_flag)], "--dry_run", str(script))
     assert result.returncode == status, result.stderr
@@ -96,3 +97,72 @@ def test_several_scripts_stop_at_the_first_failure(corpus_dir: Path) -> None:
     both_ok = _cli("--ip_version=ipv4", "-D", "CODE=host_unreachable", "--dry_run",
                    str(good), str(bad))
     assert both_ok.returncode == 0, both_ok.stderr
+
+
+# ---------------------------------------------------------------- differential, against C
+#
+# With DRILLBOOK_PACKETDRILL=/path/to/packetdrill (the C binary, built from upstream), mutated
+# corpus scripts are dry-run by both; they must agree on accept/reject, line and message.
+
+_VOCABULARY = [
+    "<", ">", "(", ")", "[", "]", "{", "}", ",", ":", "=", "+", "*", "~", ".", "-", "|", "...",
+    "0", "1", "-1", "70000", "4294967296", ".5", "0x10", "S", "S.", "P.", "win", "ack", "urg",
+    "mss", "nop", "sack", "sackOK", "TS", "val", "ecr", "FO", "FOEXP", "md5", "ECN", "e0b",
+    "icmp", "udp", "unreachable", "frag_needed", "mtu", "ect0", "ect01", "tos", "ttl", '"s"',
+    "`c`", "%{ x }%", "EAGAIN", "(x)", "abc", "1.2.3.4", "::1", "raw", "gre", "mpls", "htons",
+    "fd", "events", "linger", "--mtu=1", "\n", "type_3", "code_4", "@", "0.1", "+.1~+.2",
+]
+
+
+def _mutate(text: str, rng: random.Random) -> str:
+    from drillbook.parser.lexer import tokenize
+
+    for _ in range(rng.randint(1, 2)):
+        lexemes = tokenize(text)
+        if not lexemes:
+            break
+        target = lexemes[rng.randrange(len(lexemes))]
+        choice = rng.random()
+        if choice < 0.3:
+            text = text[: target.offset] + text[target.end :]
+        elif choice < 0.6:
+            text = text[: target.offset] + rng.choice(_VOCABULARY) + text[target.end :]
+        else:
+            text = text[: target.offset] + rng.choice(_VOCABULARY) + " " + text[target.offset :]
+    return text
+
+
+def _c_verdict(binary: str, flags: list[str], path: Path) -> tuple[int, str] | None:
+    result = subprocess.run([binary, *flags, "--dry_run", str(path)], capture_output=True,
+                            text=True, errors="replace", timeout=30)
+    if result.returncode == 0:
+        return None
+    first = result.stderr.strip().splitlines()[0]
+    _, line, message = first.split(":", 2)
+    return int(line), message.strip()
+
+
+@pytest.mark.skipif(not os.environ.get("DRILLBOOK_PACKETDRILL"),
+                    reason="set DRILLBOOK_PACKETDRILL to a C packetdrill binary")
+@pytest.mark.parametrize("mode", list(IpMode), ids=lambda m: m.value)
+def test_mutated_scripts_agree_with_c_packetdrill(
+    corpus_dir: Path, tmp_path: Path, mode: IpMode
+) -> None:
+    binary = os.environ["DRILLBOOK_PACKETDRILL"]
+    flags = list(UPSTREAM_MODE_FLAGS[mode])
+    rng = random.Random(f"dry-run-{mode.value}")
+    scripts = sorted((corpus_dir / "gtests-net").rglob("*.pkt"))
+    disagreements = []
+    for index in range(60):
+        text = _mutate(rng.choice(scripts).read_text(), rng)
+        path = tmp_path / f"m{index}.pkt"
+        path.write_text(text)
+        try:
+            script, _ = load(str(path), parse_argv([*flags, "--dry_run"]))
+            ours = None
+        except ScriptError as exc:
+            ours = (exc.span.line, exc.message)
+        theirs = _c_verdict(binary, flags, path)
+        if ours != theirs:
+            disagreements.append(f"{path}: C {theirs} vs drillbook {ours}\n{text}")
+    assert not disagreements, "\n\n".join(disagreements[:3])

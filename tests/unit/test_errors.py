@@ -40,7 +40,7 @@ def error_of(text: str, config: RunConfig | None = None) -> ScriptError:
         ("+0 connect(3, ..., ...) = -1 EINPROGRESS\n+0 close(3) = 0\n", 3,
          "parse error at '+': syntax error", "EINPROGRESS (reason)"),
         ("# a comment\n", 2, "parse error at '#': syntax error", "// or /*"),
-        ("+0 close(3) = 0 +\n", 3, "parse error at end of script: syntax error", None),
+        ("+0 close(3) = 0 +\n", 3, "parse error at '': syntax error", "middle of a statement"),
     ],
 )
 def test_syntax_errors(body: str, line: int, message: str, hint: str | None) -> None:
@@ -106,6 +106,12 @@ def test_icmp_code_depends_on_the_ip_mode() -> None:
     error = error_of(text, RunConfig(ip_mode=IpMode.IPV6))
     assert error.message == "semantic error: bad ICMP code frag_needed"
     assert error.hint is not None and "ICMPv6" in error.hint
+
+
+def test_empty_script() -> None:
+    error = error_of("// nothing here\n")
+    assert error.message == "parse error at '': syntax error"
+    assert error.span.line == 2 and error.hint is not None and "empty" in error.hint
 
 
 def test_semantic_error_comes_before_a_later_syntax_error() -> None:

@@ -171,9 +171,14 @@ def sys_ioctl(ctx: CallContext) -> None:
 
 
 def _in6_addr(expr: CallExpr) -> bytes:
-    text = expr.args[0]
-    assert isinstance(text, StringExpr)
-    return pysocket.inet_pton(pysocket.AF_INET6, text.value.decode())
+    text = expr.args[0] if expr.args else None
+    if not isinstance(text, StringExpr):
+        raise SyscallFailure("inet6_addr() needs a string argument")
+    try:
+        return pysocket.inet_pton(pysocket.AF_INET6, text.value.decode("ascii"))
+    except (OSError, UnicodeDecodeError):
+        raise SyscallFailure(
+            f"bad IPv6 address: '{text.value.decode('ascii', 'replace')}'") from None
 
 
 def setsockopt_value(ctx: CallContext, value: Expr) -> bytes:

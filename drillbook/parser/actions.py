@@ -137,8 +137,8 @@ class Actions(PacketActions):
         span = lexeme_span(token)
         seconds = Decimal(str(token.value))
         if seconds < 0:
-            raise_at = span
-            self.ctx.fail_at("negative time", raise_at)
+            # packetdrill blames the line of the statement it parsed last (current_script_line).
+            self.ctx.fail("negative time", span)
         # Exact decimal seconds to whole microseconds (packetdrill truncates a double).
         return Time(int(seconds * 1_000_000), span)
 

@@ -139,4 +139,9 @@ def _syntax_error(
     else:
         what = f"parse error at '{lexeme.text}': syntax error"
     hint = syntax_hint(lexemes, index, lexeme, expected)
-    return ScriptSyntaxError(what, lexeme_span(lexeme), source, hint)
+    span = lexeme_span(lexeme)
+    if span.end_line != span.line:
+        # flex's yylineno is the line where the token ends: point at that line.
+        line_start = source.text.rfind("\n", 0, lexeme.end) + 1
+        span = Span(span.end_line, 1, span.end_line, span.end_column, line_start, lexeme.end)
+    return ScriptSyntaxError(what, span, source, hint)

@@ -12,8 +12,7 @@ import ctypes
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 c_int = ctypes.c_int
 c_void_p = ctypes.c_void_p
@@ -81,9 +80,11 @@ def unspec_sockaddr() -> bytes:
     return bytes(SOCKADDR_STORAGE_SIZE)
 
 
-@dataclass(frozen=True)
-class CallResult:
-    """What a C call returned and the errno it left (0 if it did not set one)."""
+class CallResult(NamedTuple):
+    """What a C call returned and the errno it left.
+
+    A NamedTuple rather than a frozen dataclass: one is made per call, and this is ~5x cheaper.
+    """
 
     result: int
     errno: int

@@ -26,7 +26,9 @@ def parse_script(text: str, path: str = "<script>", config: RunConfig | None = N
     """
     config = config or RunConfig()
     source = Source(path, text)
-    return run_parser(source, config.ip_mode.wire_is_ipv6, config.define_map)
+    return run_parser(
+        source, config.ip_mode.wire_is_ipv6, config.define_map, config.psp_udp_port
+    )
 
 
 def _option_value(tokens: list[Lexeme]) -> str | None:

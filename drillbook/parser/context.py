@@ -67,6 +67,7 @@ class ParseContext:
 
     source: Source
     wire_ipv6: bool
+    psp_udp_port: int = 0
     # packetdrill's current_script_line: set when a statement's first part is reduced.
     statement_line: int = 0
     statement_span: Span = field(default=NO_SPAN)

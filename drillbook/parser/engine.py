@@ -80,10 +80,12 @@ def _tokens(source: Source, defines: dict[str, str]) -> Iterator[Lexeme]:
     yield _end_lexeme(source.text)
 
 
-def run_parser(source: Source, wire_ipv6: bool, defines: dict[str, str]) -> Script:
+def run_parser(
+    source: Source, wire_ipv6: bool, defines: dict[str, str], psp_udp_port: int = 0
+) -> Script:
     """Parse ``source`` into a Script, raising ScriptSyntaxError/ScriptSemanticError."""
     grammar = _grammar()
-    ctx = ParseContext(source, wire_ipv6)
+    ctx = ParseContext(source, wire_ipv6, psp_udp_port)
     callbacks = grammar.parser._parse_tree_builder.create_callback(Actions(ctx))
     table = grammar.parser.parser.parser.parser.parse_table
     state = ParserState(ParseConf(table, callbacks, "start"), None)  # type: ignore[arg-type]

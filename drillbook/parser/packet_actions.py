@@ -389,6 +389,11 @@ class PacketActions:
         if self._ip_header_len() + psp_bytes + 20 + option_bytes + seq.length > MAX_DATAGRAM_BYTES:
             self.ctx.fail("TCP segment too large", seq.span)
         self._check_flags(flags)
+        if c[2] is not None and not self.ctx.psp_udp_port:
+            self.ctx.fail(
+                "attempting to use PSP without specifying its UDP port", seq.span,
+                hint="PSP needs --psp_udp_port=N (and wire mode)",
+            )
         window: int | None = c[7]
         if window is None and inbound:
             self.ctx.fail("window must be specified for inbound packets", seq.span, WINDOW_HINT)

@@ -184,7 +184,8 @@ def test_any_options() -> None:
 
 
 def test_ip_info_ports_and_psp() -> None:
-    packet = one("+0 > [ect0, flowlabel 0x1234] encap psp spi 23 1000 > 2000 P. 1:2(1) ack 1")
+    packet = one("+0 > [ect0, flowlabel 0x1234] encap psp spi 23 1000 > 2000 P. 1:2(1) ack 1",
+                 RunConfig(psp_udp_port=1000))
     assert isinstance(packet, PacketSpec)
     assert packet.ip == IpInfo(ecn="ect0", flowlabel=0x1234)
     assert (packet.psp_spi, packet.ports) == (23, (1000, 2000))

@@ -52,6 +52,8 @@ def pseudo_header_sum(src: str, dst: str, protocol: int, length: int) -> int:
 
     IPv4 (RFC 9293 §3.1): src, dst, zero, protocol, TCP/UDP length.
     IPv6 (RFC 8200 §8.1): src, dst, upper-layer length (32 bits), 3 zero bytes, next header.
+    ``dst`` is the header's destination: source-route options and routing headers, which
+    would put the final destination there, are not interpreted.
     """
     return add_length(address_sum(src, dst, protocol), length)
 

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.text import Text
+from matplotlib.typing import LineStyleType
 
 from drillbook.render.events import (
     Gap,
@@ -45,6 +46,7 @@ class Layout:
     row: float = 1.0
     gap: float = 0.9  # extra height of a "+100 ms" band
     header: float = 2.3
+    footer: float = 1.2  # room for the legend
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class ArrowStyle:
     """How one packet arrow looks."""
 
     color: str
-    linestyle: str | tuple[int, tuple[int, ...]] = "-"
+    linestyle: LineStyleType = "-"
     alpha: float = 1.0
     lw: float = 1.4
 
@@ -281,6 +283,35 @@ def _draw_lifelines(ax: Axes, trace: Trace, bottom: float, lay: Layout) -> list[
     return lines
 
 
+LEGEND = (
+    (PacketStatus.OK, "inbound: injected by the peer (<)"),
+    (PacketStatus.OK, "outbound: sent by the kernel (>)"),
+    (PacketStatus.MISMATCH, "differs from the script"),
+    (PacketStatus.MISSING, "expected, never came"),
+    (PacketStatus.UNEXPECTED, "no script line expected it"),
+    (PacketStatus.NOT_RUN, "not run (after the failure)"),
+)
+
+
+def _legend(ax: Axes, arrows: list[PacketArrow], ghosts: list[PacketArrow]) -> None:
+    """A key in the footer, for the kinds of arrow actually drawn."""
+    shown = {a.status for a in arrows} | {PacketStatus.OK}
+    shown |= {PacketStatus.MISMATCH for a in arrows if a.status is PacketStatus.LATE}
+    handles: list[Line2D] = []
+    for k, (status, text) in enumerate(LEGEND):
+        if status not in shown:
+            continue
+        direction = Direction.OUTBOUND if k == 1 else Direction.INBOUND
+        style = _status_style(status, direction)
+        handles.append(Line2D([], [], color=style.color, linestyle=style.linestyle,
+                              alpha=style.alpha, lw=style.lw, label=text))
+    if ghosts:
+        handles.append(Line2D([], [], color=GHOST.color, linestyle=GHOST.linestyle,
+                              alpha=GHOST.alpha, lw=GHOST.lw, label="what the script expected"))
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4,
+              fontsize=FONTS.small, frameon=False, handlelength=2.6, columnspacing=1.5)
+
+
 def _is_failing(row: Row, trace: Trace) -> bool:
     return (trace.failure is not None and row.step is not None and row.packet is not None
             and row.step.line == trace.failure.line)  # syscall failures: the red box says it
@@ -298,11 +329,11 @@ def sequence_height(trace: Trace, gap_threshold_us: int = 2000) -> float:
     gaps = time_gaps(rows, gap_threshold_us)
     lay = Layout()
     ys = _row_positions(rows, gaps, lay)
-    return (ys[-1] if ys else 0.0) + lay.row + lay.header
+    return (ys[-1] if ys else 0.0) + lay.row + lay.header + lay.footer
 
 
 def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
-                  title: bool = True) -> SequenceArtists:
+                  title: bool = True, legend: bool = True) -> SequenceArtists:
     """Draw ``trace`` as a sequence diagram on ``ax``; gaps of at least ``gap_threshold_us``
     between consecutive events become labelled bands."""
     lay = Layout()
@@ -331,8 +362,10 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)
     blocked = _draw_blocked(ax, rows, ys, lay)
+    if legend:
+        _legend(ax, arrows, ghosts)
     ax.set_xlim(0, lay.right)
-    ax.set_ylim(bottom + 0.2, -lay.header)
+    ax.set_ylim(bottom + 0.2 + (lay.footer if legend else 0.0), -lay.header)
     ax.set_axis_off()
     if title:
         ax.set_title(verdict_title(trace), loc="left", fontsize=FONTS.title, family=FONTS.sans,

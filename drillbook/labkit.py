@@ -11,11 +11,14 @@ import and a course author finds every helper in one place.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drillbook.lessons.checks import (
     Check,
     check_ack_delay,
     check_backoff,
     check_fast_retransmit,
+    check_packet,
     check_passed,
     check_retransmission,
     check_sack_blocks,
@@ -43,6 +46,7 @@ __all__ = [
     "check_ack_delay",
     "check_backoff",
     "check_fast_retransmit",
+    "check_packet",
     "check_passed",
     "check_retransmission",
     "check_sack_blocks",
@@ -52,7 +56,35 @@ __all__ = [
     "check_window_probes",
     "data_segments",
     "retransmissions",
+    "run",
     "tcp_info_at",
     "variants",
     "window_probes",
 ]
+
+
+def run(
+    text: str,
+    *flags: str,
+    explore: bool = False,
+    grace_s: float = 0.3,
+    figures: tuple[str, ...] | None = None,
+    timeout_s: float | None = 120.0,
+) -> Any:
+    """Run packetdrill script ``text`` as a ``%%drill`` cell would; returns its DrillResult.
+
+    ``flags`` are packetdrill's (``"--tolerance_usecs=10000"``). With ``explore`` the ``>``
+    lines are not asserted and whatever the kernel sends until ``grace_s`` after the last
+    event is recorded. A lab uses this to precompute the variants an exercise asks about
+    (every arrival order, every timing) for a :func:`variants` player.
+    """
+    from drillbook.jupyter.runner import RunRequest, run_text
+
+    request = RunRequest(
+        argv=flags,
+        explore=explore,
+        explore_grace_us=round(grace_s * 1e6),
+        figures=figures,
+        timeout_s=timeout_s,
+    )
+    return run_text(text, "cell", request)

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("notebooks", nargs="+", metavar="LAB.ipynb", help="lab notebooks")
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="folder for the HTML")
     parser.add_argument("--timeout", type=int, default=180, help="seconds allowed per cell")
+    parser.add_argument("--executed", metavar="DIR", default=None,
+                        help="also save the executed notebooks in DIR")
     parser.add_argument("--no-execute", dest="execute", action="store_false",
                         help="export the notebooks' saved outputs without running them")
     return parser
@@ -53,8 +55,13 @@ def main(argv: list[str]) -> int:
     status = EXIT_OK
     for path in paths:
         try:
-            written = export_lesson(path, Path(args.out), execute=args.execute,
-                                    timeout_s=args.timeout)
+            written = export_lesson(
+                path,
+                Path(args.out),
+                execute=args.execute,
+                timeout_s=args.timeout,
+                executed_dir=Path(args.executed) if args.executed else None,
+            )
         except DrillbookError as error:
             print(f"drillbook export: {error.render()}", file=sys.stderr)
             status = EXIT_FAILED

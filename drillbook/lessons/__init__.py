@@ -16,17 +16,33 @@ from pathlib import Path
 __all__ = ["export_lesson", "export_lessons"]
 
 
-def export_lesson(path: Path, out_dir: Path, *, execute: bool = True, timeout_s: int = 180) -> Path:
-    """Execute the lab at ``path`` and write its HTML lesson into ``out_dir``; returns the file."""
+def export_lesson(
+    path: Path,
+    out_dir: Path,
+    *,
+    execute: bool = True,
+    timeout_s: int = 180,
+    executed_dir: Path | None = None,
+) -> Path:
+    """Execute the lab at ``path`` and write its HTML lesson into ``out_dir``; returns the file.
+
+    With ``executed_dir`` the executed notebook is saved there as well.
+    """
     from drillbook.lessons.build import export_lesson as _export
 
-    return _export(path, out_dir, execute=execute, timeout_s=timeout_s)
+    return _export(path, out_dir, execute=execute, timeout_s=timeout_s, executed_dir=executed_dir)
 
 
 def export_lessons(
-    paths: list[Path], out_dir: Path, *, execute: bool = True, timeout_s: int = 180
+    paths: list[Path],
+    out_dir: Path,
+    *,
+    execute: bool = True,
+    timeout_s: int = 180,
+    executed_dir: Path | None = None,
 ) -> tuple[Path, ...]:
     """:func:`export_lesson` for each lab in order; stops at the first failure."""
     from drillbook.lessons.build import export_lessons as _export
 
-    return _export(paths, out_dir, execute=execute, timeout_s=timeout_s)
+    return _export(paths, out_dir, execute=execute, timeout_s=timeout_s,
+                   executed_dir=executed_dir)

@@ -11,6 +11,7 @@ from drillbook.lessons.execute import (
     error_outputs,
     execute_notebook,
     read_notebook,
+    write_notebook,
 )
 from drillbook.lessons.export import lesson_html
 
@@ -46,11 +47,13 @@ def export_lesson(
     *,
     execute: bool = True,
     timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    executed_dir: Path | None = None,
 ) -> Path:
     """Execute the lab at ``path`` (with its solutions) and write ``out_dir/<stem>.html``.
 
     Raises LessonError when a cell fails, an error output is left, or a self-check fails:
     a lesson whose own solutions do not pass against this kernel must not be published.
+    With ``executed_dir``, the executed notebook is written there too (same file name).
     """
     if execute:
         notebook = execute_notebook(path, timeout_s=timeout_s)
@@ -59,6 +62,9 @@ def export_lesson(
         problems = error_outputs(notebook)
         if problems:
             raise LessonError(f"{path.name}: error output in {problems[0].render()}")
+    if executed_dir is not None:
+        executed_dir.mkdir(parents=True, exist_ok=True)
+        write_notebook(notebook, executed_dir / path.name)
     failed = failed_checks(notebook)
     if failed:
         raise LessonError(f"{path.name}: a self-check fails with the solutions: {failed[0]}")
@@ -75,8 +81,11 @@ def export_lessons(
     *,
     execute: bool = True,
     timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    executed_dir: Path | None = None,
 ) -> tuple[Path, ...]:
     """:func:`export_lesson` for each lab, in order; stops at the first one that fails."""
     return tuple(
-        export_lesson(path, out_dir, execute=execute, timeout_s=timeout_s) for path in paths
+        export_lesson(path, out_dir, execute=execute, timeout_s=timeout_s,
+                      executed_dir=executed_dir)
+        for path in paths
     )

@@ -31,6 +31,7 @@ __all__ = [
     "check_ack_delay",
     "check_backoff",
     "check_fast_retransmit",
+    "check_packet",
     "check_passed",
     "check_retransmission",
     "check_sack_blocks",
@@ -295,6 +296,32 @@ def check_tcp_info(
     if not isinstance(value, int):
         return Check(False, f"TCP_INFO has no field {field!r}")
     measured = f"TCP_INFO {where} says tcpi_{name} = {value}"
+    if value == expected:
+        return Check(True, f"{measured}, as you expected")
+    return Check(False, f"{measured}; you expected {expected}")
+
+
+_PACKET_FIELDS = ("ack", "seq", "window", "flags", "payload_len")
+
+
+def check_packet(result: Result, line: int, field: str, expected: int | str | None) -> Check:
+    """A field (``ack``, ``seq``, ``window``, ``flags``, ``payload_len``) of the packet the
+    kernel sent for the ``>`` line ``line`` of the script."""
+    if expected is None:
+        return Check(False, NO_ANSWER)
+    if field not in _PACKET_FIELDS:
+        known = ", ".join(_PACKET_FIELDS)
+        return Check(False, f"unknown packet field {field!r}: use one of {known}")
+    trace = trace_of(result)
+    step = next(
+        (s for s in trace.steps if s.line == line and s.actual is not None
+         and s.actual.direction is Direction.OUTBOUND),
+        None,
+    )
+    if step is None or step.actual is None:
+        return Check(False, f"the kernel sent no packet for line {line} in this run")
+    value = getattr(step.actual, field)
+    measured = f"the kernel's packet for line {line} ({step.actual.summary}) has {field} {value}"
     if value == expected:
         return Check(True, f"{measured}, as you expected")
     return Check(False, f"{measured}; you expected {expected}")

@@ -21,7 +21,14 @@ from drillbook.errors import DrillbookError
 
 nbformat: Any = _nbformat  # untyped library: calls through Any keep mypy --strict quiet
 
-__all__ = ["CellProblem", "LessonError", "error_outputs", "execute_notebook", "read_notebook"]
+__all__ = [
+    "CellProblem",
+    "LessonError",
+    "error_outputs",
+    "execute_notebook",
+    "read_notebook",
+    "write_notebook",
+]
 
 DEFAULT_CELL_TIMEOUT_S = 180
 
@@ -49,6 +56,11 @@ def read_notebook(path: Path) -> Any:
         return nbformat.read(str(path), as_version=4)
     except (OSError, ValueError) as error:
         raise LessonError(f"{path}: cannot read the notebook: {error}") from None
+
+
+def write_notebook(notebook: Any, path: Path) -> None:
+    """Save ``notebook`` (e.g. an executed lab) at ``path``."""
+    nbformat.write(notebook, str(path))
 
 
 def error_outputs(notebook: Any) -> list[CellProblem]:

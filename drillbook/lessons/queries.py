@@ -32,6 +32,10 @@ INBOUND_STAMP_LAG_US = 1000
 lag are taken as having caused what follows them."""
 
 
+BURST_GAP_US = 1000
+"""Outbound data packets this close together, each continuing the last, form one burst."""
+
+
 class HasTrace(Protocol):
     """Anything carrying a run's trace, e.g. the value of a ``%%drill`` cell."""
 
@@ -116,10 +120,22 @@ def retransmissions(result: Trace | HasTrace) -> tuple[Retransmission, ...]:
 
 
 def data_segments(result: Trace | HasTrace) -> tuple[tuple[int, int], ...]:
-    """The data segments the kernel sent, as ``(start, end)`` in script space, in order."""
-    return tuple(
-        (p.seq, p.seq + p.payload_len) for p in _outbound(trace_of(result)) if p.payload_len > 0
-    )
+    """The data segments the kernel sent, as ``(start, end)`` in script space, in order.
+
+    Packets that continue each other and leave back to back (within BURST_GAP_US) count as one
+    segment, as a script's ``>`` line matches them: whether the kernel hands the device one
+    large (TSO/GSO) packet or several MSS-sized ones is a property of the device, not of TCP.
+    """
+    merged: list[list[int]] = []  # [start, end, time of the last packet]
+    for p in _outbound(trace_of(result)):
+        if p.payload_len <= 0:
+            continue
+        end = p.seq + p.payload_len
+        if merged and merged[-1][1] == p.seq and p.time_us - merged[-1][2] <= BURST_GAP_US:
+            merged[-1][1:] = [end, p.time_us]
+        else:
+            merged.append([p.seq, end, p.time_us])
+    return tuple((start, end) for start, end, _ in merged)
 
 
 def first_reply_after(result: Trace | HasTrace, inbound_seq: int) -> PacketRecord | None:

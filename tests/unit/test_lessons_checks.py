@@ -184,3 +184,15 @@ def test_check_passed_uses_the_failure_text() -> None:
     check = labkit.check_passed(failed)
     assert not check.ok and "x.pkt:7: timing error" in check.message
     assert labkit.check_passed(RTO).ok
+
+
+def test_back_to_back_packets_count_as_one_segment() -> None:
+    run = trace(
+        *HANDSHAKE,
+        pkt(OUT, 0.1, ".", 1, 1000, ack=1),
+        pkt(OUT, 0.10001, "P.", 1001, 1000, ack=1),
+        pkt(OUT, 0.3, "P.", 2001, 2000, ack=1),
+        pkt(OUT, 0.30002, "P.", 4001, 1000, ack=1),
+        pkt(OUT, 0.5, "P.", 5001, 10, ack=1),
+    )
+    assert labkit.data_segments(run) == ((1, 2001), (2001, 5001), (5001, 5011))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from drillbook.suite import (  # noqa: E402
     load_expected,
     run_suite,
 )
+from drillbook.suite.jsonout import to_json  # noqa: E402
 
 C_PACKETDRILL_WALL_S = 225.0  # ../shared/corpus/README.md: all modes, two runs in parallel
 PROJECT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,11 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def _corpus() -> Path:
     return Path(os.environ.get("DRILLBOOK_CORPUS", PROJECT.parent / "shared" / "corpus"))
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _verdicts(suite: SuiteResult) -> dict[tuple[str, str], str]:
@@ -44,6 +51,8 @@ def main() -> int:
     parser.add_argument("--jobs", default="2", help="comma-separated --jobs values")
     parser.add_argument("--retries", type=int, default=0)
     parser.add_argument("--path", default=None, help="default: the corpus's gtests-net")
+    parser.add_argument("--save", default=None,
+                        help="write each run's results as JSON to this path ({jobs} expands)")
     args = parser.parse_args()
     corpus = _corpus()
     cases = discover([args.path or str(corpus / "gtests-net")])
@@ -51,7 +60,12 @@ def main() -> int:
     baseline: dict[tuple[str, str], str] | None = None
     print(f"{len(cases)} runs; C packetdrill reference: {C_PACKETDRILL_WALL_S:.0f} s at --jobs 2")
     for jobs in (int(word) for word in args.jobs.split(",")):
+        load_before = os.getloadavg()[0]
+        cpu_before = _children_cpu_s()
         suite = run_suite(cases, SuiteOptions(jobs=jobs, retries=args.retries))
+        cpu_s = _children_cpu_s() - cpu_before
+        if args.save:
+            Path(args.save.format(jobs=jobs)).write_text(to_json(suite))
         agreement = compare(suite.results, rows)
         verdicts = _verdicts(suite)
         baseline = baseline or verdicts
@@ -59,7 +73,9 @@ def main() -> int:
         print(f"--jobs {jobs}: wall {suite.wall_s:.1f} s "
               f"({suite.wall_s / C_PACKETDRILL_WALL_S:.2f}x the C packetdrill), "
               f"{suite.count(Verdict.PASS)} pass; "
-              f"{agreement.summary()}; verdicts differing from the first run: {changed}",
+              f"{agreement.summary()}; verdicts differing from the first run: {changed}; "
+              f"worker CPU {cpu_s:.0f} s (user+sys, load-independent); load average "
+              f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs",
               flush=True)
     return 0
 

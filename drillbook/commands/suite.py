@@ -26,6 +26,7 @@ from drillbook.suite import (
     to_tap,
 )
 from drillbook.suite.expected import MIN_LINE_AGREEMENT, MIN_VERDICT_AGREEMENT
+from drillbook.suite.jsonout import to_json
 from drillbook.suite.progress import ProgressLine
 from drillbook.suite.result import Cause
 from drillbook.suite.runner import DEFAULT_TIMEOUT_S
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="same-line share of agreeing failures needed with --expected")
     parser.add_argument("--tap", metavar="FILE", help="write TAP 13 results to FILE")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML results to FILE")
+    parser.add_argument("--json", metavar="FILE", help="write every case's result as JSON")
     parser.add_argument("--no-upstream-flags", action="store_true",
                         help="do not add run_all.py's per-mode flags and -D symbols")
     parser.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE",
@@ -109,6 +111,7 @@ def _report(suite: SuiteResult, args: argparse.Namespace) -> int:
     print(summary_table(suite))
     _write(args.tap, to_tap(suite))
     _write(args.junit, to_junit(suite))
+    _write(args.json, to_json(suite))
     if suite.interrupted:
         return EXIT_INTERRUPTED
     if suite.results and all(r.cause is Cause.SANDBOX for r in suite.results):

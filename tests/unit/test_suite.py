@@ -296,3 +296,16 @@ def test_command_with_no_scripts_passes(tmp_path: Path, capsys: pytest.CaptureFi
     assert suite_command.main([str(tmp_path), "--tap", str(tap), "-q"]) == 0
     assert tap.read_text().startswith("TAP version 13\n1..0\n")
     assert "Ran 0 runs" in capsys.readouterr().out
+
+
+def test_json_output_round_trips() -> None:
+    import json
+
+    from drillbook.suite.jsonout import to_json
+
+    data = json.loads(to_json(_suite()))
+    assert data["jobs"] == 2 and not data["interrupted"]
+    assert [(r["path"], r["ip_mode"], r["verdict"]) for r in data["results"]] == [
+        ("t/a.pkt", "ipv4", "pass"), ("t/b.pkt", "ipv6", "fail"),
+        ("t/c.pkt", "ipv4-mapped-ipv6", "error")]
+    assert data["results"][1]["line"] == 4 and data["results"][1]["cause"] == "packet"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = [
     "FIGURE_KINDS",
@@ -54,11 +55,18 @@ IP_MODES = ("ipv4", "ipv6", "ipv4-mapped-ipv6")
 # drillbook.render's figure kinds (a test keeps the two equal; importing render here would
 # pull in matplotlib just to parse options).
 FIGURE_KINDS = ("sequence", "sack", "time-sequence", "window")
-_KIND_ALIASES = {"time_sequence": "time-sequence", "timeseq": "time-sequence", "tcptrace":
-                 "time-sequence", "windows": "window", "seq": "sequence"}
+_KIND_ALIASES = MappingProxyType(
+    {
+        "time_sequence": "time-sequence",
+        "timeseq": "time-sequence",
+        "tcptrace": "time-sequence",
+        "windows": "window",
+        "seq": "sequence",
+    }
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s)\s*$")
-_UNIT_US = {"us": 1, "ms": 1000, "s": 1_000_000}
+_UNIT_US = MappingProxyType({"us": 1, "ms": 1000, "s": 1_000_000})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from drillbook.config import RunConfig
 from drillbook.jupyter.result import DrillResult, FigureImage
@@ -125,4 +126,4 @@ def render_images(
     return (FigureImage(_MIME[image_format], buffer.getvalue(), title),)
 
 
-_MIME = {"svg": "image/svg+xml", "png": "image/png"}
+_MIME = MappingProxyType({"svg": "image/svg+xml", "png": "image/png"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from drillbook.script.model import Event, Script
 from drillbook.source import Span
@@ -25,8 +26,8 @@ __all__ = [
     "verdict_for",
 ]
 
-_COLOURS = {"pass": "#e6f4ea", "fail": "#fce8e6", "explore": "#fef7e0"}
-_BORDERS = {"pass": "#1e8e3e", "fail": "#d93025", "explore": "#f9ab00"}
+_COLOURS = MappingProxyType({"pass": "#e6f4ea", "fail": "#fce8e6", "explore": "#fef7e0"})
+_BORDERS = MappingProxyType({"pass": "#1e8e3e", "fail": "#d93025", "explore": "#f9ab00"})
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drillbook.config import IpMode, RunConfig
 from drillbook.errors import DrillbookError, RunAborted, SandboxError, ScriptError
 
 DEFAULT_ENTRY = "drillbook.runtime.driver:drive"
+if TYPE_CHECKING:  # pragma: no cover
+    from drillbook.runtime.zygote import ForkedWorker
+
+    _Process = subprocess.Popen[bytes] | ForkedWorker
+else:
+    _Process = Any
+
 PARENT_PID_ENV = "DRILLBOOK_PARENT_PID"
 STDERR_TAIL_CHARS = 2000
 EXIT_PARENT_GONE = 70
@@ -194,13 +201,21 @@ def run_in_worker(request: WorkerRequest, timeout_s: float | None = None) -> Wor
     return _build_reply(proc, chunks, timeout_s, spawn_ns)
 
 
-def _spawn(reply_w: int) -> subprocess.Popen[bytes]:
+def _spawn(reply_w: int) -> _Process:
     env = dict(os.environ)
     env[PARENT_PID_ENV] = str(os.getpid())
     env["PYTHONUNBUFFERED"] = "1"
     # Find this very drillbook even when it is not installed (a checkout on sys.path).
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    from drillbook.runtime.zygote import ZygoteClient
+
+    zygote = ZygoteClient.get()
+    if zygote is not None:
+        try:
+            return zygote.spawn(reply_w, env)
+        except OSError:
+            pass  # the zygote is gone: fall back to a fresh interpreter
     return subprocess.Popen(
         [sys.executable, "-m", "drillbook.runtime.worker", str(reply_w)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -217,7 +232,7 @@ class _Chunks:
 
 
 def _exchange(
-    proc: subprocess.Popen[bytes], reply_r: int, request: bytes, timeout_s: float | None
+    proc: _Process, reply_r: int, request: bytes, timeout_s: float | None
 ) -> _Chunks:
     """Feed stdin and collect reply/stdout/stderr until all close or the deadline passes."""
     assert proc.stdin and proc.stdout and proc.stderr
@@ -281,7 +296,7 @@ def _service(
     return pending
 
 
-def _kill_and_reap(proc: subprocess.Popen[bytes]) -> None:
+def _kill_and_reap(proc: _Process) -> None:
     from drillbook.runtime.process import kill_group, kill_session
 
     kill_group(proc.pid)
@@ -294,7 +309,7 @@ def _kill_and_reap(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _build_reply(
-    proc: subprocess.Popen[bytes], chunks: _Chunks, timeout_s: float | None, spawn_ns: int
+    proc: _Process, chunks: _Chunks, timeout_s: float | None, spawn_ns: int
 ) -> WorkerReply:
     # The group also holds any shell command still running: it must not outlive the run.
     _kill_and_reap(proc)
@@ -310,7 +325,7 @@ def _build_reply(
     error = _error_from(data.get("error"), stderr)
     if error is not None and error.kind == "sandbox":
         raise SandboxError(error.message)
-    return WorkerReply(data.get("result"), error, stdout, stderr, proc.returncode, timings)
+    return WorkerReply(data.get("result"), error, stdout, stderr, proc.returncode or 0, timings)
 
 
 def _partial_result(reply: bytearray) -> dict[str, Any] | None:
@@ -349,18 +364,30 @@ def _tail_note(stderr: str) -> str:
 
 def main(argv: list[str]) -> int:
     """The worker's entry point: ``python -m drillbook.runtime.worker REPLY_FD``."""
-    from drillbook.runtime.process import set_parent_death_signal, start_session_guardian
+    from drillbook.runtime.process import set_parent_death_signal
 
     set_parent_death_signal(signal.SIGKILL)
     # The parent may have died between our fork and the prctl: then nobody will kill us.
     if str(os.getppid()) != os.environ.get(PARENT_PID_ENV, str(os.getppid())):
         return EXIT_PARENT_GONE
+    return serve_request(int(argv[0]))
+
+
+def serve_request(reply_fd: int) -> int:
+    """Read one request on stdin, run it, write the reply to ``reply_fd`` (also the body of a
+    fork made by the zygote, drillbook/runtime/zygote.py)."""
+    from drillbook.runtime.process import (
+        kill_session,
+        set_parent_death_signal,
+        start_session_guardian,
+    )
+
+    set_parent_death_signal(signal.SIGKILL)
     if os.getsid(0) != os.getpid():
         os.setsid()  # lead a session (and a process group): the unit everything is killed by
     timings = {"child_start": time.time_ns()}
     start_session_guardian()
     signal.signal(signal.SIGTERM, _raise_timeout)
-    reply_fd = int(argv[0])
     request = WorkerRequest.from_json(sys.stdin.read())
     reply = _child_run(request, timings)
     try:
@@ -370,8 +397,6 @@ def main(argv: list[str]) -> int:
     with os.fdopen(reply_fd, "w") as out:
         out.write(text)
     # Shell commands may have left background jobs: none may outlive the run.
-    from drillbook.runtime.process import kill_session
-
     kill_session(os.getsid(0))
     return 0
 

@@ -22,13 +22,14 @@ from test_worker_entries import KERNEL_DIR, make_request, missing_privilege
 from drillbook.errors import RunAborted
 from drillbook.runtime.hostcheck import HostState, diff
 from drillbook.runtime.worker import WorkerReply, run_in_worker
+from drillbook.runtime.zygote import WORKER_NAME
 
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
 ]
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-WORKER_MARK = "drillbook.runtime.worker"
+WORKER_MARK = "drillbook.runtime.worker"  # a worker spawned as a fresh interpreter
 
 
 @pytest.fixture(autouse=True)
@@ -75,9 +76,17 @@ def _workers_below(pid: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and _is_descendant(int(entry), pid):
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes() if _alive(int(entry)) else b""
-            if WORKER_MARK.encode() in cmd:
+            if WORKER_MARK.encode() in cmd or _comm(int(entry)) == WORKER_NAME:
                 found.append(int(entry))
     return found
+
+
+def _comm(pid: int) -> str:
+    """A worker forked by the zygote keeps the zygote's command line but names itself."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _is_descendant(pid: int, ancestor: int) -> bool:

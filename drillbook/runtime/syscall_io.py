@@ -31,7 +31,9 @@ ICMP_HEADER_SIZE = 8
 
 
 def _buffer(is_null: bool, count: int) -> ctypes.Array[ctypes.c_char] | None:
-    return None if is_null else ctypes.create_string_buffer(max(count, 0))
+    # A negative count is a huge size_t to the kernel: never pair it with a real buffer it
+    # could write past; NULL makes the kernel fail the call instead.
+    return None if is_null or count < 0 else ctypes.create_string_buffer(count)
 
 
 def _fd_buffer_count(ctx: CallContext) -> tuple[int, ctypes.Array[ctypes.c_char] | None, int]:

@@ -96,10 +96,12 @@ def build_iovecs(lengths: Sequence[int], keep: list[object]) -> ctypes.Array[IoV
     """A C iovec array of zero-filled buffers; buffers are appended to ``keep``."""
     array = (IoVec * max(len(lengths), 1))()
     for index, length in enumerate(lengths):
+        array[index].iov_len = length & 0xFFFFFFFFFFFFFFFF
+        if length < 0:
+            continue  # a NULL base: the kernel refuses it rather than overrunning a buffer
         buffer = ctypes.create_string_buffer(length)
         keep.append(buffer)
         array[index].iov_base = ctypes.cast(buffer, ctypes.c_void_p)
-        array[index].iov_len = length
     keep.append(array)
     return array
 

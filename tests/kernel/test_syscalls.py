@@ -236,3 +236,18 @@ def test_close_all_closes_live_fds() -> None:
         return executor.live_fd(5), still_open
 
     assert in_netns(scenario) == (None, False)
+
+
+def test_negative_counts_never_overrun_a_buffer() -> None:
+    def scenario() -> list[str | None]:
+        executor = loopback_executor()
+        pair(executor)
+        return run_all(
+            executor,
+            call("write", 4, ..., 100, result=100),
+            call("read", 5, ..., -1, result=-1, errno="EFAULT", note="Bad address"),
+            call("readv", 5, [(..., -5)], 1, result=-1, errno="EINVAL", note="Invalid"),
+            call("read", 5, ..., 1000, result=100),
+        )
+
+    assert in_netns(scenario) == [None] * 4

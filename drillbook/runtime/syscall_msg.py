@@ -208,6 +208,8 @@ def control_buffer(cmsgs: Sequence[Cmsg]) -> tuple[ctypes.Array[ctypes.c_char], 
     buffer = ctypes.create_string_buffer(MSGHDR_MAX_CONTROLLEN)
     offset = 0
     for cmsg in cmsgs:
+        if offset + cmsg_space(len(cmsg.data)) > MSGHDR_MAX_CONTROLLEN:
+            raise SyscallFailure(f"msg_control longer than {MSGHDR_MAX_CONTROLLEN} bytes")
         struct.pack_into("=Qii", buffer, offset, cmsg.length, cmsg.level, cmsg.type)
         ctypes.memmove(ctypes.addressof(buffer) + offset + CMSG_HEADER_SIZE, cmsg.data,
                        len(cmsg.data))

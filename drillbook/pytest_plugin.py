@@ -45,6 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=str(DEFAULT_TIMEOUT_S))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker the items carry (a project may not declare it)."""
+    config.addinivalue_line(
+        "markers", "kernel: runs scripts against the real kernel in a network namespace")
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """Collect a ``.pkt`` file when the project opted in and it lies under drillbook_paths."""
     config = parent.config

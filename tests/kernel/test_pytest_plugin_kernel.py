@@ -49,3 +49,4 @@ def test_items_pass_and_fail_with_packetdrill_messages() -> None:
     assert f"bad.pkt:{FAILING_LINE}: error handling packet: live packet field" in out
     assert "Traceback" not in out and "runtest" not in out
     assert "FAILED pkt/bad.pkt::ipv4" in out
+    assert "PytestUnknownMarkWarning" not in out

@@ -45,6 +45,7 @@ class HostState:
 
     @property
     def descendant_pids(self) -> frozenset[int]:
+        """The pids of :attr:`descendants`."""
         return frozenset(pid for pid, _ in self.descendants)
 
 

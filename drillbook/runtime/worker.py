@@ -103,13 +103,16 @@ class WorkerRequest:
 
     @property
     def run_config(self) -> RunConfig:
+        """The configuration as a RunConfig again."""
         return config_from_dict(self.config)
 
     def to_json(self) -> str:
+        """The request as sent on the worker's stdin."""
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> WorkerRequest:
+        """Inverse of :meth:`to_json`."""
         return cls(**json.loads(text))
 
 
@@ -140,6 +143,7 @@ class WorkerReply:
 
     @property
     def ok(self) -> bool:
+        """True when the entry returned a result."""
         return self.error is None
 
     def raise_for_error(self) -> None:

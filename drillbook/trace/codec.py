@@ -6,6 +6,9 @@ dataclass -> object (one key per field), enum -> its value, bytes -> hex string,
 against its annotation, so a damaged file fails with the path of the bad value instead of
 yielding a Trace that breaks later. The document carries ``version``; any other version than
 :data:`TRACE_FORMAT_VERSION` is refused.
+
+Both directions compile a converter per type once per call (no module-level cache), so a trace
+of thousands of packets costs a dictionary lookup per value rather than a type analysis.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from drillbook.errors import DrillbookError
 from drillbook.trace.model import TRACE_FORMAT_VERSION, Trace
 
 T = TypeVar("T")
+Converter = Callable[[Any], Any]
 
 
 class TraceFormatError(DrillbookError, ValueError):
@@ -54,139 +58,217 @@ def trace_from_json(text: str) -> Trace:
     return from_jsonable(Trace, data)
 
 
-# -- the generic mechanism ---------------------------------------------------------------------
+# -- encoding ----------------------------------------------------------------------------------
 
 
 def to_jsonable(value: Any) -> Any:
     """A JSON-ready form of a dataclass tree (see the module docstring for the mapping)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, tuple | list):
-        return [to_jsonable(item) for item in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"cannot represent {type(value).__name__} in a trace: {value!r}")
+    return _Encoder().encode(value)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class _Encoder:
+    """One encoding pass; remembers each dataclass's field names while it runs."""
+
+    def __init__(self) -> None:
+        self._fields: dict[type, tuple[str, ...]] = {}
+
+    def encode(self, value: Any) -> Any:
+        cls = type(value)
+        if cls in _PLAIN:
+            return value
+        if cls is tuple or cls is list:
+            return [self.encode(item) for item in value]
+        if cls is bytes or cls is bytearray:
+            return value.hex()
+        if isinstance(value, enum.Enum):
+            return value.value
+        names = self._fields.get(cls)
+        if names is None:
+            if not dataclasses.is_dataclass(value) or isinstance(value, type):
+                raise TypeError(f"cannot represent {cls.__name__} in a trace: {value!r}")
+            names = self._fields[cls] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: self.encode(getattr(value, name)) for name in names}
+
+
+# -- decoding ----------------------------------------------------------------------------------
 
 
 def from_jsonable(cls: type[T], data: Any) -> T:
     """Rebuild a ``cls`` dataclass tree from :func:`to_jsonable`'s output, checking types."""
-    return typing.cast(T, _Decoder().decode(cls, data, cls.__name__))
+    try:
+        return typing.cast(T, _Decoder().converter(cls)(data))
+    except _Bad as bad:
+        path = cls.__name__ + "".join(reversed(bad.path))
+        raise TraceFormatError(f"{path}: {bad.message}") from None
+
+
+class _Bad(Exception):
+    """A value that does not fit; containers add their path segment as it propagates."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
 
 
 class _Decoder:
-    """One decoding pass; remembers each dataclass's resolved type hints while it runs."""
+    """One decoding pass; compiles one converter per annotation and reuses it."""
 
     def __init__(self) -> None:
-        self._hints: dict[type, dict[str, Any]] = {}
+        self._converters: dict[Any, Converter] = {}
 
-    def decode(self, annotation: Any, data: Any, path: str) -> Any:
+    def converter(self, annotation: Any) -> Converter:
+        found = self._converters.get(annotation)
+        if found is None:
+            found = self._converters[annotation] = self._compile(annotation)
+        return found
+
+    def _compile(self, annotation: Any) -> Converter:
         origin = typing.get_origin(annotation)
         if origin is typing.Union or origin is types.UnionType:
-            return self._union(annotation, data, path)
+            return self._union(typing.get_args(annotation))
         if origin is tuple:
-            return self._tuple(annotation, data, path)
+            return self._tuple(typing.get_args(annotation))
         if isinstance(annotation, type):
             if dataclasses.is_dataclass(annotation):
-                return self._dataclass(annotation, data, path)
+                return self._dataclass(annotation)
             if issubclass(annotation, enum.Enum):
-                return _enum(annotation, data, path)
-            return _scalar(annotation, data, path)
-        raise TraceFormatError(f"{path}: cannot decode a value of type {annotation!r}")
+                return _enum(annotation)
+            scalar = _SCALARS.get(annotation)
+            if scalar is not None:
+                return scalar
+        raise TypeError(f"the trace codec cannot decode values of type {annotation!r}")
 
-    def _dataclass(self, cls: type, data: Any, path: str) -> Any:
-        if not isinstance(data, dict):
-            raise TraceFormatError(f"{path}: expected an object, got {_kind(data)}")
-        hints = self._hints.get(cls)
-        if hints is None:
-            hints = self._hints[cls] = typing.get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise TraceFormatError(f"{path}: unknown field {unknown[0]!r} in {cls.__name__}")
-        kwargs = {
-            name: self.decode(hints[name], value, f"{path}.{name}") for name, value in data.items()
-        }
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:  # a required field is missing
-            raise TraceFormatError(f"{path}: {exc}") from None
+    def _dataclass(self, cls: type) -> Converter:
+        fields: dict[str, Converter] = {}  # filled on first use: dataclasses may nest
 
-    def _union(self, annotation: Any, data: Any, path: str) -> Any:
-        arms = typing.get_args(annotation)
-        if data is None and type(None) in arms:
-            return None
-        errors = []
-        for arm in arms:
-            if arm is type(None):
-                continue
+        def convert(data: Any) -> Any:
+            if type(data) is not dict:
+                raise _Bad(f"expected an object, got {_kind(data)}")
+            if not fields:
+                hints = typing.get_type_hints(cls)
+                for f in dataclasses.fields(cls):
+                    if f.init:
+                        fields[f.name] = self.converter(hints[f.name])
+            kwargs = {}
+            for name, value in data.items():
+                field_converter = fields.get(name)
+                if field_converter is None:
+                    raise _Bad(f"unknown field {name!r} in {cls.__name__}")
+                try:
+                    kwargs[name] = field_converter(value)
+                except _Bad as bad:
+                    bad.path.append(f".{name}")
+                    raise
             try:
-                return self.decode(arm, data, path)
-            except TraceFormatError as exc:
-                errors.append(str(exc))
-        raise TraceFormatError(errors[0] if len(errors) == 1 else f"{path}: no type fits {data!r}")
+                return cls(**kwargs)
+            except TypeError as exc:  # a required field is missing
+                raise _Bad(str(exc)) from None
 
-    def _tuple(self, annotation: Any, data: Any, path: str) -> tuple[Any, ...]:
-        if not isinstance(data, list):
-            raise TraceFormatError(f"{path}: expected an array, got {_kind(data)}")
-        args = typing.get_args(annotation)
+        return convert
+
+    def _union(self, arms: tuple[Any, ...]) -> Converter:
+        nullable = type(None) in arms
+        converters = [self.converter(arm) for arm in arms if arm is not type(None)]
+
+        def convert(data: Any) -> Any:
+            if data is None and nullable:
+                return None
+            failures: list[_Bad] = []
+            for arm in converters:
+                try:
+                    return arm(data)
+                except _Bad as bad:
+                    failures.append(bad)
+            if len(failures) == 1:
+                raise failures[0]
+            raise _Bad(f"no type fits {_kind(data)}")
+
+        return convert
+
+    def _tuple(self, args: tuple[Any, ...]) -> Converter:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(self.decode(args[0], item, f"{path}[{i}]") for i, item in enumerate(data))
-        if len(args) != len(data):
-            raise TraceFormatError(f"{path}: expected {len(args)} items, got {len(data)}")
-        return tuple(
-            self.decode(arg, item, f"{path}[{i}]")
-            for i, (arg, item) in enumerate(zip(args, data, strict=True))
-        )
+            item = self.converter(args[0])
+
+            def convert_all(data: Any) -> tuple[Any, ...]:
+                if type(data) is not list:
+                    raise _Bad(f"expected an array, got {_kind(data)}")
+                return tuple(_indexed(item, i, value) for i, value in enumerate(data))
+
+            return convert_all
+        items = [self.converter(arg) for arg in args]
+
+        def convert_fixed(data: Any) -> tuple[Any, ...]:
+            if type(data) is not list:
+                raise _Bad(f"expected an array, got {_kind(data)}")
+            if len(data) != len(items):
+                raise _Bad(f"expected {len(items)} items, got {len(data)}")
+            return tuple(
+                _indexed(c, i, v) for i, (c, v) in enumerate(zip(items, data, strict=True))
+            )
+
+        return convert_fixed
 
 
-def _enum(cls: type[enum.Enum], data: Any, path: str) -> enum.Enum:
+def _indexed(convert: Converter, index: int, value: Any) -> Any:
     try:
-        return cls(data)
-    except ValueError:
-        raise TraceFormatError(f"{path}: {data!r} is not a {cls.__name__}") from None
+        return convert(value)
+    except _Bad as bad:
+        bad.path.append(f"[{index}]")
+        raise
 
 
-def _bytes(data: Any, path: str) -> bytes:
-    if isinstance(data, str):
+def _enum(cls: type[enum.Enum]) -> Converter:
+    def convert(data: Any) -> Any:
+        try:
+            return cls(data)
+        except ValueError:
+            raise _Bad(f"{data!r} is not a {cls.__name__}") from None
+
+    return convert
+
+
+def _bytes(data: Any) -> bytes:
+    if type(data) is str:
         try:
             return bytes.fromhex(data)
         except ValueError:
             pass
-    raise TraceFormatError(f"{path}: expected a hex string, got {_kind(data)}")
+    raise _Bad(f"expected a hex string, got {_kind(data)}")
 
 
-def _number(cls: type, data: Any, path: str) -> Any:
-    # JSON has one number type: accept an integral value for float, never a bool for either.
-    ok = isinstance(data, int) if cls is int else isinstance(data, int | float)
-    if not ok or isinstance(data, bool):
-        raise TraceFormatError(f"{path}: expected {cls.__name__}, got {_kind(data)}")
-    return cls(data)
-
-
-def _plain(cls: type, data: Any, path: str) -> Any:
-    if type(data) is not cls:
-        raise TraceFormatError(f"{path}: expected {cls.__name__}, got {_kind(data)}")
+def _int(data: Any) -> int:
+    if type(data) is not int:  # not bool either: JSON true is no count
+        raise _Bad(f"expected int, got {_kind(data)}")
     return data
 
 
-_SCALARS: dict[type, Callable[[Any, str], Any]] = {
+def _float(data: Any) -> float:
+    # JSON has one number type: an integral value is a fine float, a bool is not.
+    if type(data) is not float and type(data) is not int:
+        raise _Bad(f"expected float, got {_kind(data)}")
+    return float(data)
+
+
+def _plain(cls: type) -> Converter:
+    def convert(data: Any) -> Any:
+        if type(data) is not cls:
+            raise _Bad(f"expected {cls.__name__}, got {_kind(data)}")
+        return data
+
+    return convert
+
+
+_SCALARS: dict[type, Converter] = {
     bytes: _bytes,
-    int: lambda data, path: _number(int, data, path),
-    float: lambda data, path: _number(float, data, path),
-    str: lambda data, path: _plain(str, data, path),
-    bool: lambda data, path: _plain(bool, data, path),
+    int: _int,
+    float: _float,
+    str: _plain(str),
+    bool: _plain(bool),
 }
-
-
-def _scalar(cls: type, data: Any, path: str) -> Any:
-    decode = _SCALARS.get(cls)
-    if decode is None:
-        raise TraceFormatError(f"{path}: cannot decode a value of type {cls.__name__}")
-    return decode(data, path)
 
 
 def _kind(data: Any) -> str:

@@ -9,11 +9,12 @@ to read a script's own ``--flag`` lines before the command line overrides them.
 from __future__ import annotations
 
 from drillbook.config import RunConfig
+from drillbook.errors import ScriptSyntaxError
 from drillbook.parser.context import span_of
 from drillbook.parser.engine import run_parser
 from drillbook.parser.lexer import Lexeme, Tokenizer
 from drillbook.script.model import HeaderOption, Script
-from drillbook.source import Source
+from drillbook.source import Source, Span
 
 _VALUE_TYPES = {"INTEGER", "WORD", "STRING", "IPV4_ADDR", "IPV6_ADDR", "IPV4", "IPV6"}
 
@@ -26,9 +27,14 @@ def parse_script(text: str, path: str = "<script>", config: RunConfig | None = N
     """
     config = config or RunConfig()
     source = Source(path, text)
-    return run_parser(
-        source, config.ip_mode.wire_is_ipv6, config.define_map, config.psp_udp_port
-    )
+    try:
+        return run_parser(
+            source, config.ip_mode.wire_is_ipv6, config.define_map, config.psp_udp_port
+        )
+    except RecursionError:  # pragma: no cover - nesting is bounded; a last line of defence
+        raise ScriptSyntaxError(
+            "parse error: script nested too deeply", Span.point(1, 1), source
+        ) from None
 
 
 def _option_value(tokens: list[Lexeme]) -> str | None:

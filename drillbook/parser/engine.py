@@ -31,6 +31,7 @@ from drillbook.source import Source, Span
 
 GRAMMAR_PATH = Path(__file__).with_name("packetdrill.lark")
 MAX_NESTING = 256  # deeper brackets are refused (no real script comes near)
+MAX_OR_CHAIN = 1000  # longer `a|b|...` chains are refused (the corpus has at most 3)
 _OPENERS = frozenset({"LPAR", "LSQB", "LBRACE"})
 _CLOSERS = frozenset({"RPAR", "RSQB", "RBRACE"})
 
@@ -66,7 +67,17 @@ def _end_lexeme(text: str) -> Lexeme:
 def _tokens(source: Source, defines: dict[str, str]) -> Iterator[Lexeme]:
     """Lexemes lazily (a parse error stops the lexer), then $END; nesting is bounded."""
     depth = 0
+    chain = 0  # `|` operators in the current expression (evaluated recursively downstream)
     for lexeme in Tokenizer(source.text, defines):
+        if lexeme.type == "PIPE":
+            chain += 1
+            if chain > MAX_OR_CHAIN:
+                raise ScriptSyntaxError(
+                    f"parse error at '|': expression too long (more than {MAX_OR_CHAIN} '|')",
+                    lexeme_span(lexeme), source,
+                )
+        elif lexeme.type not in ("WORD", "INTEGER", "HEX_INTEGER"):
+            chain = 0
         if lexeme.type in _OPENERS:
             depth += 1
             if depth > MAX_NESTING:

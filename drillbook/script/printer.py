@@ -43,7 +43,9 @@ _BARE_OPTION_VALUE = re.compile(
     r"-?[0-9]+|[A-Za-z0-9_]+|[0-9]+(\.[0-9]+){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"
     r'|[A-Za-z0-9_]+=([A-Za-z0-9_]+|"[^"]*"|`[^`]*`)'
 )
-_ESCAPES = {10: "\\n", 9: "\\t", 13: "\\r", 11: "\\v", 12: "\\f", 92: "\\\\", 34: '\\"'}
+# A backslash or quote is written as \x5c / \x22: flex's longest match would read `"\\", "`
+# as one string (the escaped backslash can also pair with the closing quote).
+_ESCAPES = {10: "\\n", 9: "\\t", 13: "\\r", 11: "\\v", 12: "\\f", 92: "\\x5c", 34: "\\x22"}
 
 
 def format_seconds(usecs: int) -> str:

@@ -49,6 +49,11 @@ def test_syntax_errors(body: str, line: int, message: str, hint: str | None) -> 
     assert isinstance(error, ScriptSyntaxError)
     assert error.message == message
     assert error.span.line == line
+    rendered = error.render().splitlines()
+    assert rendered[0] == f"e.pkt:{line}:{error.span.column}: {message}"
+    bad = message.split("'")[1]
+    if bad:  # the caret is under the offending token
+        assert rendered[1][rendered[2].index("^"):].startswith(bad)
     if hint is not None:
         assert error.hint is not None and hint in error.hint
 

@@ -64,7 +64,7 @@ def test_corpus_round_trips(corpus_dir: Path, mode: IpMode) -> None:
 def test_single_nodes() -> None:
     assert format_seconds(0) == "0" and format_seconds(100_000) == "0.1"
     assert format_seconds(1_500) == "0.0015" and format_seconds(2_000_000) == "2"
-    assert format_c_string(b'a"\\\n\x00\xff') == '"a\\"\\\\\\n\\x00\\xff"'
+    assert format_c_string(b'a"\\\n\x00\xff') == '"a\\x22\\x5c\\n\\x00\\xff"'
     assert format_expr(BinaryOrExpr(SymbolExpr("A"), IntExpr(16, hex=True))) == "A|0x10"
     packet = PacketSpec(Direction.OUTBOUND, TcpSpec("S.", 0, 0, 0, ack=1, options=(
         TcpOption("mss", value=1460), TcpOption("nop"), TcpOption("wscale", value=8))),
@@ -74,6 +74,19 @@ def test_single_nodes() -> None:
                        end_us=200_000)
     event = Event(EventTime(TimeKind.RELATIVE, 0), call)
     assert format_event(event) == "+0...0.2 accept(3, ..., ...) = 4"
+
+
+def test_header_options_and_commands_round_trip() -> None:
+    text = (
+        '--ip_version=ipv6\n--local_ip=fd3d:a0b:17d6::1\n--remote_ip=192.0.2.1\n'
+        '--define=CC="reno"\n--define=X=`date`\n--code_command="python3 -u"\n'
+        "--strict_segments\n--mtu=1520\n`init\n  more`\n"
+        "0 `sysctl -q a=1`\n+0 %{ assert x == 1 }%\n* > F. 1:1(0) ack 1\n`cleanup`\n"
+    )
+    script = parse_script(text, "h.pkt")
+    printed = format_script(script)
+    assert parse_script(printed, "h.pkt") == script
+    assert printed.splitlines()[5] == '--code_command="python3 -u"'
 
 
 # ---------------------------------------------------------------- generated scripts

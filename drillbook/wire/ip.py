@@ -36,6 +36,7 @@ IPV6_HEADER_LEN = 40
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _IPV6 = struct.Struct("!IHBB16s16s")
+_U16 = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +186,6 @@ def push_ipv4_header(
     buf.push_bytes(options)
     if fill_checksum:
         buf.patch_struct(_U16, start + 10, internet_checksum(buf.view(start)))
-
-
-_U16 = struct.Struct("!H")
 
 
 def pull_ipv6_header(buf: Buffer) -> IPv6Header:

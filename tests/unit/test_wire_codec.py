@@ -276,3 +276,15 @@ def test_virtio_net_hdr() -> None:
     assert w.unpack_virtio_net_hdr(w.pack_virtio_net_hdr(full))[0] == full
     with pytest.raises(w.WireError, match="truncated virtio_net_hdr"):
         w.unpack_virtio_net_hdr(b"\0" * 9)
+
+
+def test_public_surface_is_importable_and_stdlib_only() -> None:
+    import subprocess
+    import sys
+
+    for name in w.__all__:
+        assert getattr(w, name) is not None, name
+    # The codec must not drag scapy (or anything heavy) in: it runs on the hot path.
+    code = "import sys, drillbook.wire; print(sorted(m for m in sys.modules if 'scapy' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,6 +1,6 @@
 """The per-packet hot path of a real run, in µs (target: median ≤ 50 µs).
 
-    .venv/bin/python benchmarks/bench_hotpath.py [ROUNDS]
+    .venv/bin/python benchmarks/bench_hotpath.py [ROUNDS] [--profile]
 
 A worker (fresh namespace, real kernel) runs a data-transfer script: after the handshake, ROUNDS
 times ``write`` 1000 bytes, expect the data segment, inject the peer's ACK. The run is the
@@ -14,7 +14,10 @@ ordinary driver; only the four hot-path calls are wrapped with timers:
 
 from __future__ import annotations
 
+import cProfile
+import io
 import os
+import pstats
 import select
 import statistics
 import sys
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+PROFILE_ENV = "DRILLBOOK_BENCH_PROFILE"  # set (or pass --profile) to print a cProfile
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent)]
 
 # The machine is shared: a wide tolerance keeps the run going under load (we time, not judge).
@@ -95,11 +99,25 @@ def entry(sandbox: Any, request: Any) -> dict[str, Any]:
             return matcher
 
         run.engine.begin_outbound = begin_timed
+        profiler = cProfile.Profile() if PROFILE_ENV in os.environ else None
+        if profiler:
+            profiler.enable()
         trace = run.run()
+        if profiler:
+            profiler.disable()
     finally:
         ports.close()
     failure = trace.failure.render() if trace.failure else None
-    return {"samples": samples, "failure": failure}
+    return {"samples": samples, "failure": failure, "profile": _top(profiler)}
+
+
+def _top(profiler: cProfile.Profile | None, limit: int = 25) -> str:
+    """The functions with the most own time, to show where the hot path goes."""
+    if profiler is None:
+        return ""
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(limit)
+    return out.getvalue()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -111,7 +129,10 @@ def main() -> int:
     from drillbook.config import RunConfig
     from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
 
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = [arg for arg in sys.argv[1:] if arg != "--profile"]
+    if "--profile" in sys.argv:
+        os.environ[PROFILE_ENV] = "1"
+    rounds = int(args[0]) if args else 200
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(HERE.parent),
                                                              os.environ.get("PYTHONPATH"))))
     request = WorkerRequest(script_text=script_text(rounds), script_path="hotpath.pkt",
@@ -134,6 +155,8 @@ def main() -> int:
                              ("  read", us["read"]), ("  decode+match", us["match"])):
             print(f"{name:<28} median {statistics.median(values):7.1f} us   "
                   f"p90 {_pct(values, 0.9):7.1f} us   n={len(values)}")
+    if reply.result.get("profile"):
+        print(reply.result["profile"])
     return 0
 
 

@@ -88,6 +88,12 @@ class PacketEngine:
                 found.state = SocketState.ACTIVE_CONNECTING
                 found.live_remote = Endpoint(self.remote_ip, self.config.connect_port)
                 found.live_local = Endpoint(self.local_ip, 0)
+        elif event.kind == "disconnect":  # connect/sendto with AF_UNSPEC: the socket is new again
+            found = self._by_fd(event.script_fd)
+            if found is not None:
+                found.state = SocketState.NEW
+                found.live_remote = Endpoint()
+                found.live_local = Endpoint()
         elif event.kind == "accept":
             for child in reversed(self.sockets):
                 if (

@@ -33,6 +33,7 @@ from drillbook.runtime.code import CodeRecorder
 from drillbook.runtime.recorder import TraceRecorder
 from drillbook.runtime.sandbox import Sandbox
 from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
+from drillbook.runtime.tcpinfo import SockoptReadError
 from drillbook.runtime.worker import WorkerTimeout
 from drillbook.script.model import (
     CodeBlock,
@@ -129,6 +130,9 @@ class ScriptRun:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> Trace:
+        if any(isinstance(e.action, SyscallSpec) and e.action.is_blocking
+               for e in self.script.events):
+            self._start_blocking_thread()  # ready before time 0, not created mid-script
         try:
             self._run_init_command()
             self.clock.start()
@@ -186,7 +190,7 @@ class ScriptRun:
             self._anchor(event) if event.time.is_relative or event.time.kind is TimeKind.ANY else 0
         )
         schedule = adjust(event.time, anchor_us=anchor)
-        if index == 0 and schedule.start_us != 0:
+        if index == 0 and event.time.start_us != 0:  # checked on the script's value, as in C
             raise EventFailure(FailureKind.RUNTIME, event.line, "first event should be at time 0")
         if (
             self.last_event is not None
@@ -444,13 +448,17 @@ class ScriptRun:
         self.completed_us = self.clock.now_us()
         self._after_syscall(event, spec, state, outcome, actual, None)
 
+    def _start_blocking_thread(self) -> BlockingCallThread:
+        install_sigchld_handler()
+        # A returning blocking call must not wait for the GIL while the main thread spins
+        # toward its next event: hand the GIL over within 100 µs instead of 5 ms.
+        sys.setswitchinterval(1e-4)
+        self.blocking = BlockingCallThread()
+        return self.blocking
+
     def _run_blocking_syscall(self, event: Event, spec: SyscallSpec, state: _EventState) -> None:
         if self.blocking is None:
-            install_sigchld_handler()
-            # A returning blocking call must not wait for the GIL while the main thread spins
-            # toward its next event: hand the GIL over within 100 µs instead of 5 ms.
-            sys.setswitchinterval(1e-4)
-            self.blocking = BlockingCallThread()
+            self.blocking = self._start_blocking_thread()
         elif not self.blocking.await_idle():
             raise EventFailure(
                 FailureKind.SYSCALL,
@@ -587,31 +595,24 @@ class ScriptRun:
 
     def _run_code(self, event: Event, spec: CodeBlock, state: _EventState) -> None:
         actual = self._wait_for(event, state, "data collection for code")
-        live_fd = self.engine.socket_live_fd()
-        if live_fd is None:
-            message = "no socket to use for code"
-            self.recorder.step(
-                state.index,
-                event,
-                StepKind.CODE,
-                Outcome.FAILED,
-                scheduled_us=state.schedule.start_us,
-                actual_us=actual,
-                message=message,
-            )
-            raise EventFailure(FailureKind.CODE, event.line, message)
-        values = self.executor.code_snapshot(live_fd)
+        try:
+            if self.engine.socket is None:
+                raise SockoptReadError("no socket to use for code")
+            live_fd = self.engine.socket_live_fd()
+            if live_fd is None:  # a child not accepted yet: packetdrill's getsockopt(-1) fails
+                raise SockoptReadError("can't find getsockopt to get TCP info")
+            values = self.executor.code_snapshot(live_fd)
+        except SockoptReadError as error:
+            message = f"runtime error in code: {error}"
+            self.recorder.step(state.index, event, StepKind.CODE, Outcome.FAILED,
+                               scheduled_us=state.schedule.start_us, actual_us=actual,
+                               message=message)
+            raise EventFailure(FailureKind.CODE, event.line, message) from None
         self.completed_us = self.clock.now_us()
         self.code.snapshot(spec, event.line, values)
-        self.recorder.step(
-            state.index,
-            event,
-            StepKind.CODE,
-            Outcome.OK,
-            scheduled_us=state.schedule.start_us,
-            actual_us=actual,
-            tcp_info=self._tcp_info(actual),
-        )
+        self.recorder.step(state.index, event, StepKind.CODE, Outcome.OK,
+                           scheduled_us=state.schedule.start_us, actual_us=actual,
+                           tcp_info=self._tcp_info(actual))
 
     # -- the end -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ can stand in for packetdrill in upstream's run_all.py or the kernel's ksft_runne
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from drillbook.commands import SUBCOMMANDS
@@ -16,7 +17,8 @@ EXIT_CODES = """exit status:
   0  every script passed (or, with --dry_run, parsed and checked)
   1  a script failed against the kernel
   2  a script or usage error (syntax, semantics, flags, unreadable file)
-  3  a sandbox error (namespace or TUN could not be set up) or an aborted run"""
+  3  a sandbox error (namespace or TUN could not be set up), an aborted run, or an
+     internal error in drillbook"""
 
 
 def usage() -> str:
@@ -66,6 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("drillbook: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug in drillbook, never the user's mistake
+        if "--debug" in args or os.environ.get("DRILLBOOK_DEBUG"):
+            raise
+        print(
+            f"drillbook: internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug in drillbook; run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 __all__ = ["EXIT_CODES", "main", "usage"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drillbook.config import IpMode, RunConfig
 from drillbook.errors import ScriptSemanticError, ScriptSyntaxError
@@ -324,3 +326,22 @@ def test_errors_are_script_errors() -> None:
     with pytest.raises(ScriptSemanticError):
         parse_script("0 < S 0:0(0)")
     assert one("+0 > S 0:0(0)").direction is Direction.OUTBOUND  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- any text at all
+
+_PIECES = st.sampled_from([
+    "0", "+0", "+.1", "*", "~", "<", ">", "S.", ".", "1:1(0)", "ack", "win", "1", "<mss 1460>",
+    "write(", ")", "(", "[", "]", "{", "}", ",", "=", "|", "...", '"s', '"', "`", "%{", "}%",
+    "//", "/*", "*/", "\n", "-", "0x", "icmp", "udp", "EAGAIN", "--mtu=", "\\", "#", "\x00",
+])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(_PIECES, max_size=30).map(" ".join)))
+def test_any_text_parses_or_raises_a_script_error(text: str) -> None:
+    try:
+        parse_script(text, "any.pkt")
+    except (ScriptSyntaxError, ScriptSemanticError) as exc:
+        assert exc.span.line >= 1
+        assert exc.render().startswith("any.pkt:")

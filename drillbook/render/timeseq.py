@@ -57,6 +57,8 @@ class TimeSequenceArtists:
     window_line: Line2D | None
     sacks: tuple[SackSpan, ...]
     retransmit_marks: tuple[Text, ...]
+    dup_acks: Line2D | None = None  # tcptrace's little ticks: an ACK that moved nothing
+    zero_windows: Line2D | None = None  # tcptrace's crosses: a zero receive window
 
 
 def _x_range(segments: tuple[PacketRecord, ...], replies: tuple[PacketRecord, ...]) -> tuple[
@@ -90,6 +92,26 @@ def _step_line(ax: Axes, points: list[tuple[float, float]], x_end: float, colour
     ys = [y for _, y in points] + [points[-1][1]]
     (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.4, label=label,
                       zorder=2)
+    return line
+
+
+def duplicate_acks(replies: tuple[PacketRecord, ...]) -> tuple[PacketRecord, ...]:
+    """ACKs without data that repeat the previous ACK number (RFC 5681 §2's duplicate ACK,
+    window updates aside: the window must be unchanged too)."""
+    dups: list[PacketRecord] = []
+    for before, now in zip(replies, replies[1:], strict=False):
+        if (now.ack == before.ack and now.payload_len == 0 and now.window == before.window
+                and not any(f in now.flags for f in "SFR")):
+            dups.append(now)
+    return tuple(dups)
+
+
+def _marks(ax: Axes, points: list[tuple[float, float]], marker: str,
+           colour: str) -> Line2D | None:
+    if not points:
+        return None
+    (line,) = ax.plot([x for x, _ in points], [y for _, y in points], linestyle="",
+                      marker=marker, markersize=9, color=colour, zorder=4)
     return line
 
 
@@ -134,16 +156,22 @@ def draw_time_sequence(ax: Axes, trace: Trace, *, direction: Direction | None = 
     win_points = [(p.time_us / MS, float(p.ack + w)) for p in replies
                   if p.ack is not None and (w := scaled_window(p, shift)) is not None]
     ack_line = _step_line(ax, ack_points, x1, PALETTE.ack, "ACK (cumulative)")
+    dups = _marks(ax, [(p.time_us / MS, float(p.ack or 0)) for p in duplicate_acks(replies)],
+                  "|", PALETTE.ack)
+    zeros = _marks(ax, [(p.time_us / MS, float(p.ack)) for p in replies
+                        if p.window == 0 and p.ack is not None], "x", PALETTE.error)
     window_line = _step_line(ax, win_points, x1, PALETTE.window, "receive window (ack + win)")
     spans = _sack_spans(ax, replies)
     shown = {"data"} | {"retrans" for b in beams if b.retransmission}
     shown |= {"ack"} if ack_line else set()
+    shown |= {"dup"} if dups else set()
+    shown |= {"zero"} if zeros else set()
     shown |= {"window"} if window_line else set()
     shown |= {"sack" if s.newest else "sack_old" for s in spans}
     _axes(ax, segments, ack_points, (x0, x1), direction, colour, title, shown)
     _fit_window(ax, win_points)
     return TimeSequenceArtists(direction, tuple(beams), ack_line, window_line, tuple(spans),
-                               tuple(marks))
+                               tuple(marks), dups, zeros)
 
 
 def _fit_window(ax: Axes, win_points: list[tuple[float, float]]) -> None:
@@ -169,7 +197,11 @@ def _legend(shown: set[str], colour: str) -> list[Line2D]:
         ("data", Line2D([], [], color=colour, lw=1.6, label="data segment")),
         ("retrans", Line2D([], [], color=PALETTE.error, lw=1.6, label="retransmission (R)")),
         ("ack", Line2D([], [], color=PALETTE.ack, lw=1.4, label="ACK (cumulative)")),
+        ("dup", Line2D([], [], color=PALETTE.ack, marker="|", markersize=9, linestyle="",
+                       label="duplicate ACK")),
         ("window", Line2D([], [], color=PALETTE.window, lw=1.4, label="receive window")),
+        ("zero", Line2D([], [], color=PALETTE.error, marker="x", linestyle="",
+                        label="zero window")),
         ("sack", Line2D([], [], color=PALETTE.sack_newest, lw=4, label="newest SACK block")),
         ("sack_old", Line2D([], [], color=PALETTE.sack_older, lw=3, label="older SACK blocks")),
     ]

@@ -96,7 +96,8 @@ def test_rows_are_one_per_event_not_time_proportional() -> None:
 
 def test_mismatch_draws_a_ghost_and_names_the_field() -> None:
     trace = sack_mismatch_trace()
-    art = draw_sequence(axes(), trace)
+    ax = axes()
+    art = draw_sequence(ax, trace)
     (ghost,) = art.ghosts
     assert ghost.packet.ack == 2001
     assert ghost.arrow.get_linestyle() != "-"
@@ -105,6 +106,11 @@ def test_mismatch_draws_a_ghost_and_names_the_field() -> None:
     assert actual.status is PacketStatus.MISMATCH
     assert to_hex(actual.arrow.get_edgecolor()) == PALETTE.error.lower()
     assert any("tcp_ack differs" in m.get_text() for m in art.marks)
+    legend = ax.get_legend()
+    assert legend is not None
+    assert {t.get_text() for t in legend.get_texts()} == {
+        "inbound: injected by the peer (<)", "outbound: sent by the kernel (>)",
+        "differs from the script", "what the script expected"}
 
 
 def test_missing_and_unexpected_are_marked() -> None:
@@ -148,6 +154,8 @@ def test_time_sequence_beams_acks_window_and_retransmission() -> None:
     wins = list(art.window_line.get_ydata())  # type: ignore[arg-type]
     assert acks[-2] == 5001 and wins[-2] == 5001 + (257 << 7)
     assert {s.block for s in art.sacks} == {(2001, 3001), (2001, 4001), (2001, 5001)}
+    assert art.dup_acks is not None and art.zero_windows is None
+    assert list(art.dup_acks.get_ydata()) == [1001, 1001, 1001]  # type: ignore[arg-type]
 
 
 def test_time_sequence_inbound_for_the_sack_example() -> None:

@@ -15,17 +15,21 @@ from drillbook.options import build_config
 from drillbook.parser import parse_script
 from drillbook.script.model import (
     BinaryOrExpr,
+    CodeBlock,
     Direction,
+    EchoedHeader,
     EllipsisExpr,
     Event,
     EventTime,
     Expr,
     FieldExpr,
+    IcmpSpec,
     IntExpr,
     IpInfo,
     ListExpr,
     PacketSpec,
     Script,
+    ShellCommand,
     StringExpr,
     StructExpr,
     SymbolExpr,
@@ -33,6 +37,7 @@ from drillbook.script.model import (
     TcpOption,
     TcpSpec,
     TimeKind,
+    UdpSpec,
 )
 from drillbook.script.printer import (
     format_c_string,
@@ -144,10 +149,71 @@ packets = st.builds(
     st.integers(0, 2**31), st.integers(0, 1000), st.one_of(st.none(), st.integers(0, 2**32 - 1)),
     options, st.booleans(),
 )
-events = st.builds(Event, times, st.one_of(syscalls, packets))
+ip_infos = st.one_of(
+    st.just(IpInfo()),
+    st.builds(IpInfo, ecn=st.sampled_from(["ect0", "ect1", "ce", "noecn"]),
+              flowlabel=st.one_of(st.none(), st.integers(0, 2**20 - 1))),
+    st.builds(IpInfo, tos=st.integers(0, 255)),
+    st.builds(IpInfo, ttl=st.integers(0, 300)),
+    st.builds(IpInfo, flowlabel=st.integers(0, 2**20 - 1)),
+)
+udp_packets = st.builds(
+    lambda d, length, ports, tos: PacketSpec(d, UdpSpec(length), IpInfo(tos=tos), (), ports),
+    st.sampled_from(list(Direction)), st.integers(0, 60000),
+    st.one_of(st.none(), st.tuples(st.integers(0, 65535), st.integers(0, 65535))),
+    st.one_of(st.none(), st.integers(0, 255)),
+)
+icmp_packets = st.builds(
+    lambda d, names, mtu, echoed: PacketSpec(d, IcmpSpec(
+        names[0], names[1], names[2], names[3], mtu if names[:2] == ("unreachable", 3)
+        and names[3] == 4 else None, None, echoed)),
+    st.sampled_from(list(Direction)),
+    st.sampled_from([("unreachable", 3, "frag_needed", 4), ("unreachable", 3, None, 0),
+                     ("echo_request", 8, None, 0), ("type_42", 42, "code_7", 7),
+                     ("time_exceeded", 11, "code_1", 1)]),
+    st.integers(0, 65535),
+    st.one_of(st.none(), st.builds(EchoedHeader, st.just("udp"), payload_len=st.integers(0, 9)),
+              st.builds(lambda a, n: EchoedHeader("tcp", a, a + n, n), st.integers(0, 2**31),
+                        st.integers(0, 1000))),
+)
+notes = st.lists(st.sampled_from(["Operation", "now", "in", "progress", "x1"]), min_size=1,
+                 max_size=3).map(" ".join)
+results = st.one_of(
+    st.tuples(st.none(), st.none()),
+    st.tuples(st.sampled_from(["EAGAIN", "EINPROGRESS"]), notes),
+    st.tuples(st.none(), notes),
+)
+blocking = st.builds(
+    lambda call, end, result: SyscallSpec(call.name, call.args, call.result, result[0],
+                                          result[1], end),
+    syscalls, st.one_of(st.none(), st.integers(0, 10**7)), results,
+)
+commands = st.one_of(
+    st.builds(ShellCommand, st.text("abc =-/$\n", min_size=1, max_size=20)),
+    st.builds(CodeBlock, st.text("abc =+1()\n#", min_size=1, max_size=20).map(
+        lambda t: t.strip(" \t")).filter(bool)),
+)
+outbound_times = st.one_of(
+    times, st.just(EventTime(TimeKind.ANY)),
+    st.builds(lambda a, b: EventTime(TimeKind.RELATIVE_RANGE, a, a + b),
+              st.integers(0, 10**6), st.integers(0, 10**6)),
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _outbound(packet: PacketSpec) -> PacketSpec:
+    return PacketSpec(Direction.OUTBOUND, packet.body, packet.ip, packet.encapsulations,
+                      packet.ports, packet.psp_spi)
+
+
+with_ip = st.builds(
+    lambda p, ip: PacketSpec(p.direction, p.body, ip, (), p.ports), packets, ip_infos)
+events = st.one_of(
+    st.builds(Event, times, st.one_of(blocking, with_ip, udp_packets, icmp_packets, commands)),
+    st.builds(Event, outbound_times, st.one_of(packets, icmp_packets).map(_outbound)),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, min_size=1, max_size=5))
 def test_generated_scripts_round_trip(generated: list[Event]) -> None:
     script = Script((), None, tuple(generated))

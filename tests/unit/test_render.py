@@ -16,6 +16,7 @@ from trace_fixtures import (
     sack_mismatch_trace,
     sack_trace,
     timeout_trace,
+    tso_trace,
     unexpected_trace,
 )
 
@@ -235,3 +236,22 @@ def test_blocking_call_is_bracketed_until_it_returns() -> None:
     rows = [r.line for r in art.rows]
     assert top == art.row_y[rows.index(9)] + 0.3
     assert bottom == art.row_y[rows.index(12)] + 0.5
+
+
+@pytest.mark.parametrize("make", [handshake_trace, sack_trace, sack_mismatch_trace,
+                                  timeout_trace, unexpected_trace, tso_trace])
+def test_sequence_labels_do_not_overlap(make: object) -> None:
+    from itertools import combinations
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    trace: Trace = make()  # type: ignore[operator]
+    fig = figure_for(trace, ["sequence"])  # the size the diagram is laid out for
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    art = draw_sequence(fig.axes[0], trace)  # drawn again on the same axes: same places
+    texts = [a.label for a in (*art.arrows, *art.ghosts)]
+    texts += [*art.boxes, *art.states, *art.times, *art.marks]
+    boxes = [t.get_window_extent(renderer).shrunk(0.98, 0.9) for t in texts]
+    clashes = [(a.get_text(), b.get_text()) for (a, ba), (b, bb)
+               in combinations(zip(texts, boxes, strict=True), 2) if ba.overlaps(bb)]
+    assert clashes == []

@@ -150,7 +150,8 @@ def _syntax_error(
     if lexeme.type == "$END":
         what = "parse error at '': syntax error"  # packetdrill's words at end of input
     else:
-        what = f"parse error at '{lexeme.text}': syntax error"
+        text = lexeme.text if len(lexeme.text) <= 200 else lexeme.text[:200] + "..."
+        what = f"parse error at '{text}': syntax error"
     hint = syntax_hint(lexemes, index, lexeme, expected)
     span = lexeme_span(lexeme)
     if span.end_line != span.line:

@@ -139,6 +139,7 @@ HOSTILE: dict[str, bytes] = {
     "binary": bytes(range(256)) * 40,
     "invalid_utf8": b"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3 // \xff\xfe\n+0 \xc3\x28\n",
     "long_line": b'0 write(3, "' + b"a" * 200_000 + b'", 1) = 1 ? ' + b"x" * 1000 + b"\n",
+    "huge_token": b'0 "' + b"b" * 200_000 + b'"\n',
     "many_tokens": b"0 write(3, ..., " + b"1|" * 10_000 + b"?) = 1\n",
     "nested": b"0 write(3, " + b"[" * 5000 + b"1" + b"]" * 5000 + b", 1) = 1\n",
     "nested_braces": b"0 f(" + b"{" * 5000 + b"\n",

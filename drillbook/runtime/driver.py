@@ -14,6 +14,7 @@ The decisions (mapping, matching, wording) are the engine's; this module does th
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +31,10 @@ from drillbook.runtime.blocking import (
 )
 from drillbook.runtime.clock import RunClock
 from drillbook.runtime.code import CodeRecorder
-from drillbook.runtime.recorder import TraceRecorder
+from drillbook.runtime.recorder import RawTcpInfo, TraceRecorder
 from drillbook.runtime.sandbox import Sandbox
 from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
-from drillbook.runtime.tcpinfo import SockoptReadError
+from drillbook.runtime.tcpinfo import TCP_INFO_SIZE, SockoptReadError
 from drillbook.runtime.worker import WorkerTimeout
 from drillbook.script.model import (
     CodeBlock,
@@ -47,6 +48,7 @@ from drillbook.script.model import (
 )
 from drillbook.trace.model import FailureKind, Outcome, StepKind, Trace
 
+TCP_INFO = 11  # <netinet/tcp.h>
 FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
 SHELL_TIMEOUT_S = 120.0  # drillbook's guard: packetdrill would hang forever
 EXPLORE_WAIT_US = 500_000  # in explore mode, how long past its time to wait for a `>` packet
@@ -503,7 +505,7 @@ class ScriptRun:
         actual_us: int,
         returned_us: int | None,
     ) -> None:
-        record = self.recorder.syscall_record(event, spec, outcome, returned_us)
+        record = self.recorder.syscall_record(spec, outcome, returned_us)
         if outcome.error is not None:
             message = outcome.error
             if not message.startswith("runtime error"):
@@ -685,14 +687,17 @@ class ScriptRun:
             self.blocking.stop()
         self.executor.close_all()
 
-    def _tcp_info(self, when_us: int | None) -> Any:
+    def _tcp_info(self, when_us: int | None) -> RawTcpInfo | None:
+        """The socket under test's TCP_INFO bytes now (decoded after the run)."""
         live_fd = self.engine.socket_live_fd()
         if live_fd is None:
             return None
-        info = self.executor.tcp_info(live_fd)
-        if info is None:
+        data = self.executor.runtime.libc.getsockopt_bytes(
+            live_fd, socket.IPPROTO_TCP, TCP_INFO, TCP_INFO_SIZE
+        )
+        if data is None:
             return None
-        return self.recorder.tcp_info(info, when_us if when_us is not None else self.clock.now_us())
+        return RawTcpInfo(when_us if when_us is not None else self.clock.now_us(), data)
 
 
 def _is_inbound(event: Event) -> bool:

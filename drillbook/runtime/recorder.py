@@ -1,11 +1,19 @@
-"""Collects what a run does into the immutable Trace."""
+"""Collects what a run does into the immutable Trace.
+
+Recording is split in two so that the hot path between events stays cheap: during the run the
+recorder only remembers raw facts (the event, its outcome, TCP_INFO bytes); Steps, decoded
+snapshots and text are built after the run, in ``build``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from drillbook.config import RunConfig
-from drillbook.script.model import Event, Script, SyscallSpec
+from drillbook.runtime.tcpinfo import decode_tcp_info
+from drillbook.script.model import Event, IntExpr, Script, SyscallSpec
+from drillbook.script.symbols import errno_name
 from drillbook.trace.model import (
     Failure,
     FailureKind,
@@ -19,19 +27,27 @@ from drillbook.trace.model import (
 )
 
 TCP_STATES = {
-    1: "ESTABLISHED",
-    2: "SYN_SENT",
-    3: "SYN_RECV",
-    4: "FIN_WAIT1",
-    5: "FIN_WAIT2",
-    6: "TIME_WAIT",
-    7: "CLOSE",
-    8: "CLOSE_WAIT",
-    9: "LAST_ACK",
-    10: "LISTEN",
-    11: "CLOSING",
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+    6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
     12: "NEW_SYN_RECV",
-}
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RawTcpInfo:
+    """TCP_INFO bytes read right after an event; decoded only when the trace is built."""
+
+    when_us: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _PendingStep:
+    index: int
+    event: Event
+    kind: StepKind
+    outcome: Outcome
+    fields: dict[str, Any]
 
 
 class TraceRecorder:
@@ -40,9 +56,8 @@ class TraceRecorder:
     def __init__(self, script: Script, config: RunConfig, addresses: Any) -> None:
         self.script = script
         self.config = config
-        self.steps: list[Step] = []
+        self._pending: list[_PendingStep] = []
         self.packets: list[PacketRecord] = []
-        self.unexpected: set[int] = set()
         self.failure: Failure | None = None
         self.warnings: list[str] = []
         self.outputs: list[str] = []
@@ -51,28 +66,10 @@ class TraceRecorder:
         self.local_ip = getattr(addresses, "local_ip", "")
         self.remote_ip = getattr(addresses, "remote_ip", "")
 
-    def event_text(self, event: Event) -> str:
-        span = event.span
-        source = self.script.source
-        if span.offset < span.end_offset <= len(source.text):
-            text = source.text[span.offset : span.end_offset]
-        else:
-            text = source.line_text(event.line)
-        return " ".join(text.split())
-
     def step(
         self, index: int, event: Event, kind: StepKind, outcome: Outcome, **fields: Any
     ) -> None:
-        self.steps.append(
-            Step(
-                index=index,
-                line=event.line,
-                kind=kind,
-                text=self.event_text(event),
-                outcome=outcome,
-                **fields,
-            )
-        )
+        self._pending.append(_PendingStep(index, event, kind, outcome, fields))
 
     def packet(self, record: PacketRecord, unexpected: bool = False) -> None:
         self.packets.append(record)
@@ -97,35 +94,33 @@ class TraceRecorder:
             if event.line == line:
                 column = max(event.span.column, 1)
                 break
-        self.failure = Failure(
-            kind=kind,
-            line=line,
-            column=column,
-            message=message,
-            details=details,
-            field_name=field_name,
-            path=self.script.path,
-        )
+        self.failure = Failure(kind=kind, line=line, column=column, message=message,
+                               details=details, field_name=field_name, path=self.script.path)
 
-    def syscall_record(
-        self, event: Event, spec: SyscallSpec, outcome: Any, returned_us: int | None
-    ) -> SyscallRecord:
-        from drillbook.script.symbols import errno_name
+    def syscall_record(self, spec: SyscallSpec, outcome: Any, returned_us: int | None) -> Any:
+        """What a syscall did (raw; made into a SyscallRecord after the run)."""
+        return (spec, int(getattr(outcome, "result", 0)), int(getattr(outcome, "errno", 0) or 0),
+                returned_us)
 
-        expected = None
-        from drillbook.script.model import IntExpr
+    # -- after the run ---------------------------------------------------------------------
 
-        if isinstance(spec.result, IntExpr):
-            expected = spec.result.value
-        errno = int(getattr(outcome, "errno", 0) or 0)
+    def event_text(self, event: Event) -> str:
+        span = event.span
+        source = self.script.source
+        if span.offset < span.end_offset <= len(source.text):
+            text = source.text[span.offset : span.end_offset]
+        else:
+            text = source.line_text(event.line)
+        return " ".join(text.split())
+
+    def _syscall(self, event: Event, raw: Any) -> SyscallRecord:
+        spec, result, errno, returned_us = raw
+        expected = spec.result.value if isinstance(spec.result, IntExpr) else None
+        text = self.event_text(event)
+        call = text[text.find(spec.name):] if spec.name in text else text
         return SyscallRecord(
-            name=spec.name,
-            text=self.event_text(event).split(" ", 1)[-1],
-            expected_result=expected,
-            result=getattr(outcome, "result", None),
-            errno=errno,
-            errno_name=errno_name(errno) if errno else "",
-            blocking=spec.is_blocking,
+            name=spec.name, text=call, expected_result=expected, result=result, errno=errno,
+            errno_name=errno_name(errno) if errno else "", blocking=spec.is_blocking,
             return_us=returned_us,
         )
 
@@ -134,43 +129,35 @@ class TraceRecorder:
             return int(info.get(f"tcpi_{name}", 0))
 
         return TcpInfoSnapshot(
-            time_us=when_us,
-            state=TCP_STATES.get(get("state"), str(get("state"))),
-            ca_state=get("ca_state"),
-            snd_cwnd=get("snd_cwnd"),
-            snd_ssthresh=get("snd_ssthresh"),
-            rtt_us=get("rtt"),
-            rttvar_us=get("rttvar"),
-            rto_us=get("rto"),
-            unacked=get("unacked"),
-            sacked=get("sacked"),
-            lost=get("lost"),
-            retrans=get("retrans"),
-            total_retrans=get("total_retrans"),
-            snd_wnd=get("snd_wnd"),
-            rcv_wnd=get("rcv_wnd"),
-            rcv_space=get("rcv_space"),
-            snd_mss=get("snd_mss"),
-            rcv_mss=get("rcv_mss"),
-            pmtu=get("pmtu"),
-            delivered=get("delivered"),
-            reordering=get("reordering"),
+            time_us=when_us, state=TCP_STATES.get(get("state"), str(get("state"))),
+            ca_state=get("ca_state"), snd_cwnd=get("snd_cwnd"), snd_ssthresh=get("snd_ssthresh"),
+            rtt_us=get("rtt"), rttvar_us=get("rttvar"), rto_us=get("rto"), unacked=get("unacked"),
+            sacked=get("sacked"), lost=get("lost"), retrans=get("retrans"),
+            total_retrans=get("total_retrans"), snd_wnd=get("snd_wnd"), rcv_wnd=get("rcv_wnd"),
+            rcv_space=get("rcv_space"), snd_mss=get("snd_mss"), rcv_mss=get("rcv_mss"),
+            pmtu=get("pmtu"), delivered=get("delivered"), reordering=get("reordering"),
             fields=tuple(sorted((k, int(v)) for k, v in info.items() if isinstance(v, int))),
-        )
+        )  # fmt: skip
+
+    def _build_step(self, pending: _PendingStep) -> Step:
+        fields = dict(pending.fields)
+        raw_info = fields.pop("tcp_info", None)
+        if isinstance(raw_info, RawTcpInfo):
+            fields["tcp_info"] = self.tcp_info(decode_tcp_info(raw_info.data), raw_info.when_us)
+        raw_call = fields.pop("syscall", None)
+        if raw_call is not None:
+            fields["syscall"] = self._syscall(pending.event, raw_call)
+        return Step(index=pending.index, line=pending.event.line, kind=pending.kind,
+                    text=self.event_text(pending.event), outcome=pending.outcome, **fields)
 
     def build(self, output: str = "") -> Trace:
         text = "\n".join(part for part in (output, *self.outputs) if part)
         return Trace(
-            script_path=self.script.path,
-            script_text=self.script.source.text,
+            script_path=self.script.path, script_text=self.script.source.text,
             ip_mode=self.config.ip_mode.value,
-            steps=tuple(self.steps),
+            steps=tuple(self._build_step(pending) for pending in self._pending),
             packets=tuple(sorted(self.packets, key=lambda p: p.time_us)),
-            failure=self.failure,
-            warnings=tuple(self.warnings),
-            output=text,
-            duration_us=self.duration_us,
-            started_at=self.started_at,
-            local_ip=self.local_ip,
-            remote_ip=self.remote_ip,
+            failure=self.failure, warnings=tuple(self.warnings), output=text,
+            duration_us=self.duration_us, started_at=self.started_at,
+            local_ip=self.local_ip, remote_ip=self.remote_ip,
         )

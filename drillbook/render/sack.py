@@ -19,7 +19,7 @@ from matplotlib.text import Text
 
 from drillbook.render.events import format_time
 from drillbook.render.flows import acks, data_segments, other, sack_direction
-from drillbook.render.style import FONTS, PALETTE
+from drillbook.render.style import FONTS, PALETTE, placeholder
 from drillbook.trace.model import Direction, PacketRecord, Trace
 
 BAR = 0.56  # bar height, in rows
@@ -101,6 +101,9 @@ def draw_sack(ax: Axes, trace: Trace, *, direction: Direction | None = None,
     """Draw one row per ACK sent in ``direction`` (default: the side sending SACK blocks)."""
     direction = direction or sack_direction(trace)
     rows = ack_rows(trace, direction)
+    if not rows:
+        placeholder(ax, "no ACKs in this run", "SACK blocks per ACK (RFC 2018)")
+        return SackArtists((), (), (), (), ())
     base = _base(trace, rows, direction)
     cumulative: list[Rectangle] = []
     bars: list[SackBar] = []

@@ -362,7 +362,7 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)
     blocked = _draw_blocked(ax, rows, ys, lay)
-    if legend:
+    if legend and arrows:
         _legend(ax, arrows, ghosts)
     ax.set_xlim(0, lay.right)
     ax.set_ylim(bottom + 0.2 + (lay.footer if legend else 0.0), -lay.header)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from matplotlib.axes import Axes
+
 
 @dataclass(frozen=True)
 class Palette:
@@ -52,3 +54,11 @@ FONTS = Fonts()
 # TCP_INFO reports it until the first loss, and plotting it verbatim would flatten every other
 # line, so the window plot clips it.
 INFINITE_SSTHRESH = 0x7FFFFFFF
+
+
+def placeholder(ax: Axes, message: str, title: str) -> None:
+    """An empty panel that says why it is empty (rather than blank axes with 0..1 ticks)."""
+    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center",
+            color=PALETTE.muted, fontsize=FONTS.label)
+    ax.set_title(title, loc="left", fontsize=FONTS.title)
+    ax.set_axis_off()

@@ -23,7 +23,7 @@ from drillbook.render.flows import (
     scaled_window,
     window_shift,
 )
-from drillbook.render.style import FONTS, PALETTE
+from drillbook.render.style import FONTS, PALETTE, placeholder
 from drillbook.trace.model import Direction, PacketRecord, Trace
 
 MS = 1000.0  # the x axis is in milliseconds
@@ -135,9 +135,7 @@ def draw_time_sequence(ax: Axes, trace: Trace, *, direction: Direction | None = 
     segments = data_segments(trace, direction)
     replies = acks(trace, other(direction))
     if not segments:
-        ax.text(0.5, 0.5, "no data segments in this run", transform=ax.transAxes,
-                ha="center", va="center", color=PALETTE.muted, fontsize=FONTS.label)
-        ax.set_axis_off()
+        placeholder(ax, "no data segments in this run", "Time-sequence graph")
         return TimeSequenceArtists(direction, (), None, None, (), ())
     x0, x1 = _x_range(segments, replies)
     serif = (x1 - x0) * 0.006

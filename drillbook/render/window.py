@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from drillbook.render.flows import scaled_window, tcp_packets, window_shift
-from drillbook.render.style import FONTS, INFINITE_SSTHRESH, PALETTE
+from drillbook.render.style import FONTS, INFINITE_SSTHRESH, PALETTE, placeholder
 from drillbook.trace.model import Direction, TcpInfoSnapshot, Trace
 
 MS = 1000.0
@@ -97,6 +97,10 @@ def draw_window(ax: Axes, trace: Trace, *, title: bool = True) -> WindowArtists:
         line = _advertised(ax, trace, direction, x_end)
         if line is not None:
             advertised.append((direction, line))
+    if not advertised and not snaps:
+        placeholder(ax, "no windows in this run (no TCP packets, no TCP_INFO)",
+                    "Windows: advertised (packets) and congestion (TCP_INFO)")
+        return WindowArtists((), None, None, (), None)
     cwnd_ax: Axes | None = None
     c_line = s_line = None
     marks: list[Text] = []

@@ -255,3 +255,16 @@ def test_sequence_labels_do_not_overlap(make: object) -> None:
     clashes = [(a.get_text(), b.get_text()) for (a, ba), (b, bb)
                in combinations(zip(texts, boxes, strict=True), 2) if ba.overlaps(bb)]
     assert clashes == []
+
+
+def test_empty_trace_draws_placeholders_without_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    empty = Trace(script_path="x.pkt", script_text="", ip_mode="ipv4", steps=(), packets=())
+    assert relevant_kinds(empty) == ("sequence",)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = figure_for(empty, ["sequence", "sack", "time-sequence", "window"])
+        save_figure(fig, tmp_path / "empty.png", dpi=20)
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert {"no ACKs in this run", "no data segments in this run"} <= texts

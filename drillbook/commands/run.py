@@ -11,11 +11,10 @@ from pathlib import Path
 
 from drillbook.config import RunConfig
 from drillbook.errors import UsageError
-from drillbook.options import ArgvFlags, build_config, parse_argv
-from drillbook.parser import parse_header_options, parse_script
+from drillbook.options import ArgvFlags, parse_argv
+from drillbook.parser import parse_with_flags
 from drillbook.script.checks import check_script
 from drillbook.script.model import Script
-from drillbook.source import Source
 
 HELP = """usage: drillbook run [packetdrill flags] SCRIPT.pkt...
 
@@ -56,11 +55,7 @@ def read_script(path: str) -> str:
 
 def load(path: str, flags: ArgvFlags) -> tuple[Script, RunConfig]:
     """Parse ``path`` with packetdrill's order: header lines, command line, then the body."""
-    text = read_script(path)
-    header = parse_header_options(text, path)
-    config = build_config(header, flags, Source(path, text))
-    script = parse_script(text, path, config)
-    return script, config
+    return parse_with_flags(read_script(path), path, flags)
 
 
 def run_one(path: str, flags: ArgvFlags) -> int:

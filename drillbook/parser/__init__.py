@@ -8,8 +8,11 @@ to read a script's own ``--flag`` lines before the command line overrides them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from drillbook.config import RunConfig
 from drillbook.errors import ScriptSyntaxError
+from drillbook.options import ArgvFlags, build_config
 from drillbook.parser.context import span_of
 from drillbook.parser.engine import run_parser
 from drillbook.parser.lexer import Lexeme, Tokenizer
@@ -79,4 +82,21 @@ def parse_header_options(text: str, path: str = "<script>") -> tuple[HeaderOptio
     return tuple(options)
 
 
-__all__ = ["parse_header_options", "parse_script"]
+def parse_with_flags(
+    text: str,
+    path: str = "<script>",
+    flags: ArgvFlags | Sequence[str] = (),
+    base: RunConfig | None = None,
+) -> tuple[Script, RunConfig]:
+    """Parse as packetdrill does and return the script with its effective configuration.
+
+    Order (packetdrill's): the script's own ``--flag`` lines, then the command line ``flags``
+    on top (they win), then the body is parsed with the final configuration, so a header
+    ``--define`` or ``--ip_version`` affects the body.
+    """
+    header = parse_header_options(text, path)
+    config = build_config(header, flags, Source(path, text), base)
+    return parse_script(text, path, config), config
+
+
+__all__ = ["parse_header_options", "parse_script", "parse_with_flags"]

@@ -93,6 +93,15 @@ def test_unknown_flags_are_named() -> None:
     assert parse_argv(["--tolerance_u=5"]).flags == (HeaderOption("tolerance_usecs", "5"),)
 
 
+def test_header_define_and_ip_version_reach_the_body() -> None:
+    from drillbook.parser import parse_with_flags
+
+    text = "--define=C=frag_needed\n--ip_version=ipv6\n0 < icmp packet_too_big mtu 1400\n"
+    script, config = parse_with_flags(text, "h.pkt", ["-D", "C=x"])
+    assert config.ip_mode is IpMode.IPV6 and config.define_map == {"C": "x"}
+    assert script.events[0].line == 3
+
+
 def test_header_option_errors_point_at_the_line() -> None:
     header = parse_header_options("\n--nope=1\n0 `x`\n")
     with pytest.raises(ScriptSemanticError) as info:

@@ -195,7 +195,7 @@ class DrillControls:
         except Exception as error:  # the preview must not hide the controls; say why
             text = f"(cannot print the edited script: {error})"
         self.script_view.value = (
-            "<details><summary>The script Run runs</summary>"
+            "<details open><summary>The script Run runs</summary>"
             f"<pre>{html.escape(text)}</pre></details>"
         )
 

@@ -34,9 +34,10 @@ from drillbook.jupyter.cellargs import (
     packetdrill_argv,
     parse_duration_us,
 )
+from drillbook.jupyter.figures import FigurePool
 from drillbook.jupyter.runner import RunRequest, parse_cell, run_parsed
 
-__all__ = ["Drill", "load_ipython_extension"]
+__all__ = ["Drill", "load_ipython_extension", "unload_ipython_extension"]
 
 CELL_PATH = "cell"
 
@@ -82,6 +83,13 @@ class Drill(Magics):
     check = Bool(False, help="Fail the cell when the run fails (so Run All stops)").tag(
         config=True
     )
+    parallel_figures = Bool(
+        True, help="Draw the panels in two helper processes (faster with a spare CPU)"
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.figure_pool = FigurePool()
 
     @magic_arguments()
     @argument("path", nargs="?", default=None, help="a .pkt file to run (line magic only)")
@@ -186,6 +194,7 @@ class Drill(Magics):
             pcap=options.pcap,
             dpi=self.dpi,
             image_format=self.image_format,
+            figure_pool=self.figure_pool if self.parallel_figures else None,
         )
 
     def _store(self, name: str | None, value: Any) -> None:
@@ -198,11 +207,21 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = Drill(shell=ipython)
     ipython.register_magics(magics)
     # %config finds configurables through this list (JupySQL does the same).
-    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, Drill)]
+    for old in [c for c in ipython.configurables if isinstance(c, Drill)]:
+        old.figure_pool.close()  # %reload_ext: the old instance's helpers go
+        ipython.configurables.remove(old)
     ipython.configurables.append(magics)
-    # Load the grammar and matplotlib while the user types the first cell, so that the first
-    # %%drill costs what the others cost (about 0.5 s of imports otherwise).
+    # Load the grammar and matplotlib, and start the figure helpers, while the user types the
+    # first cell, so that the first %%drill costs what the others cost.
+    magics.figure_pool.start()
     threading.Thread(target=_warm_up, name="drillbook-warm-up", daemon=True).start()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext drillbook``: stop the figure helpers."""
+    for magics in [c for c in ipython.configurables if isinstance(c, Drill)]:
+        magics.figure_pool.close()
+        ipython.configurables.remove(magics)
 
 
 def _warm_up() -> None:

@@ -8,15 +8,13 @@ command line overrides them (reference §5).
 
 from __future__ import annotations
 
-import io
 import time
-from dataclasses import dataclass
-from types import MappingProxyType
+from dataclasses import dataclass, field
 
 from drillbook.config import RunConfig
-from drillbook.jupyter.result import DrillResult, FigureImage
+from drillbook.jupyter.figures import FigurePool, render_images
+from drillbook.jupyter.result import DrillResult
 from drillbook.script.model import Script
-from drillbook.trace.model import Trace
 
 __all__ = ["RunRequest", "parse_cell", "render_images", "run_parsed", "run_text"]
 
@@ -34,6 +32,7 @@ class RunRequest:
     pcap: str | None = None
     dpi: int = 80
     image_format: str = "svg"  # svg (text kept as text: ~2x faster to write than png) or png
+    figure_pool: FigurePool | None = field(default=None, compare=False, repr=False)
 
 
 def _config(request: RunRequest, script: Script | None = None) -> RunConfig:
@@ -82,8 +81,8 @@ def run_parsed(
         from drillbook.jupyter.explore import rewritten_text
 
         rewritten = rewritten_text(script, trace, config, request.explore_grace_us)
-    images = render_images(trace, request.figures, dpi=request.dpi,
-                           image_format=request.image_format)
+    draw = request.figure_pool.render if request.figure_pool is not None else render_images
+    images = draw(trace, request.figures, dpi=request.dpi, image_format=request.image_format)
     return DrillResult(
         script=script,
         trace=trace,
@@ -96,34 +95,3 @@ def run_parsed(
         pcap_path=request.pcap,
         elapsed_s=time.perf_counter() - started,
     )
-
-
-def render_images(
-    trace: Trace,
-    kinds: tuple[str, ...] | None,
-    *,
-    dpi: int = 80,
-    image_format: str = "svg",
-) -> tuple[FigureImage, ...]:
-    """The run's figures as one image holding every kind asked for (``()``: none).
-
-    SVG keeps text as text (``svg.fonttype: none``): writing it costs about half of
-    rasterising the same figure to PNG, and the labels stay selectable and sharp.
-    """
-    if kinds == ():
-        return ()
-    import matplotlib
-
-    from drillbook.render import figure_for
-
-    if image_format not in _MIME:
-        raise ValueError(f"image format must be svg or png, got {image_format!r}")
-    figure = figure_for(trace) if kinds is None else figure_for(trace, kinds=kinds)
-    buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        figure.savefig(buffer, format=image_format, dpi=dpi)
-    title = "drillbook: " + (", ".join(kinds) if kinds else "figures")
-    return (FigureImage(_MIME[image_format], buffer.getvalue(), title),)
-
-
-_MIME = MappingProxyType({"svg": "image/svg+xml", "png": "image/png"})

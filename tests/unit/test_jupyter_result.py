@@ -128,3 +128,23 @@ def test_controls_show_the_edited_script_text() -> None:
     controls.set_order([0, 1, 9, 2, 3, 4, 5, 6, 7, 8])
     assert "1001:2001" in controls.script_view.value
     assert SACK.splitlines()[0].split()[1] in controls.script_view.value
+
+
+def test_figure_pool_draws_the_same_panels_as_the_kernel() -> None:
+    from drillbook.jupyter.figures import FigurePool
+
+    trace = sack_trace()
+    pool = FigurePool()
+    try:
+        parallel = pool.render(trace, None)
+        serial = render_images(trace, None)
+        assert [(i.mime, i.title) for i in parallel] == [(i.mime, i.title) for i in serial]
+        assert [i.title for i in parallel] == [
+            "drillbook: sequence", "drillbook: sack", "drillbook: time-sequence",
+            "drillbook: window",
+        ]
+        assert all(b"<svg" in image.data for image in parallel)
+        pool.close()  # a closed pool starts again on the next render
+        assert len(pool.render(trace, ("sack", "window"), image_format="png")) == 2
+    finally:
+        pool.close()

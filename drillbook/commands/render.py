@@ -63,7 +63,10 @@ def load_trace(path: str) -> Trace:
     """A trace saved as JSON (``Trace.to_json``)."""
     from drillbook.trace.codec import trace_from_json
 
-    trace: Trace = trace_from_json(Path(path).read_text())
+    try:
+        trace: Trace = trace_from_json(Path(path).read_text())
+    except (ValueError, KeyError, TypeError) as error:  # not JSON, or not a trace
+        raise UsageError(f"cannot read a trace from {path}: {error!r}") from error
     return trace
 
 

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
 
 ICMP_ECHOREPLY = 0
@@ -32,8 +32,8 @@ ICMPV6_ECHO_REQUEST = 128
 ICMPV6_ECHO_REPLY = 129
 
 ICMP_HEADER_LEN = 8
+IPPROTO_ICMPV6 = 58  # the pseudo-header's next-header word
 _ICMP = struct.Struct("!BBH4s")
-_U16 = struct.Struct("!H")
 _U16_PAIR = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
 
@@ -120,17 +120,18 @@ def icmp_wire_length(message: IcmpMessage) -> int:
 
 
 def push_icmp_message(
-    buf: Buffer, message: IcmpMessage, fill_checksum: bool, address_sum: int | None
+    buf: Buffer, message: IcmpMessage, fill_checksum: bool, pseudo_addresses: bytes | None
 ) -> None:
-    """Write an ICMP message; ``address_sum`` is None for ICMPv4 (no pseudo-header)."""
+    """Write an ICMP message; ``pseudo_addresses`` only for ICMPv6 (ICMPv4 has no pseudo-header)."""
     if len(message.rest) != 4:
         raise WireError(f"ICMP rest-of-header must be 4 bytes, got {len(message.rest)}")
-    start = buf.size()
-    checksum = 0 if fill_checksum else message.checksum
-    buf.push_struct(_ICMP, message.type, message.code, checksum, message.rest)
-    buf.push_bytes(message.payload)
-    if fill_checksum:
-        body = buf.view(start)
-        pseudo = 0 if address_sum is None else add_length(address_sum, len(body))
-        total = combine_sums(pseudo, ones_complement_sum(body))
-        buf.patch_struct(_U16, start + 2, finish(total))
+    try:
+        checksum = message.checksum
+        if fill_checksum:
+            body = _ICMP.pack(message.type, message.code, 0, message.rest) + message.payload
+            extra = 0 if pseudo_addresses is None else IPPROTO_ICMPV6 + len(body)
+            checksum = internet_checksum((pseudo_addresses or b"") + body, extra)
+        header = _ICMP.pack(message.type, message.code, checksum, message.rest)
+    except struct.error as exc:  # a field out of range for its width
+        raise WireError(f"cannot encode {message!r}: {exc}") from None
+    buf.push_bytes(header + message.payload)

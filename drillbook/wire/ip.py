@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from drillbook.wire.address import pack_address_v4, pack_address_v6
 from drillbook.wire.buffer import Buffer
@@ -36,7 +37,8 @@ IPV6_HEADER_LEN = 40
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _IPV6 = struct.Struct("!IHBB16s16s")
-_U16 = struct.Struct("!H")
+_IPV4_OUT = struct.Struct("!BBHHHBBH8s")  # both addresses packed together
+_IPV6_OUT = struct.Struct("!IHBB32s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +156,17 @@ def pull_ipv4_header(buf: Buffer) -> IPv4Header:
 
 
 def push_ipv4_header(
-    buf: Buffer, header: IPv4Header, payload_length: int | None, fill_checksum: bool
+    buf: Buffer,
+    header: IPv4Header,
+    payload_length: int | None,
+    fill_checksum: bool,
+    addresses: bytes | None = None,
 ) -> None:
-    """Write an IPv4 header; with ``payload_length`` given, fill ``ihl`` and ``total_length``."""
+    """Write an IPv4 header; with ``payload_length`` given, fill ``ihl`` and ``total_length``.
+
+    ``addresses`` may pass src and dst already packed (the encoder packs them once for both
+    this header and the pseudo-header).
+    """
     options = header.options
     ihl, total_length = header.ihl, header.total_length
     if payload_length is not None:
@@ -169,9 +179,9 @@ def push_ipv4_header(
     # Fields that share a byte or word with another must not spill into it.
     if not (0 <= header.flags <= 7 and 0 <= header.frag_offset <= 0x1FFF and ihl >= 0):
         raise WireError(f"IPv4 header field out of range: {header!r}")
-    start = buf.size()
-    buf.push_struct(
-        _IPV4,
+    if addresses is None:
+        addresses = pack_address_v4(header.src) + pack_address_v4(header.dst)
+    fields = [
         (header.version << 4) | ihl,
         header.tos,
         total_length,
@@ -179,13 +189,13 @@ def push_ipv4_header(
         (header.flags << 13) | header.frag_offset,
         header.ttl,
         header.protocol,
-        0 if fill_checksum else header.checksum,
-        pack_address_v4(header.src),
-        pack_address_v4(header.dst),
-    )
-    buf.push_bytes(options)
+        header.checksum,
+        addresses,
+    ]
     if fill_checksum:
-        buf.patch_struct(_U16, start + 10, internet_checksum(buf.view(start)))
+        fields[7] = 0
+        fields[7] = internet_checksum(_pack(_IPV4_OUT, fields) + options)
+    buf.push_bytes(_pack(_IPV4_OUT, fields) + options)
 
 
 def pull_ipv6_header(buf: Buffer) -> IPv6Header:
@@ -212,16 +222,26 @@ def pull_ipv6_header(buf: Buffer) -> IPv6Header:
     )
 
 
-def push_ipv6_header(buf: Buffer, header: IPv6Header, payload_length: int | None) -> None:
+def push_ipv6_header(
+    buf: Buffer, header: IPv6Header, payload_length: int | None, addresses: bytes | None = None
+) -> None:
     """Write an IPv6 header; with ``payload_length`` given, fill that field."""
     if not (0 <= header.traffic_class <= 0xFF and 0 <= header.flow_label <= 0xFFFFF):
         raise WireError(f"IPv6 header field out of range: {header!r}")
-    buf.push_struct(
-        _IPV6,
+    if addresses is None:
+        addresses = pack_address_v6(header.src) + pack_address_v6(header.dst)
+    fields = [
         (header.version << 28) | (header.traffic_class << 20) | header.flow_label,
         header.payload_length if payload_length is None else payload_length,
         header.next_header,
         header.hop_limit,
-        pack_address_v6(header.src),
-        pack_address_v6(header.dst),
-    )
+        addresses,
+    ]
+    buf.push_bytes(_pack(_IPV6_OUT, fields))
+
+
+def _pack(fmt: struct.Struct, fields: list[Any]) -> bytes:
+    try:
+        return fmt.pack(*fields)
+    except struct.error as exc:  # a field out of range for its width
+        raise WireError(f"cannot encode IP header fields {fields!r}: {exc}") from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drillbook.wire.address import pack_address_v4, pack_address_v6
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import (
-    address_sum,
     ones_complement_sum,
+    pseudo_addresses,
     verify_ipv4_header_checksum,
     verify_transport_checksum,
 )
@@ -127,13 +128,16 @@ def encode_packet(
     packet's own fields are written as they are (to build deliberately broken packets).
     """
     ip = packet.ip
-    body = encode_transport(packet, fill_checksums=fill_checksums, fill_lengths=fill_lengths)
+    v4 = isinstance(ip, IPv4Header)
+    pack = pack_address_v4 if v4 else pack_address_v6
+    addresses = pack(ip.src) + pack(ip.dst)  # once, for the IP header and the pseudo-header
+    body = _encode_transport(packet.transport, addresses, v4, fill_checksums, fill_lengths)
     buf = Buffer()
     payload_length = len(body) if fill_lengths else None
     if isinstance(ip, IPv4Header):
-        push_ipv4_header(buf, ip, payload_length, fill_checksums)
+        push_ipv4_header(buf, ip, payload_length, fill_checksums, addresses)
     else:
-        push_ipv6_header(buf, ip, payload_length)
+        push_ipv6_header(buf, ip, payload_length, addresses)
     buf.push_bytes(body)
     return buf.data
 
@@ -142,21 +146,26 @@ def encode_transport(
     packet: Packet, *, fill_checksums: bool = True, fill_lengths: bool = True
 ) -> bytes:
     """Encode only the transport of ``packet`` (its IP header supplies the pseudo-header)."""
-    transport = packet.transport
+    ip = packet.ip
+    addresses = pseudo_addresses(ip.src, ip.dst)
+    v4 = isinstance(ip, IPv4Header)
+    return _encode_transport(packet.transport, addresses, v4, fill_checksums, fill_lengths)
+
+
+def _encode_transport(
+    transport: Transport, addresses: bytes, v4: bool, fill_checksums: bool, fill_lengths: bool
+) -> bytes:
     buf = Buffer()
-    if isinstance(transport, OpaqueTransport):
-        buf.push_bytes(transport.data)
-        return buf.data
-    addresses = None
-    if fill_checksums and not isinstance(transport, Icmpv4Message):
-        ip = packet.ip
-        addresses = address_sum(ip.src, ip.dst, ip.upper_protocol)
+    pseudo = addresses if fill_checksums else None
     if isinstance(transport, TcpSegment):
-        push_tcp_segment(buf, transport, fill_lengths, addresses)
+        push_tcp_segment(buf, transport, fill_lengths, pseudo)
     elif isinstance(transport, UdpDatagram):
-        push_udp_datagram(buf, transport, fill_lengths, addresses)
+        push_udp_datagram(buf, transport, fill_lengths, pseudo)
+    elif isinstance(transport, Icmpv4Message | Icmpv6Message):
+        v6_pseudo = None if isinstance(transport, Icmpv4Message) else addresses
+        push_icmp_message(buf, transport, fill_checksums, v6_pseudo)
     else:
-        push_icmp_message(buf, transport, fill_checksums, addresses)
+        buf.push_bytes(transport.data)
     return buf.data
 
 

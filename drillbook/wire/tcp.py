@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
 from drillbook.wire.tcp_options import (
     TCPOPT_TIMESTAMP,
@@ -47,8 +47,8 @@ TCP_FLAG_LETTERS: tuple[tuple[int, str], ...] = (
 )
 
 TCP_HEADER_LEN = 20
+IPPROTO_TCP = 6  # the pseudo-header's protocol word
 _TCP = struct.Struct("!HHIIHHHH")
-_U16 = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +123,13 @@ def tcp_wire_length(segment: TcpSegment) -> int:
 
 
 def push_tcp_segment(
-    buf: Buffer, segment: TcpSegment, fill_length: bool, address_sum: int | None
+    buf: Buffer, segment: TcpSegment, fill_length: bool, pseudo_addresses: bytes | None
 ) -> None:
     """Write a TCP segment.
 
     With ``fill_length``, options are zero-padded (RFC 9293: padding is zeros, i.e. EOL) to a
-    multiple of 4 and the data offset is computed. Given ``address_sum`` (the pseudo-header
-    sum without its length, see ``checksum.address_sum``) the checksum is computed, else the
-    segment's own ``checksum`` is written.
+    multiple of 4 and the data offset is computed. Given ``pseudo_addresses`` (source and
+    destination address bytes) the checksum is computed, else the segment's own is written.
     """
     options = push_tcp_options(segment.options)
     data_offset = segment.data_offset
@@ -141,22 +140,26 @@ def push_tcp_segment(
         data_offset = 5 + len(options) // 4
     if not 0 <= segment.flags <= 0x1FF or not 0 <= segment.reserved <= 7 or data_offset > 15:
         raise WireError(f"TCP header field out of range: {segment!r}")
-    start = buf.size()
-    buf.push_struct(
-        _TCP,
+    fields = [
         segment.sport,
         segment.dport,
         segment.seq,
         segment.ack,
         (data_offset << 12) | (segment.reserved << 9) | segment.flags,
         segment.window,
-        0 if address_sum is not None else segment.checksum,
+        segment.checksum,
         segment.urgent,
-    )
-    buf.push_bytes(options)
-    buf.push_bytes(segment.payload)
-    if address_sum is not None:
-        segment_bytes = buf.view(start)
-        pseudo = add_length(address_sum, len(segment_bytes))
-        total = combine_sums(pseudo, ones_complement_sum(segment_bytes))
-        buf.patch_struct(_U16, start + 16, finish(total))
+    ]
+    payload = segment.payload
+    if pseudo_addresses is not None:
+        fields[6] = 0
+        body = _pack(fields) + options + payload
+        fields[6] = internet_checksum(pseudo_addresses + body, IPPROTO_TCP + len(body))
+    buf.push_bytes(b"".join((_pack(fields), options, payload)))
+
+
+def _pack(fields: list[int]) -> bytes:
+    try:
+        return _TCP.pack(*fields)
+    except struct.error as exc:  # a field out of range for its width
+        raise WireError(f"cannot encode TCP header fields {fields!r}: {exc}") from None

@@ -6,12 +6,12 @@ import struct
 from dataclasses import dataclass
 
 from drillbook.wire.buffer import Buffer
-from drillbook.wire.checksum import add_length, combine_sums, finish, ones_complement_sum
+from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
 
 UDP_HEADER_LEN = 8
+IPPROTO_UDP = 17  # the pseudo-header's protocol word
 _UDP = struct.Struct("!HHHH")
-_U16 = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +40,22 @@ def udp_wire_length(datagram: UdpDatagram) -> int:
 
 
 def push_udp_datagram(
-    buf: Buffer, datagram: UdpDatagram, fill_length: bool, address_sum: int | None
+    buf: Buffer, datagram: UdpDatagram, fill_length: bool, pseudo_addresses: bytes | None
 ) -> None:
-    """Write a UDP datagram, filling the length and (given ``address_sum``) the checksum."""
+    """Write a UDP datagram, filling the length and (given the addresses) the checksum."""
     length = udp_wire_length(datagram) if fill_length else datagram.length
-    start = buf.size()
-    buf.push_struct(
-        _UDP,
-        datagram.sport,
-        datagram.dport,
-        length,
-        0 if address_sum is not None else datagram.checksum,
-    )
-    buf.push_bytes(datagram.payload)
-    if address_sum is not None:
-        segment = buf.view(start)
-        total = combine_sums(add_length(address_sum, len(segment)), ones_complement_sum(segment))
+    fields = [datagram.sport, datagram.dport, length, datagram.checksum]
+    payload = datagram.payload
+    if pseudo_addresses is not None:
+        fields[3] = 0
+        body = _pack(fields) + payload
         # RFC 768: a computed checksum of zero is sent as all ones (zero means "none").
-        checksum = finish(total) or 0xFFFF
-        buf.patch_struct(_U16, start + 6, checksum)
+        fields[3] = internet_checksum(pseudo_addresses + body, IPPROTO_UDP + len(body)) or 0xFFFF
+    buf.push_bytes(_pack(fields) + payload)
+
+
+def _pack(fields: list[int]) -> bytes:
+    try:
+        return _UDP.pack(*fields)
+    except struct.error as exc:  # a field out of range for its width
+        raise WireError(f"cannot encode UDP header fields {fields!r}: {exc}") from None

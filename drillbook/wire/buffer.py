@@ -73,21 +73,6 @@ class Buffer:
         """How many bytes have been pushed."""
         return len(self._out)
 
-    def push_struct(self, fmt: struct.Struct, *values: Any) -> None:
-        """Append ``values`` packed with ``fmt``."""
-        try:
-            self._out += fmt.pack(*values)
-        except struct.error as exc:  # a field out of range for its width
-            raise WireError(f"cannot encode {values!r}: {exc}") from None
-
     def push_bytes(self, data: bytes) -> None:
-        """Append raw bytes."""
+        """Append encoded bytes (each ``push_x`` packs its header whole, then appends it)."""
         self._out += data
-
-    def patch_struct(self, fmt: struct.Struct, offset: int, *values: Any) -> None:
-        """Overwrite already pushed bytes at ``offset`` (lengths and checksums, filled late)."""
-        fmt.pack_into(self._out, offset, *values)
-
-    def view(self, start: int, end: int | None = None) -> bytes:
-        """A copy of pushed bytes ``[start:end]`` (to checksum a finished header)."""
-        return bytes(self._out[start:end])

@@ -35,22 +35,17 @@ class RunRequest:
     figure_pool: FigurePool | None = field(default=None, compare=False, repr=False)
 
 
-def _config(request: RunRequest, script: Script | None = None) -> RunConfig:
-    """%config defaults, then the script's header lines, then the cell's flags (§5)."""
+def parse_cell(text: str, path: str, request: RunRequest) -> tuple[Script, RunConfig]:
+    """Parse ``text`` and build its configuration as packetdrill does (reference §5).
+
+    ``%config`` defaults first, then the script's header lines, then the cell's flags; the body
+    is parsed with the result, so a header ``--define`` or ``--ip_version`` applies to it.
+    """
     from drillbook.options import build_config, parse_argv
+    from drillbook.parser import parse_with_flags
 
     base = build_config((), parse_argv(list(request.defaults)))
-    header = script.options if script is not None else ()
-    source = script.source if script is not None else None
-    return build_config(header, parse_argv(list(request.argv)), source, base)
-
-
-def parse_cell(text: str, path: str, request: RunRequest) -> tuple[Script, RunConfig]:
-    """Parse ``text`` (``-D`` symbols apply at lex time) and build its final configuration."""
-    from drillbook.parser import parse_script
-
-    script = parse_script(text, path=path, config=_config(request))
-    return script, _config(request, script)
+    return parse_with_flags(text, path, list(request.argv), base)
 
 
 def run_text(text: str, path: str, request: RunRequest) -> DrillResult:

@@ -31,16 +31,29 @@ from drillbook.suite.progress import ProgressLine
 from drillbook.suite.result import Cause
 from drillbook.suite.runner import DEFAULT_TIMEOUT_S
 
+DESCRIPTION = """\
+Run every .pkt script under the paths as upstream's run_all.py does (ipv4,
+ipv4-mapped-ipv6 and ipv6; upstream's flags and -D symbols; the v4.pkt/v6.pkt
+name rules; the script's folder as working directory), N at a time, each in its
+own network namespace.
+
+exit status:
+  0    every run passed (with --expected: the verdicts agree enough)
+  1    some run failed (with --expected: the verdicts disagree)
+  2    usage error
+  3    no run could set up its sandbox (a machine problem)
+  130  interrupted"""
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SANDBOX, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``drillbook suite`` (other options go to packetdrill)."""
     parser = argparse.ArgumentParser(
-        prog="drillbook suite", description=__doc__,
+        prog="drillbook suite", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Any other --flag is passed to every run as a packetdrill flag, after "
-               "upstream's per-mode flags (so it wins).")
+        epilog="Any other --flag=value is passed to every run as a packetdrill flag, after "
+               "upstream's per-mode flags (so it wins); write it with '='.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="scripts or folders")
     parser.add_argument("-j", "--jobs", type=_positive_int, default=2,
                         help="runs at a time, each in its own namespace (default 2)")

@@ -70,6 +70,11 @@ def syntax_hint(lexemes: list[Lexeme], index: int, bad: Lexeme, expected: set[st
         str(previous.value)) and _after_time(lexemes, index - 1)
     if flags_word or (bad.type in ("DOT", "MINUS") and _after_time(lexemes, index)):
         return "a packet needs a direction before its flags: '<' (inbound) or '>' (outbound)"
+    types = [lexeme.type for lexeme in lexemes[max(0, index - 3) : index]]
+    if types[-3:] == ["INTEGER", "COLON", "INTEGER"] and "LPAR" in expected:
+        return "a sequence range is start:end(length), e.g. 1:1001(1000)"
+    if types[-2:] in (["LT", "INTEGER"], ["GT", "INTEGER"]) and bad.type == "COLON":
+        return "the TCP flags are missing: e.g. '< . 1:1(0) ack 1 win 257' ('.' is ACK)"
     opener = _unclosed(lexemes, index)
     if opener is not None and (bad.type == "$END" or _CLOSER_TYPES[opener.type] in expected):
         closer = _CLOSERS[opener.type]

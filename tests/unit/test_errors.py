@@ -40,6 +40,8 @@ def error_of(text: str, config: RunConfig | None = None) -> ScriptError:
         ("+0 connect(3, ..., ...) = -1 EINPROGRESS\n+0 close(3) = 0\n", 3,
          "parse error at '+': syntax error", "EINPROGRESS (reason)"),
         ("+0 close(3) = -1 EAGAIN (no ack)\n", 2, "parse error at 'ack': syntax error", None),
+        ("+0 > S. 0:0 ack 1\n", 2, "parse error at 'ack': syntax error", "start:end(length)"),
+        ("+0 < 1:1(0) ack 1 win 1\n", 2, "parse error at ':': syntax error", "flags are missing"),
         ("# a comment\n", 2, "parse error at '#': syntax error", "// or /*"),
         ("+0 close(3) = 0 +\n", 3, "parse error at '': syntax error", "middle of a statement"),
     ],

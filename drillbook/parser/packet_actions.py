@@ -19,6 +19,7 @@ from drillbook.parser.icmp import (
     resolve_icmp,
 )
 from drillbook.parser.lexer import Lexeme
+from drillbook.parser.option_actions import ANY_OPTIONS, OptionActions, Word, option_length
 from drillbook.script.model import (
     Direction,
     EchoedHeader,
@@ -33,10 +34,8 @@ from drillbook.script.model import (
 )
 from drillbook.source import Span
 
-MAX_TCP_OPTION_BYTES = 40  # a TCP header is at most 60 bytes, 20 of them fixed
 MAX_DATAGRAM_BYTES = 64 * 1024  # packetdrill's MAX_TCP/UDP_DATAGRAM_BYTES sanity limit
 VALID_TCP_FLAGS = ".FSRPEWAU01234567"
-MAX_FO_COOKIE = {"FO": MAX_TCP_OPTION_BYTES - 2, "FOEXP": MAX_TCP_OPTION_BYTES - 4}
 WINDOW_HINT = "inbound packets need a window, e.g. `< . 1:1(0) ack 1 win 1000`"
 
 
@@ -57,35 +56,9 @@ class Seq:
     span: Span
 
 
-@dataclass(frozen=True)
-class Word:
-    value: str
-    span: Span
 
 
-ANY_OPTIONS = "any"
-
-
-def option_length(option: TcpOption) -> int:
-    """Bytes the option takes on the wire (packetdrill's option lengths)."""
-    fixed = {"nop": 1, "eol": 1, "mss": 4, "wscale": 3, "sackOK": 2, "TS": 10}
-    if option.kind in fixed:
-        return fixed[option.kind]
-    if option.kind == "sack":
-        return 2 + 8 * len(option.blocks)
-    cookie_bytes = len(option.cookie or "") // 2
-    if option.kind in ("FO", "md5"):
-        return 2 + cookie_bytes
-    if option.kind == "FOEXP":
-        return 4 + cookie_bytes
-    return 2 + 3 * len(option.ecn_fields)  # AccECN: 24-bit fields
-
-
-def _is_hex(text: str) -> bool:
-    return all(char in "0123456789abcdefABCDEF" for char in text)
-
-
-class PacketActions:
+class PacketActions(OptionActions):
     """Actions for packet rules; mixed into :class:`~drillbook.parser.actions.Actions`."""
 
     ctx: ParseContext
@@ -225,14 +198,6 @@ class PacketActions:
             )
         return Seq(start.value, end.value, length.value, span_of(*c))
 
-    def _ranged(self, c: list[Any], bits: int, message: str) -> int | None:
-        if not c:
-            return None
-        if not is_uint(c[1].value, bits):
-            self.ctx.fail(message, lexeme_span(c[1]))
-        value: int = c[1].value
-        return value
-
     def opt_ack(self, c: list[Any]) -> int | None:
         return self._ranged(c, 32, "TCP ack sequence number out of range")
 
@@ -248,102 +213,6 @@ class PacketActions:
         if isinstance(c[1], Lexeme):
             return ANY_OPTIONS, span_of(*c)
         return c[1], span_of(*c)
-
-    def tcp_option_list(self, c: list[Any]) -> tuple[TcpOption, ...]:
-        options = tuple(item for item in c if isinstance(item, TcpOption))
-        total = 0
-        for option in options:
-            total += option_length(option)
-            if total > MAX_TCP_OPTION_BYTES:
-                self.ctx.fail("TCP option list too long", option.span)
-        return options
-
-    def hex_blob(self, c: list[Any]) -> Word:
-        lexeme: Lexeme = c[0]
-        # An INTEGER cookie is taken as written (packetdrill copies yytext).
-        text = str(lexeme.value) if lexeme.type == "WORD" else lexeme.text
-        return Word(text, lexeme_span(lexeme))
-
-    def opt_nop(self, c: list[Any]) -> TcpOption:
-        return TcpOption("nop", span=span_of(*c))
-
-    def opt_eol(self, c: list[Any]) -> TcpOption:
-        return TcpOption("eol", span=span_of(*c))
-
-    def opt_sackok(self, c: list[Any]) -> TcpOption:
-        return TcpOption("sackOK", span=span_of(*c))
-
-    def opt_mss(self, c: list[Any]) -> TcpOption:
-        value = self._ranged(c, 16, "mss value out of range")
-        return TcpOption("mss", value=value, span=span_of(*c))
-
-    def opt_wscale(self, c: list[Any]) -> TcpOption:
-        value = self._ranged(c, 8, "window scale shift count out of range")
-        return TcpOption("wscale", value=value, span=span_of(*c))
-
-    def opt_ts(self, c: list[Any]) -> TcpOption:
-        if not is_uint(c[2].value, 32):
-            self.ctx.fail("ts val out of range", lexeme_span(c[2]))
-        if not is_uint(c[4].value, 32):
-            self.ctx.fail("ecr val out of range", lexeme_span(c[4]))
-        return TcpOption("TS", val=c[2].value, ecr=c[4].value, span=span_of(*c))
-
-    def sack_block(self, c: list[Any]) -> tuple[int, int]:
-        if not is_uint(c[0].value, 32):
-            self.ctx.fail("TCP SACK left sequence number out of range", lexeme_span(c[0]))
-        if not is_uint(c[2].value, 32):
-            self.ctx.fail("TCP SACK right sequence number out of range", lexeme_span(c[2]))
-        return c[0].value, c[2].value
-
-    def opt_sack(self, c: list[Any]) -> TcpOption:
-        blocks = tuple(c[1:])
-        option = TcpOption("sack", blocks=blocks, span=span_of(*c))
-        if option_length(option) > MAX_TCP_OPTION_BYTES:
-            self.ctx.fail("TCP option list too long", option.span, hint="at most 4 SACK blocks")
-        return option
-
-    def opt_md5(self, c: list[Any]) -> TcpOption:
-        digest: Word = c[1]
-        if len(digest.value) // 2 > 16:
-            self.ctx.fail("TCP MD5 digest longer than 16 bytes", digest.span)
-        if len(digest.value) % 2 or not _is_hex(digest.value):
-            self.ctx.fail("TCP MD5 digest is not a valid hex string", digest.span)
-        return TcpOption("md5", cookie=digest.value.lower(), span=span_of(*c))
-
-    def _fast_open(self, c: list[Any], kind: str) -> TcpOption:
-        cookie: Word = c[1] if len(c) > 1 else Word("", lexeme_span(c[0]))
-        text = cookie.value
-        if len(text) % 2:
-            self.ctx.fail(
-                "TCP fast open cookie has an odd number of digits", cookie.span,
-                hint="a cookie is hex bytes: an even number of hex digits",
-            )
-        limit = MAX_FO_COOKIE[kind]
-        if len(text) // 2 > limit:
-            self.ctx.fail(
-                f"TCP fast open cookie of {len(text) // 2} bytes exceeds maximum cookie "
-                f"length of {limit} bytes", cookie.span,
-            )
-        if not _is_hex(text):
-            self.ctx.fail(f"TCP fast open cookie '{text}' is not a valid hex string", cookie.span)
-        return TcpOption(kind, cookie=text.lower(), span=span_of(*c))
-
-    def opt_fo(self, c: list[Any]) -> TcpOption:
-        return self._fast_open(c, "FO")
-
-    def opt_foexp(self, c: list[Any]) -> TcpOption:
-        return self._fast_open(c, "FOEXP")
-
-    def accecn_fields(self, c: list[Any]) -> tuple[tuple[str, int], ...]:
-        pairs = []
-        for name, value in zip(c[::2], c[1::2], strict=True):
-            if not is_uint(value.value, 24):
-                self.ctx.fail("TCP AccECN field value out of range", lexeme_span(value))
-            pairs.append((name.text, int(value.value)))
-        return tuple(pairs)
-
-    def opt_accecn(self, c: list[Any]) -> TcpOption:
-        return TcpOption("ECN", ecn_fields=c[1], span=span_of(*c))
 
     def _check_flags(self, flags: Word) -> None:
         seen_ecn = seen_ace = False

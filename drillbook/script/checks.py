@@ -53,7 +53,7 @@ def _syscall_errors(call: SyscallSpec, script: Script) -> Iterator[ScriptSemanti
                 )
     if call.errno is not None and lookup(call.errno) is None:
         yield ScriptSemanticError(
-            f"unknown errno: '{call.errno}'", call.span, script.source,
+            f"unknown symbol: '{call.errno}'", call.span, script.source,
             "errno names are the E... macros, e.g. EAGAIN",
         )
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from drillbook.engine.expected import ExpectedTcp, expected_tcp
-from drillbook.engine.records import plain_record, record_tcp
+from drillbook.engine.records import AnyRecord, plain_record, record_tcp
 from drillbook.engine.results import OutboundVerdict, PacketFailure
 from drillbook.engine.sockets import MASK32, SocketState, TcpHeaderMemo, TestSocket, add32
 from drillbook.engine.verify import (
@@ -19,7 +19,7 @@ from drillbook.engine.verify import (
     verify_tcp,
 )
 from drillbook.script.model import IcmpSpec, PacketSpec, TcpSpec, UdpSpec
-from drillbook.trace.model import FailureKind, PacketRecord
+from drillbook.trace.model import FailureKind
 from drillbook.wire import tcp_options as opt
 from drillbook.wire.errors import WireError
 from drillbook.wire.icmp import Icmpv4Message, Icmpv6Message
@@ -56,6 +56,7 @@ class OutboundMatcher:
             return OutboundVerdict("skip")
         tcp = pkt.tcp
         script_tcp = None
+        record: AnyRecord
         if tcp is not None:
             if (
                 sock.state is SocketState.PASSIVE_PACKET_RECEIVED
@@ -127,7 +128,7 @@ class OutboundMatcher:
             return None
         return PacketFailure(found.message, (), found.field_name)
 
-    def _finish(self, record: PacketRecord, sniffed: int) -> OutboundVerdict:
+    def _finish(self, record: AnyRecord, sniffed: int) -> OutboundVerdict:
         first_pkt, first_tcp, _w, _r = self.fragments[0]
         last_pkt, last_tcp, last_when, last_raw = self.fragments[-1]
         actual_tcp = last_tcp
@@ -171,7 +172,7 @@ class OutboundMatcher:
         return OutboundVerdict("done", record, actual, None)
 
     def _failure(
-        self, message: str, actual: PacketRecord, field_name: str | None, non_fatal: bool
+        self, message: str, actual: AnyRecord, field_name: str | None, non_fatal: bool
     ) -> PacketFailure:
         return PacketFailure(message, (), field_name, FailureKind.PACKET, non_fatal)
 

@@ -21,7 +21,13 @@ from dataclasses import replace
 from drillbook.config import RunConfig
 from drillbook.engine.expected import ecn_bits, expected_tcp
 from drillbook.engine.outbound import OutboundMatcher
-from drillbook.engine.records import plain_record, record_tcp, script_record
+from drillbook.engine.records import (
+    AnyRecord,
+    materialize,
+    plain_record,
+    record_tcp,
+    script_record,
+)
 from drillbook.engine.results import InboundPacket, OutboundVerdict, PacketFailure, usec
 from drillbook.engine.sockets import (
     MASK32,
@@ -35,7 +41,6 @@ from drillbook.engine.types import SocketEventLike, WireAddresses
 from drillbook.script.model import IcmpSpec, PacketSpec, TcpSpec, UdpSpec
 from drillbook.trace.model import (
     FailureKind,
-    PacketRecord,
 )
 from drillbook.wire import tcp_options as opt
 from drillbook.wire.errors import WireError
@@ -378,7 +383,7 @@ class PacketEngine:
         )
         return replace(tcp, seq=seq, ack=ack, options=options)
 
-    def record(self, raw: bytes, direction: str, when_us: int) -> PacketRecord:
+    def record(self, raw: bytes, direction: str, when_us: int) -> AnyRecord:
         """An injected packet (live bytes) as a trace record in script space."""
         pkt = decode_packet(raw)
         tcp = pkt.tcp
@@ -398,7 +403,7 @@ class PacketEngine:
             return record_tcp(direction, when_us, raw, pkt, script_tcp)
         return plain_record(direction, when_us, raw, pkt)
 
-    def observe(self, raw: bytes, when_us: int) -> PacketRecord | None:
+    def observe(self, raw: bytes, when_us: int) -> AnyRecord | None:
         """An outbound packet no `>` line read: a record if it belongs to the socket under test."""
         try:
             pkt = decode_packet(raw)
@@ -416,7 +421,7 @@ class PacketEngine:
         message: str,
         spec: PacketSpec,
         script_us: int,
-        actual: PacketRecord | None,
+        actual: AnyRecord | None,
         kind: FailureKind,
     ) -> PacketFailure:
         return self.with_dumps(
@@ -424,15 +429,16 @@ class PacketEngine:
         )
 
     def with_dumps(
-        self, failure: PacketFailure, spec: PacketSpec, script_us: int, actual: PacketRecord | None
+        self, failure: PacketFailure, spec: PacketSpec, script_us: int, actual: AnyRecord | None
     ) -> PacketFailure:
         """Add packetdrill's `script packet:` and `actual packet:` lines to a failure."""
         if failure.details:
             return failure
         expected = script_record(spec, ">", script_us)
         details = [f"script packet: {usec(script_us)} {expected.summary}"]
-        if actual is not None:
-            details.append(f"actual packet: {usec(actual.time_us)} {actual.summary}")
+        shown = materialize(actual)
+        if shown is not None:
+            details.append(f"actual packet: {usec(shown.time_us)} {shown.summary}")
         return replace(failure, details=tuple(details))
 
     # -- end of run ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drillbook.engine.expected import expected_tcp
 from drillbook.engine.notation import option_text, tcp_summary
 from drillbook.engine.sockets import MASK32
@@ -15,6 +17,33 @@ from drillbook.wire.tcp import TCP_ACK, TcpSegment
 from drillbook.wire.udp import UdpDatagram
 
 
+class LazyRecord:
+    """A PacketRecord built only when asked for: formatting notation costs more than the whole
+    hot path of a packet, so it waits until the run is over (or a failure needs the text)."""
+
+    __slots__ = ("time_us", "_make", "_value")
+
+    def __init__(self, time_us: int, make: Callable[[], PacketRecord]) -> None:
+        self.time_us = time_us
+        self._make: Callable[[], PacketRecord] | None = make
+        self._value: PacketRecord | None = None
+
+    def get(self) -> PacketRecord:
+        if self._value is None:
+            assert self._make is not None
+            self._value = self._make()
+            self._make = None
+        return self._value
+
+
+AnyRecord = PacketRecord | LazyRecord
+
+
+def materialize(record: AnyRecord | None) -> PacketRecord | None:
+    """The PacketRecord behind ``record`` (None stays None)."""
+    return record.get() if isinstance(record, LazyRecord) else record
+
+
 def record_tcp(
     direction: str,
     when_us: int,
@@ -22,6 +51,20 @@ def record_tcp(
     pkt: Packet,
     script_tcp: TcpSegment,
     window_shown: bool = True,
+) -> LazyRecord:
+    """A TCP packet (already mapped to script space) as a deferred trace record."""
+    return LazyRecord(
+        when_us, lambda: _record_tcp_now(direction, when_us, raw, pkt, script_tcp, window_shown)
+    )
+
+
+def _record_tcp_now(
+    direction: str,
+    when_us: int,
+    raw: bytes,
+    pkt: Packet,
+    script_tcp: TcpSegment,
+    window_shown: bool,
 ) -> PacketRecord:
     sack_blocks: tuple[tuple[int, int], ...] = ()
     for o in script_tcp.options:
@@ -53,6 +96,11 @@ def record_tcp(
         live_ack=pkt.tcp.ack if pkt.tcp else 0,
         raw=raw,
     )
+
+
+def lazy_script_record(spec: PacketSpec, direction: str, when_us: int) -> LazyRecord:
+    """``script_record``, deferred."""
+    return LazyRecord(when_us, lambda: script_record(spec, direction, when_us))
 
 
 def script_record(spec: PacketSpec, direction: str, when_us: int) -> PacketRecord:

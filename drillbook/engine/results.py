@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drillbook.trace.model import FailureKind, PacketRecord
+from drillbook.engine.records import AnyRecord
+from drillbook.trace.model import FailureKind
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ class InboundPacket:
 @dataclass(frozen=True)
 class OutboundVerdict:
     kind: str  # "skip" (other flow) | "more" (aggregating) | "done"
-    record: PacketRecord | None = None  # the sniffed segment, for the trace
-    actual: PacketRecord | None = None  # the (aggregated) packet compared, in script space
+    record: AnyRecord | None = None  # the sniffed segment, for the trace
+    actual: AnyRecord | None = None  # the (aggregated) packet compared, in script space
     failure: PacketFailure | None = None
 
 

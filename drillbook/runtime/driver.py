@@ -22,7 +22,8 @@ from typing import Any, NoReturn
 
 from drillbook.config import RunConfig
 from drillbook.engine.packets import OutboundVerdict, PacketEngine, PacketFailure
-from drillbook.engine.records import script_record
+from drillbook.engine.records import lazy_script_record as script_record
+from drillbook.engine.records import materialize
 from drillbook.engine.timing import Schedule, Tolerance, adjust, sniff_timeout_us, verify_time
 from drillbook.runtime.blocking import (
     BlockingCall,
@@ -266,7 +267,9 @@ class ScriptRun:
         record = self.engine.record(prepared.data, "<", actual)
         self.recorder.packet(record)
         if self.config.verbose:
-            self.verbose.append(f"inbound injected packet: {actual / 1e6:9.6f} {record.summary}")
+            self.verbose.append(
+                f"inbound injected packet: {actual / 1e6:9.6f} {_summary(record)}"
+            )
         expected = script_record(spec, "<", state.schedule.start_us)
         self.recorder.step(
             state.index,
@@ -305,7 +308,7 @@ class ScriptRun:
                 self.recorder.packet(record)
                 if self.config.verbose:
                     self.verbose.append(
-                        f"outbound sniffed packet: {when / 1e6:9.6f} {record.summary}"
+                        f"outbound sniffed packet: {when / 1e6:9.6f} {_summary(record)}"
                     )
             if verdict.kind == "more":
                 continue
@@ -698,6 +701,11 @@ class ScriptRun:
         if data is None:
             return None
         return RawTcpInfo(when_us if when_us is not None else self.clock.now_us(), data)
+
+
+def _summary(record: Any) -> str:
+    shown = materialize(record)
+    return shown.summary if shown is not None else ""
 
 
 def _is_inbound(event: Event) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drillbook.config import RunConfig
+from drillbook.engine.records import AnyRecord, materialize
 from drillbook.runtime.tcpinfo import decode_tcp_info
 from drillbook.script.model import Event, IntExpr, Script, SyscallSpec
 from drillbook.script.symbols import errno_name
@@ -18,7 +19,6 @@ from drillbook.trace.model import (
     Failure,
     FailureKind,
     Outcome,
-    PacketRecord,
     Step,
     StepKind,
     SyscallRecord,
@@ -57,7 +57,7 @@ class TraceRecorder:
         self.script = script
         self.config = config
         self._pending: list[_PendingStep] = []
-        self.packets: list[PacketRecord] = []
+        self.packets: list[AnyRecord] = []
         self.failure: Failure | None = None
         self.warnings: list[str] = []
         self.outputs: list[str] = []
@@ -71,7 +71,7 @@ class TraceRecorder:
     ) -> None:
         self._pending.append(_PendingStep(index, event, kind, outcome, fields))
 
-    def packet(self, record: PacketRecord, unexpected: bool = False) -> None:
+    def packet(self, record: AnyRecord, unexpected: bool = False) -> None:
         self.packets.append(record)
 
     def warn(self, text: str) -> None:
@@ -144,6 +144,9 @@ class TraceRecorder:
         raw_info = fields.pop("tcp_info", None)
         if isinstance(raw_info, RawTcpInfo):
             fields["tcp_info"] = self.tcp_info(decode_tcp_info(raw_info.data), raw_info.when_us)
+        for name in ("expected", "actual"):
+            if name in fields:
+                fields[name] = materialize(fields[name])
         raw_call = fields.pop("syscall", None)
         if raw_call is not None:
             fields["syscall"] = self._syscall(pending.event, raw_call)
@@ -156,7 +159,8 @@ class TraceRecorder:
             script_path=self.script.path, script_text=self.script.source.text,
             ip_mode=self.config.ip_mode.value,
             steps=tuple(self._build_step(pending) for pending in self._pending),
-            packets=tuple(sorted(self.packets, key=lambda p: p.time_us)),
+            packets=tuple(sorted((r for r in map(materialize, self.packets) if r is not None),
+                                 key=lambda p: p.time_us)),
             failure=self.failure, warnings=tuple(self.warnings), output=text,
             duration_us=self.duration_us, started_at=self.started_at,
             local_ip=self.local_ip, remote_ip=self.remote_ip,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, OutboundMatcher, PacketEngine
+from drillbook.engine.records import materialize
 from drillbook.script.model import Direction, PacketSpec, TcpOption, TcpSpec
 from drillbook.wire import IPv4Header, Packet, TcpSegment, decode_packet, encode_packet
 from drillbook.wire import tcp_options as opt
@@ -104,7 +105,8 @@ def test_outbound_seq_is_relative_to_the_kernels_isn() -> None:
     assert isinstance(matcher, OutboundMatcher)
     verdict = matcher.feed(live_out(TCP_PSH | TCP_ACK, ISN + 1, 1, payload=10), 20)
     assert verdict.kind == "done" and verdict.failure is None
-    assert verdict.actual is not None and verdict.actual.summary == "P. 1:11(10) ack 1 win 502"
+    actual = materialize(verdict.actual)
+    assert actual is not None and actual.summary == "P. 1:11(10) ack 1 win 502"
 
 
 def test_inbound_ack_is_mapped_to_the_live_isn() -> None:

@@ -19,7 +19,11 @@ from typing import Any
 import lark
 from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_analysis import Shift
-from lark.parsers.lalr_parser_state import ParseConf, ParserState
+
+try:  # lark >= 1.2 keeps the LALR state machine in its own module
+    from lark.parsers.lalr_parser_state import ParseConf, ParserState
+except ImportError:  # pragma: no cover - lark 1.1
+    from lark.parsers.lalr_parser import ParseConf, ParserState  # type: ignore[no-redef,attr-defined,unused-ignore]
 
 from drillbook.errors import ScriptSyntaxError
 from drillbook.parser.actions import Actions

@@ -40,7 +40,10 @@ def _entries_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 def _strict(lines: list[str]) -> list[str]:
     # Shared with other people's runs: judged by attribution below. A descendant that ended
     # during the test (left by an earlier test of the session) is not a leak either.
-    shared = ("netns inode", "open /dev/net/tun", "file in /tmp", "descendant process gone")
+    # The zygote (drillbook/runtime/zygote.py) is a deliberate long-lived child that forks
+    # workers; it holds no namespace, TUN device or file of a run.
+    shared = ("netns inode", "open /dev/net/tun", "file in /tmp", "descendant process gone",
+              "drillbook.runtime.zygote")
     return [line for line in lines if not any(word in line for word in shared)]
 
 
@@ -225,7 +228,9 @@ def test_sigkill_of_the_launcher_kills_its_worker() -> None:
     launcher.kill()
     launcher.communicate(timeout=10)
     start = time.monotonic()
-    while any(_alive(p) for p in (pid, *session)) and time.monotonic() - start < 2.0:
+    # Normally well under 100 ms; the bound leaves room for a loaded machine whose real-time
+    # workers (runs use SCHED_RR) delay ordinary processes such as the guardian.
+    while any(_alive(p) for p in (pid, *session)) and time.monotonic() - start < 5.0:
         time.sleep(0.01)
-    assert not any(_alive(p) for p in (pid, *session)), "worker outlived its launcher by 2 s"
+    assert not any(_alive(p) for p in (pid, *session)), "worker outlived its launcher by 5 s"
     assert_unchanged(before, {pid, *session}, {netns})

@@ -184,12 +184,15 @@ def shell_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
 
 
 def _is_guardian(pid: int) -> bool:
-    # The session guardian is a fork of the worker: same command line.
+    # The session guardian is a fork of this worker: our child, with our name.
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"drillbook.runtime.worker" in handle.read()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read()
+        with open(f"/proc/{pid}/comm", "rb") as mine, open("/proc/self/comm", "rb") as ours:
+            same_name = mine.read() == ours.read()
     except OSError:
         return False
+    return same_name and int(raw[raw.rindex(b")") + 2:].split()[1]) == os.getpid()
 
 
 def _is_zombie(pid: int) -> bool:

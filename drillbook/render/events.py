@@ -85,6 +85,14 @@ class Gap:
 
     after_row: int  # the band sits between rows after_row and after_row + 1
     gap_us: int
+    skipped: int = 0  # events left out of a long diagram here (the band says how many)
+
+    @property
+    def label(self) -> str:
+        """``⋯  +100 ms  ⋯``, or ``⋯  73 events not shown  ⋯``."""
+        if self.skipped:
+            return f"⋯  {self.skipped} events not shown  ⋯"
+        return f"⋯  {format_gap(self.gap_us)}  ⋯"
 
 
 def packet_key(packet: PacketRecord) -> tuple[object, ...]:
@@ -218,6 +226,38 @@ def time_gaps(rows: tuple[Row, ...], threshold_us: int) -> tuple[Gap, ...]:
             gaps.append(Gap(after_row=i - 1, gap_us=row.time_us - last))
         last = row.time_us if last is None else max(last, row.time_us)
     return tuple(gaps)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rows a long diagram shows: all of them, or a head and the stretch around the
+    failure, with a band where the rest were left out."""
+
+    rows: tuple[Row, ...]
+    gaps: tuple[Gap, ...]
+
+
+def visible_rows(rows: tuple[Row, ...], threshold_us: int, max_rows: int | None,
+                 failure_line: int | None) -> Window:
+    """At most ``max_rows`` rows: the first ones and, when the run failed further down, the
+    rows leading to the failure (the part a student needs to see)."""
+    if max_rows is None or len(rows) <= max_rows:
+        return Window(rows, time_gaps(rows, threshold_us))
+    lines = [r.line for r in rows]
+    focus = lines.index(failure_line) if failure_line in lines else -1
+    if focus < max_rows - 3:  # nothing to show further down: the first max_rows rows
+        kept, bands = rows[:max_rows], [(max_rows - 1, len(rows) - max_rows)]
+    else:
+        tail = max_rows // 3
+        head = max_rows - tail
+        end = min(len(rows), focus + 6)  # a few events after the failure (not-run ones)
+        begin = end - tail
+        kept = rows[:head] + rows[begin:end]
+        bands = [(head - 1, begin - head), (len(kept) - 1, len(rows) - end)]
+    cuts = {at for at, n in bands if n > 0}
+    gaps = [g for g in time_gaps(kept, threshold_us) if g.after_row not in cuts]
+    gaps += [Gap(after_row=at, gap_us=0, skipped=n) for at, n in bands if n > 0]
+    return Window(kept, tuple(sorted(gaps, key=lambda g: g.after_row)))
 
 
 def format_time(time_us: int | None) -> str:

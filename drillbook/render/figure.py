@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from drillbook.trace.model import Direction, Trace
 KINDS = ("sequence", "sack", "time-sequence", "window")
 WIDTH_IN = 13.0  # the sequence diagram's columns are laid out for this width
 ROW_IN = 0.3  # height of one sequence-diagram row
+MAX_ROWS = 90  # a longer run shows its start and the events leading to its failure
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 Drawer = Callable[[Axes, Trace], Any]
 DRAWERS: dict[str, Drawer] = {
-    "sequence": draw_sequence,
+    "sequence": partial(draw_sequence, max_rows=MAX_ROWS),
     "sack": draw_sack,
     "time-sequence": draw_time_sequence,
     "window": draw_window,
@@ -65,7 +67,8 @@ def panel_for(trace: Trace, kind: str) -> Panel:
     """The panel of ``kind`` sized for ``trace``. The sequence diagram's columns are laid out in
     inches, so its axes take the whole width and no margins."""
     if kind == "sequence":
-        return Panel(kind, sequence_height(trace) * ROW_IN, top=0.35, bottom=0.1, left=0.15,
+        return Panel(kind, sequence_height(trace, max_rows=MAX_ROWS) * ROW_IN, top=0.35,
+                     bottom=0.1, left=0.15,
                      right=0.0)
     if kind == "sack":
         return Panel(kind, max(1.6, 0.36 * len(ack_rows(trace))), top=0.6, bottom=0.95,

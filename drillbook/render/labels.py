@@ -12,6 +12,9 @@ from drillbook.trace.model import Failure, Outcome, Step, SyscallRecord, Trace
 WRITTEN_RESULT = re.compile(r"^(.*\))\s*=\s*([^)]*)$")
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception)\b.*")
+
+
 def _as_written(text: str) -> tuple[str, str | None]:
     """Split ``write(4, ..., 10) = 10`` into the call and the result the script wrote."""
     match = WRITTEN_RESULT.match(text.strip())
@@ -65,6 +68,10 @@ def failure_note(failure: Failure, width: int = 56) -> str:
     if failure.field_name:
         head += f": {failure.field_name} differs"
         message = message.removeprefix(f"{failure.field_name}: ")
+    # A %{ }% block's failure is "error in Python code"; the exception line says what failed.
+    raised = [d.strip() for d in failure.details if EXCEPTION_LINE.match(d.strip())]
+    if raised:
+        message = f"{message}: {raised[-1]}"
     return "\n".join([head, *textwrap.wrap(message, width=width)])
 
 

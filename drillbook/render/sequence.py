@@ -23,10 +23,10 @@ from drillbook.render.events import (
     Gap,
     PacketStatus,
     Row,
-    format_gap,
+    Window,
     format_time,
     sequence_rows,
-    time_gaps,
+    visible_rows,
 )
 from drillbook.render.labels import blocked_us, failure_note, step_box_label, verdict_title
 from drillbook.render.style import FONTS, PALETTE
@@ -159,7 +159,9 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout, marks: list[
             marks.append(_side_note(ax, y, "✗ never sent by the kernel\n(timed out waiting)",
                                     lay))
     elif row.status is PacketStatus.UNEXPECTED:
-        marks.append(_side_note(ax, y, "? unexpected (no script line)", lay, PALETTE.unexpected))
+        # Not necessarily wrong: packetdrill only checks packets up to the last `>` line.
+        marks.append(_side_note(ax, y, "? not in the script (unchecked)", lay,
+                                PALETTE.unexpected))
     if len(row.parts) > 1:
         marks.append(_side_note(ax, y, _parts_note(row.parts), lay, PALETTE.muted))
     return drawn, ghost
@@ -237,7 +239,7 @@ def _draw_states(ax: Axes, rows: tuple[Row, ...], ys: list[float], bottom: float
     for k, (y, state) in enumerate(changes):
         assert state is not None
         end = changes[k + 1][0] if k + 1 < len(changes) else bottom
-        ax.add_patch(Rectangle((lay.kernel_x - 0.07, y + 0.1), 0.14, end - y, lw=0,
+        ax.add_patch(Rectangle((lay.kernel_x - 0.07, y + 0.1), 0.14, end - y - 0.1, lw=0,
                                fc=_state_colour(state), zorder=1))
         texts.append(ax.text(lay.state_x, y + 0.1, f"→ {state}", ha="left", va="center",
                              fontsize=FONTS.small, family=FONTS.sans, color=PALETTE.text,
@@ -251,13 +253,17 @@ def _draw_gaps(ax: Axes, gaps: tuple[Gap, ...], rows: tuple[Row, ...], ys: list[
     out: list[tuple[Rectangle, Text]] = []
     for gap in gaps:
         nxt = gap.after_row + 1
-        ghost_room = lay.row if rows[nxt].ghost is not None else 0.0  # the ghost sits above
-        top, bottom = ys[gap.after_row] + 0.45, ys[nxt] - ghost_room - 0.5
+        top = ys[gap.after_row] + 0.45
+        if nxt < len(rows):
+            ghost_room = lay.row if rows[nxt].ghost is not None else 0.0  # the ghost sits above
+            bottom = ys[nxt] - ghost_room - 0.5
+        else:  # events left out after the last row shown
+            bottom = top + lay.gap * 0.8
         rect = Rectangle((0.05, top), lay.right - 0.1, bottom - top, fc=PALETTE.gap_band,
                          ec="none", zorder=0)
         ax.add_patch(rect)
         text = ax.text((lay.peer_x + lay.kernel_x) / 2, (top + bottom) / 2,
-                       f"⋯  {format_gap(gap.gap_us)}  ⋯", ha="center", va="center",
+                       gap.label, ha="center", va="center",
                        fontsize=FONTS.small, family=FONTS.sans, color=PALETTE.muted,
                        fontstyle="italic", zorder=1)
         out.append((rect, text))
@@ -313,8 +319,8 @@ def _legend(ax: Axes, arrows: list[PacketArrow], ghosts: list[PacketArrow]) -> N
 
 
 def _is_failing(row: Row, trace: Trace) -> bool:
-    return (trace.failure is not None and row.step is not None and row.packet is not None
-            and row.step.line == trace.failure.line)  # syscall failures: the red box says it
+    return (trace.failure is not None and row.step is not None
+            and row.step.line == trace.failure.line)
 
 
 def _timed_out(row: Row, trace: Trace) -> bool:
@@ -323,24 +329,35 @@ def _timed_out(row: Row, trace: Trace) -> bool:
             and trace.failure.kind is FailureKind.TIMEOUT and row.direction is Direction.OUTBOUND)
 
 
-def sequence_height(trace: Trace, gap_threshold_us: int = 2000) -> float:
+def _window(trace: Trace, gap_threshold_us: int, max_rows: int | None) -> Window:
+    failure_line = trace.failure.line if trace.failure is not None else None
+    return visible_rows(sequence_rows(trace), gap_threshold_us, max_rows, failure_line)
+
+
+def sequence_height(trace: Trace, gap_threshold_us: int = 2000,
+                    max_rows: int | None = None) -> float:
     """The data height of the diagram (≈ inches at a 0.3 in row), for sizing a figure."""
-    rows = sequence_rows(trace)
-    gaps = time_gaps(rows, gap_threshold_us)
+    window = _window(trace, gap_threshold_us, max_rows)
+    rows, gaps = window.rows, window.gaps
     lay = Layout()
     ys = _row_positions(rows, gaps, lay)
-    return (ys[-1] if ys else 0.0) + lay.row + lay.header + lay.footer
+    trailing = bool(gaps) and gaps[-1].after_row == len(rows) - 1
+    last = (ys[-1] if ys else 0.0) + (lay.gap if trailing else 0.0)
+    return last + lay.row + lay.header + lay.footer
 
 
 def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
-                  title: bool = True, legend: bool = True) -> SequenceArtists:
+                  max_rows: int | None = None, title: bool = True,
+                  legend: bool = True) -> SequenceArtists:
     """Draw ``trace`` as a sequence diagram on ``ax``; gaps of at least ``gap_threshold_us``
-    between consecutive events become labelled bands."""
+    between consecutive events become labelled bands. With ``max_rows``, a long run shows its
+    first events and those leading to the failure, with a band counting the ones left out."""
     lay = Layout()
-    rows = sequence_rows(trace)
-    gaps = time_gaps(rows, gap_threshold_us)
+    window = _window(trace, gap_threshold_us, max_rows)
+    rows, gaps = window.rows, window.gaps
     ys = _row_positions(rows, gaps, lay)
-    bottom = (ys[-1] if ys else 0.0) + lay.row * 0.7
+    trailing = bool(gaps) and gaps[-1].after_row == len(rows) - 1
+    bottom = (ys[-1] if ys else 0.0) + lay.row * 0.7 + (lay.gap if trailing else 0.0)
     arrows: list[PacketArrow] = []
     ghosts: list[PacketArrow] = []
     boxes: list[Text] = []
@@ -355,9 +372,15 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
                 ghosts.append(ghost)
         elif row.step is not None:
             boxes.append(_draw_box(ax, row, y, lay))
-        if trace.failure is not None and _is_failing(row, trace) and not _timed_out(row, trace):
-            note = failure_note(trace.failure)
+        if trace.failure is None or not _is_failing(row, trace) or _timed_out(row, trace):
+            continue
+        note = failure_note(trace.failure)
+        if row.packet is not None:
             marks.append(_side_note(ax, y - (0.5 if row.ghost else 0), note, lay))
+        else:  # the box fills the side column; the lane between the lifelines is free
+            marks.append(ax.text((lay.peer_x + lay.kernel_x) / 2, y + 0.1, note, ha="center",
+                                 va="center", fontsize=FONTS.label, family=FONTS.sans,
+                                 color=PALETTE.error, fontweight="bold", zorder=5))
     states = _draw_states(ax, rows, ys, bottom, lay)
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)

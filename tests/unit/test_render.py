@@ -119,7 +119,7 @@ def test_missing_and_unexpected_are_marked() -> None:
     statuses = [a.status for a in art.arrows]
     assert PacketStatus.MISSING in statuses and PacketStatus.UNEXPECTED in statuses
     notes = " ".join(m.get_text() for m in art.marks)
-    assert "never sent" in notes and "unexpected" in notes
+    assert "never sent" in notes and "not in the script" in notes
     unexpected = next(a for a in art.arrows if a.status is PacketStatus.UNEXPECTED)
     assert to_hex(unexpected.arrow.get_edgecolor()) == PALETTE.unexpected.lower()
 
@@ -215,7 +215,7 @@ def test_aggregate_arrow_names_its_wire_segments() -> None:
     art = draw_sequence(axes(), trace)
     assert len(art.arrows) == packet_steps(trace)  # the two wire segments are not "unexpected"
     assert any(m.get_text() == "= 2 segments on the wire: 1:2001 2001:4001" for m in art.marks)
-    assert not any("unexpected" in m.get_text() for m in art.marks)
+    assert not any("not in the script" in m.get_text() for m in art.marks)
 
 
 def test_blocking_call_is_bracketed_until_it_returns() -> None:
@@ -268,3 +268,21 @@ def test_empty_trace_draws_placeholders_without_warnings(tmp_path: Path) -> None
         save_figure(fig, tmp_path / "empty.png", dpi=20)
     texts = {t.get_text() for ax in fig.axes for t in ax.texts}
     assert {"no ACKs in this run", "no data segments in this run"} <= texts
+
+
+def test_long_runs_show_their_start_and_the_failure() -> None:
+    from dataclasses import replace
+
+    from drillbook.trace.model import Failure, FailureKind
+
+    trace = sack_trace()  # 24 events; pretend line 22 failed and allow 12 rows
+    failure = Failure(kind=FailureKind.CODE, line=22, column=1, message="error in Python code",
+                      details=("AssertionError: 18",))
+    art = draw_sequence(axes(), replace(trace, failure=failure), max_rows=12)
+    assert [r.line for r in art.rows] == [1, 2, 3, 4, 5, 6, 7, 8, 21, 22, 23, 24]
+    assert [label.get_text() for _, label in art.gaps] == [
+        "⋯  +100 ms  ⋯", "⋯  12 events not shown  ⋯"]
+    assert any("AssertionError: 18" in m.get_text() for m in art.marks)
+    short = draw_sequence(axes(), trace, max_rows=12)  # no failure: the first 12, then a band
+    assert [r.line for r in short.rows] == list(range(1, 13))
+    assert short.gaps[-1][1].get_text() == "⋯  12 events not shown  ⋯"

@@ -3,6 +3,7 @@ parser): flags, header lengths, options as wire bytes, and which fields go unche
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from drillbook.script.model import IcmpSpec, PacketSpec, TcpOption, TcpSpec, UdpSpec
@@ -97,7 +98,9 @@ def option_value(option: TcpOption) -> TcpOptionValue:
     raise ValueError(f"unknown TCP option {kind!r}")
 
 
+@functools.lru_cache(maxsize=4096)
 def expected_tcp(spec: TcpSpec) -> ExpectedTcp:
+    """The wire values of a script TCP packet (cached: the hot path asks for it again)."""
     flags, ace = tcp_flags(spec.flags)
     options = tuple(option_value(o) for o in spec.options) if spec.options else ()
     return ExpectedTcp(

@@ -441,6 +441,20 @@ class PacketEngine:
             details.append(f"actual packet: {usec(shown.time_us)} {shown.summary}")
         return replace(failure, details=tuple(details))
 
+    def warm_up(self) -> None:
+        """Encode, decode, map and describe one throwaway packet (see ScriptRun._warm_up)."""
+        src, dst = (self.remote_ip, self.local_ip)
+        header = (IPv6Header(src=src, dst=dst) if self.ipv6
+                  else IPv4Header(src=src, dst=dst))
+        segment = TcpSegment(sport=1, dport=2, seq=1, ack=1, flags=TCP_ACK, window=1,
+                             options=(opt.nop(), opt.nop(), opt.timestamp(1, 1)),
+                             payload=bytes(10))
+        raw = encode_packet(Packet(header, segment))
+        pkt = decode_packet(raw)
+        sock = TestSocket(protocol=IPPROTO_TCP)
+        assert pkt.tcp is not None
+        materialize(record_tcp(">", 0, raw, pkt, self.to_script(sock, pkt.tcp)))
+
     # -- end of run ------------------------------------------------------------------------
 
     def reset_packets(self) -> list[bytes]:

@@ -14,6 +14,7 @@ The decisions (mapping, matching, wording) are the engine's; this module does th
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any, NoReturn
 from drillbook.config import RunConfig
 from drillbook.engine.packets import OutboundVerdict, PacketEngine, PacketFailure
 from drillbook.engine.records import lazy_script_record as script_record
+from drillbook.engine.expected import expected_tcp
 from drillbook.engine.records import materialize
 from drillbook.engine.timing import Schedule, Tolerance, adjust, sniff_timeout_us, verify_time
 from drillbook.runtime.blocking import (
@@ -45,11 +47,13 @@ from drillbook.script.model import (
     Script,
     ShellCommand,
     SyscallSpec,
+    TcpSpec,
     TimeKind,
 )
 from drillbook.trace.model import FailureKind, Outcome, StepKind, Trace
 
 TCP_INFO = 11  # <netinet/tcp.h>
+STALL_US = 1500  # longer between two events than this, and drillbook was stalled
 FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
 SHELL_TIMEOUT_S = 120.0  # drillbook's guard: packetdrill would hang forever
 EXPLORE_WAIT_US = 500_000  # in explore mode, how long past its time to wait for a `>` packet
@@ -133,6 +137,27 @@ class ScriptRun:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> Trace:
+        # A collection of the older generations can stall for milliseconds: none during a run.
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            gc.enable()
+
+    def _warm_up(self) -> None:
+        """Before time 0, walk the hot paths once: the first call of a function in a freshly
+        forked worker pays for page faults and specialisation, which must not land on an
+        event's clock."""
+        for event in self.script.events:
+            action = event.action
+            if isinstance(action, PacketSpec) and isinstance(action.body, TcpSpec):
+                expected_tcp(action.body)
+                materialize(script_record(action, action.direction.value, 0))
+        self.engine.warm_up()
+        self.clock.now_us()
+
+    def _run(self) -> Trace:
+        self._warm_up()
         if any(isinstance(e.action, SyscallSpec) and e.action.is_blocking
                for e in self.script.events):
             self._start_blocking_thread()  # ready before time 0, not created mid-script
@@ -180,13 +205,19 @@ class ScriptRun:
             and _is_inbound(event)
         ):
             return self.last_schedule.start_us
-        # An outbound packet is checked against the kernel's own timestamp, so its anchor is the
-        # moment the previous event's action finished: drillbook's bookkeeping in between must
-        # not shift the expectation. Events drillbook performs itself anchor at "now", as
-        # packetdrill does, so that bookkeeping never makes them look late.
-        if self.completed_us is not None and _is_outbound(event):
+        # packetdrill reads "now" microseconds after the previous event's action finished; in
+        # Python the bookkeeping in between takes far longer, and counting it would make every
+        # relative time drift (scripts that check kernel timestamps against absolute script
+        # time fail on that drift). So a relative time counts from when the previous action
+        # finished. An outbound packet always does (it is checked against the kernel's own
+        # timestamp); an event drillbook performs itself falls back to "now" after a stall,
+        # so that a hiccup of drillbook's never makes that event look late.
+        now = self.clock.now_us()
+        if self.completed_us is not None and (
+            _is_outbound(event) or now - self.completed_us <= STALL_US
+        ):
             return self.completed_us
-        return self.clock.now_us()
+        return now
 
     def _run_event(self, index: int, event: Event) -> None:
         anchor = (
@@ -291,6 +322,7 @@ class ScriptRun:
         timeout = sniff_timeout_us(state.schedule, event.time.kind, last_us)
         if self.options.explore:
             timeout = max(0, state.schedule.end_us - self.clock.now_us()) + EXPLORE_WAIT_US
+        sniff_start = state.schedule.offset_us if event.time.is_relative else self._anchor(event)
         while True:
             self._raise_async_failure()
             got = self.sandbox.read_outbound(FOREVER_S if timeout is None else timeout / 1e6)
@@ -298,8 +330,11 @@ class ScriptRun:
                 self._outbound_timeout(event, spec, state)
                 return
             raw, ts_ns = got
-            self.completed_us = self.clock.now_us()
             when = self.clock.to_script_us(ts_ns)
+            # packetdrill reads a packet within microseconds of the kernel sending it (or at
+            # once, if it was already queued when sniffing began): that is when this event
+            # completes, whatever drillbook's own read latency.
+            self.completed_us = max(when, sniff_start)
             verdict = matcher.feed(raw, when)
             if verdict.kind == "skip":
                 continue

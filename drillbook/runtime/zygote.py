@@ -172,6 +172,12 @@ def serve(sock_fd: int) -> int:
     set_parent_death_signal(signal.SIGKILL)
     sock = socket.socket(fileno=sock_fd)
     _warm_up()
+    # Objects that exist now are never collected again: forks then do not copy the pages a
+    # collection would touch.
+    import gc
+
+    gc.collect()
+    gc.freeze()
     children: dict[int, int] = {}  # pid -> request id
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

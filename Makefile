@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# System packages the tests use: iproute2 (ip netns), chromium for the browser test.
+# System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside
+# their namespace, as on the machines the C packetdrill verdicts come from), chromium for the
+# browser test.
 system-packages:
 	@missing=""; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || missing="$$missing ethtool"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -120,6 +120,9 @@ def draw_sack(ax: Axes, trace: Trace, *, direction: Direction | None = None,
                               ec=PALETTE.sack_newest, lw=0.6, zorder=2)
             ax.add_patch(patch)
             bars.append(SackBar(patch, block, k == 0, i))
+            if block[1] - block[0] < _span(rows, base) * 0.005:  # 1 byte: too thin to see
+                ax.plot([(block[0] + block[1]) / 2], [i], marker="D", markersize=6,
+                        color=colour, markeredgecolor=PALETTE.sack_newest, zorder=3)
         if row.trigger is not None:
             seg = row.trigger
             box = Rectangle((seg.seq, i - 0.42), seg.end_seq - seg.seq, 0.84, fc="none",
@@ -139,11 +142,16 @@ def _row_note(row: AckRow) -> str:
     return f"ack {row.ack}" + (f"  sack {blocks}" if blocks else "")
 
 
-def _axes(ax: Axes, rows: tuple[AckRow, ...], base: int, direction: Direction,
-          title: bool) -> None:
+def _span(rows: tuple[AckRow, ...], base: int) -> int:
+    """How much sequence space the plot covers, from ``base``."""
     ends = [base + 1] + [r.ack for r in rows] + [b for r in rows for _, b in r.blocks]
     ends += [r.trigger.end_seq for r in rows if r.trigger is not None]
-    span = max(ends) - base
+    return max(ends) - base
+
+
+def _axes(ax: Axes, rows: tuple[AckRow, ...], base: int, direction: Direction,
+          title: bool) -> None:
+    span = _span(rows, base)
     ax.set_xlim(base - span * 0.02, base + span * 1.02)
     ax.set_ylim(len(rows) - 0.4, -0.6)
     ax.set_yticks(range(len(rows)))

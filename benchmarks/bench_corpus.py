@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -37,11 +36,6 @@ def _corpus() -> Path:
     return Path(os.environ.get("DRILLBOOK_CORPUS", PROJECT.parent / "shared" / "corpus"))
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _verdicts(suite: SuiteResult) -> dict[tuple[str, str], str]:
     return {(r.case.name, r.case.mode.value): r.verdict.value for r in suite.results}
 
@@ -61,9 +55,7 @@ def main() -> int:
     print(f"{len(cases)} runs; C packetdrill reference: {C_PACKETDRILL_WALL_S:.0f} s at --jobs 2")
     for jobs in (int(word) for word in args.jobs.split(",")):
         load_before = os.getloadavg()[0]
-        cpu_before = _children_cpu_s()
         suite = run_suite(cases, SuiteOptions(jobs=jobs, retries=args.retries))
-        cpu_s = _children_cpu_s() - cpu_before
         if args.save:
             Path(args.save.format(jobs=jobs)).write_text(to_json(suite))
         agreement = compare(suite.results, rows)
@@ -74,7 +66,7 @@ def main() -> int:
               f"({suite.wall_s / C_PACKETDRILL_WALL_S:.2f}x the C packetdrill), "
               f"{suite.count(Verdict.PASS)} pass; "
               f"{agreement.summary()}; verdicts differing from the first run: {changed}; "
-              f"worker CPU {cpu_s:.0f} s (user+sys, load-independent); load average "
+              f"load average "
               f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs",
               flush=True)
     return 0

@@ -79,6 +79,10 @@ class OutboundMatcher:
             record = record_tcp(">", when_us, raw, pkt, script_tcp)
         else:
             record = plain_record(">", when_us, raw, pkt)
+        if self.fragments and _tuple(self.fragments[-1][0]) != _tuple(pkt):
+            # Another flow took over the socket's identity (a second SYN on a connecting
+            # socket): packetdrill discards what it had gathered and starts anew.
+            self.fragments.clear()
         if self.fragments and script_tcp is not None and self.exp is not None:
             mismatch = self._fragment_mismatch(pkt, script_tcp)
             if mismatch is not None:
@@ -292,6 +296,13 @@ class OutboundMatcher:
         return verify_options(
             exp, replace(tcp, options=options), self.engine.config.tcp_ts_tick_usecs, tolerance_us
         )
+
+
+def _tuple(pkt: Packet) -> tuple[str, str, int, int]:
+    transport = pkt.transport
+    sport = getattr(transport, "sport", 0)
+    dport = getattr(transport, "dport", 0)
+    return (pkt.ip.src, pkt.ip.dst, sport, dport)
 
 
 def _payload_len(pkt: Packet) -> int:

@@ -80,6 +80,6 @@ def verdict_title(trace: Trace) -> str:
     name = trace.script_path.rsplit("/", 1)[-1] or "<script>"
     if trace.failure is None:
         warnings = sum(1 for s in trace.steps if s.outcome is Outcome.WARNING)
-        extra = f" ({warnings} warnings)" if warnings else ""
+        extra = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
         return f"{name}: passed{extra}"
     return f"{name}:{trace.failure.line}: {trace.failure.message}"

@@ -11,6 +11,7 @@ crossed out, and packets no line accounted for in their own colour.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, replace
 
 from matplotlib.axes import Axes
@@ -162,6 +163,9 @@ def _draw_packet(ax: Axes, i: int, row: Row, y: float, lay: Layout, marks: list[
         # Not necessarily wrong: packetdrill only checks packets up to the last `>` line.
         marks.append(_side_note(ax, y, "? not in the script (unchecked)", lay,
                                 PALETTE.unexpected))
+    elif row.status is PacketStatus.WARNING and row.step is not None and row.step.message:
+        note = "\n".join(["⚠ warning", *textwrap.wrap(row.step.message, width=56)[:2]])
+        marks.append(_side_note(ax, y - 0.5, note, lay, PALETTE.window))
     if len(row.parts) > 1:
         marks.append(_side_note(ax, y, _parts_note(row.parts), lay, PALETTE.muted))
     return drawn, ghost
@@ -293,6 +297,7 @@ LEGEND = (
     (PacketStatus.OK, "inbound: injected by the peer (<)"),
     (PacketStatus.OK, "outbound: sent by the kernel (>)"),
     (PacketStatus.MISMATCH, "differs from the script"),
+    (PacketStatus.WARNING, "differs (non-fatal: a warning)"),
     (PacketStatus.MISSING, "expected, never came"),
     (PacketStatus.UNEXPECTED, "no script line expected it"),
     (PacketStatus.NOT_RUN, "not run (after the failure)"),

@@ -286,3 +286,24 @@ def test_long_runs_show_their_start_and_the_failure() -> None:
     short = draw_sequence(axes(), trace, max_rows=12)  # no failure: the first 12, then a band
     assert [r.line for r in short.rows] == list(range(1, 13))
     assert short.gaps[-1][1].get_text() == "⋯  12 events not shown  ⋯"
+
+
+def test_non_fatal_mismatch_is_a_warning_with_its_ghost() -> None:
+    from dataclasses import replace
+
+    from drillbook.trace.model import Outcome
+
+    failed = sack_mismatch_trace()
+    steps = list(failed.steps)
+    message = "live packet field tcp_ack: expected: 2001 vs actual: 8001"
+    steps[-1] = replace(steps[-1], outcome=Outcome.WARNING, message=message)
+    trace = replace(failed, steps=tuple(steps), failure=None, warnings=(message,))
+    ax = axes()
+    art = draw_sequence(ax, trace)
+    assert art.arrows[-1].status is PacketStatus.WARNING and len(art.ghosts) == 1
+    assert any(m.get_text().startswith("⚠ warning\nlive packet field tcp_ack")
+               for m in art.marks)
+    legend = ax.get_legend()
+    assert legend is not None
+    assert "differs (non-fatal: a warning)" in {t.get_text() for t in legend.get_texts()}
+    assert ax.get_title(loc="left") == "sack.pkt: passed (1 warning)"

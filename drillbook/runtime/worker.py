@@ -304,7 +304,9 @@ def _kill_and_reap(proc: _Process) -> None:
     from drillbook.runtime.process import kill_group, kill_session
 
     kill_group(proc.pid)
-    proc.wait()
+    # A zygote's fork whose zygote died gets no status (OSError): it died with the zygote.
+    with contextlib.suppress(OSError):
+        proc.wait()
     # The worker leads its session: this also reaches shell commands' own process groups.
     kill_session(proc.pid)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -355,6 +357,8 @@ def _death_message(returncode: int | None) -> str:
         return f"the worker died from signal {name} before replying"
     if returncode == EXIT_PARENT_GONE:
         return "the worker found its parent gone and exited"
+    if returncode is None:
+        return "the worker vanished before replying (the zygote that forked it died)"
     return f"the worker exited with status {returncode} before replying"
 
 

@@ -2,6 +2,9 @@
 
 Run as root: ``.venv/bin/python benchmarks/bench_sandbox.py [runs] [packets]``. Prints
 median / p99 figures; there is no C counterpart measured here to take a ratio against.
+Workers are forked by the zygote unless ``DRILLBOOK_ZYGOTE=0`` (a fresh interpreter per run);
+the first run includes starting the zygote. On a busy machine, ``chrt -r 1`` in front shows
+the cost without other people's load.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def startup(runs: int) -> None:
           f"p99 {_pct(ready, 0.99):.1f} ms (n={runs})")
     print(f"whole run_in_worker round trip (0.2 s entry): median "
           f"{statistics.median(total):.1f} ms")
-    print(f"worker CPU time (user+sys, load-independent): median "
+    print(f"worker CPU time (user+sys; 0 when the zygote forks them): median "
           f"{statistics.median(cpu):.1f} ms")
 
 

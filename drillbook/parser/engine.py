@@ -155,6 +155,10 @@ def _syntax_error(
         what = "parse error at '': syntax error"  # packetdrill's words at end of input
     else:
         text = lexeme.text if len(lexeme.text) <= 200 else lexeme.text[:200] + "..."
+        # Control characters (a CR, a NUL) are shown escaped, not sent to the terminal.
+        text = "".join(
+            c if c >= " " or c in "\n\t" else c.encode("unicode_escape").decode() for c in text
+        )
         what = f"parse error at '{text}': syntax error"
     hint = syntax_hint(lexemes, index, lexeme, expected)
     span = lexeme_span(lexeme)

@@ -101,6 +101,8 @@ def _display(terminal: str) -> str:
 
 
 def _bad_char_hint(char: str) -> str:
+    if char == "\r":
+        return "the script has Windows (CRLF) line endings: packetdrill reads only '\\n'"
     if char == "#":
         return "packetdrill has no '#' comments: use // or /* */"
     if char == "%":

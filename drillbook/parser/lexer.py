@@ -97,14 +97,10 @@ class Lexeme:
     end_column: int
 
 
-class LexError(Exception):
-    """Raised for text that is not even a token (never happens: any char is a token)."""
-
-
-def _longest(candidates: list[tuple[int, str, re.Match[str] | None]]) -> tuple[int, str]:
+def _longest(candidates: list[tuple[int, str]]) -> tuple[int, str]:
     """The (length, rule) of the longest candidate; the earliest rule wins a tie."""
     best_len, best_rule = 0, ""
-    for length, rule, _ in candidates:
+    for length, rule in candidates:
         if length > best_len:
             best_len, best_rule = length, rule
     return best_len, best_rule
@@ -207,51 +203,51 @@ class Tokenizer:
                     return word_len, "KEYWORD" if word in KEYWORDS else "WORD"
                 if word.isdigit():  # all digits: INTEGER wins the tie with WORD
                     return word_len, "INTEGER"
-        cands: list[tuple[int, str, re.Match[str] | None]] = []
+        cands: list[tuple[int, str]] = []
         if char.isalnum() or char == "_":
             word_len = _match_len(_WORD, text, pos)
             word = text[pos : pos + word_len]
             if word == "sequence" and text.startswith("#", pos + word_len):
-                cands.append((word_len + 1, "KEYWORD", None))
+                cands.append((word_len + 1, "KEYWORD"))
             elif word in KEYWORDS:
-                cands.append((word_len, "KEYWORD", None))
+                cands.append((word_len, "KEYWORD"))
             if char.isdigit():
-                cands.append((_match_len(_FLOAT, text, pos), "FLOAT", None))
-                cands.append((_match_len(_INTEGER, text, pos), "INTEGER", None))
-                cands.append((_match_len(_HEX, text, pos), "HEX_INTEGER", None))
-            cands.append((word_len, "WORD", None))
+                cands.append((_match_len(_FLOAT, text, pos), "FLOAT"))
+                cands.append((_match_len(_INTEGER, text, pos), "INTEGER"))
+                cands.append((_match_len(_HEX, text, pos), "HEX_INTEGER"))
+            cands.append((word_len, "WORD"))
             if char.isdigit():
-                cands.append((_match_len(_IPV4_RE, text, pos), "IPV4_ADDR", None))
+                cands.append((_match_len(_IPV4_RE, text, pos), "IPV4_ADDR"))
             if char in "0123456789abcdefABCDEF":
-                cands.append((_ipv6_len(text, pos), "IPV6_ADDR", None))
+                cands.append((_ipv6_len(text, pos), "IPV6_ADDR"))
             return _longest(cands)
         if char == ".":
-            cands.append((3 if text.startswith("...", pos) else 0, "ELLIPSIS", None))
-            cands.append((_match_len(_FLOAT, text, pos), "FLOAT", None))
+            cands.append((3 if text.startswith("...", pos) else 0, "ELLIPSIS"))
+            cands.append((_match_len(_FLOAT, text, pos), "FLOAT"))
         elif char == "-":
-            cands.append((_match_len(_OPTION, text, pos), "OPTION", None))
-            cands.append((_match_len(_FLOAT, text, pos), "FLOAT", None))
-            cands.append((_match_len(_INTEGER, text, pos), "INTEGER", None))
+            cands.append((_match_len(_OPTION, text, pos), "OPTION"))
+            cands.append((_match_len(_FLOAT, text, pos), "FLOAT"))
+            cands.append((_match_len(_INTEGER, text, pos), "INTEGER"))
         elif char == '"':
-            cands.append((_quoted_len(text, pos, '"'), "STRING", None))
+            cands.append((_quoted_len(text, pos, '"'), "STRING"))
         elif char == "`":
-            cands.append((_quoted_len(text, pos, "`"), "BACK_QUOTED", None))
+            cands.append((_quoted_len(text, pos, "`"), "BACK_QUOTED"))
         elif char in " \t\n":
             return _match_len(_SPACE, text, pos), "SPACE"
         elif char == "/":
-            cands.append((1, "CHAR", None))
-            cands.append((_match_len(_CPP_COMMENT, text, pos), "COMMENT", None))
-            cands.append((_match_len(_C_COMMENT, text, pos), "COMMENT", None))
+            cands.append((1, "CHAR"))
+            cands.append((_match_len(_CPP_COMMENT, text, pos), "COMMENT"))
+            cands.append((_match_len(_C_COMMENT, text, pos), "COMMENT"))
             return _longest(cands)
         elif char == "%":
-            cands.append((1, "CHAR", None))
-            cands.append((_match_len(_CODE, text, pos), "CODE", None))
+            cands.append((1, "CHAR"))
+            cands.append((_match_len(_CODE, text, pos), "CODE"))
             return _longest(cands)
         elif char == ":":
-            cands.append((1, "CHAR", None))
-            cands.append((_ipv6_len(text, pos), "IPV6_ADDR", None))
+            cands.append((1, "CHAR"))
+            cands.append((_ipv6_len(text, pos), "IPV6_ADDR"))
             return _longest(cands)
-        cands.append((1, "CHAR", None))
+        cands.append((1, "CHAR"))
         return _longest(cands)
 
     def _advance(self, length: int) -> tuple[int, int]:

@@ -54,6 +54,15 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class Note:
+    """``ERRNO (words)`` or ``(words)`` after a syscall's result."""
+
+    errno: str | None
+    words: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Time:
     usecs: int
     span: Span
@@ -171,8 +180,10 @@ class Actions(PacketActions):
     def syscall_spec(self, c: list[Any]) -> SyscallSpec:
         end_time: Time | None = c[0]
         name: Lexeme = c[1]
-        errno, errno_note = c[5] if c[5] is not None else (None, None)
-        note = errno_note if errno is not None else c[6]
+        errno_part: Note | None = c[5]
+        note_part: Note | None = c[6]
+        errno = errno_part.errno if errno_part else None
+        note = errno_part.words if errno_part else (note_part.words if note_part else None)
         return SyscallSpec(
             str(name.value), c[2], self._finish(c[4]), errno, note,
             end_time.usecs if end_time else None, span_of(*c),
@@ -195,16 +206,18 @@ class Actions(PacketActions):
     def expression_list(self, c: list[Any]) -> list[Any]:
         return [item for item in c if not isinstance(item, Lexeme) or item.type != "COMMA"]
 
-    def opt_errno(self, c: list[Any]) -> tuple[str, str] | None:
-        return (str(c[0].value), c[1]) if c else None
+    def opt_errno(self, c: list[Any]) -> Note | None:
+        if not c:
+            return None
+        note: Note = c[1]
+        return Note(str(c[0].value), note.words, span_of(*c))
 
-    def opt_note(self, c: list[Any]) -> str | None:
-        note: str | None = c[0] if c else None
+    def opt_note(self, c: list[Any]) -> Note | None:
+        note: Note | None = c[0] if c else None
         return note
 
-    def note(self, c: list[Any]) -> str:
-        words: str = c[1]
-        return words
+    def note(self, c: list[Any]) -> Note:
+        return Note(None, c[1], span_of(*c))
 
     def word_list(self, c: list[Any]) -> str:
         return " ".join("flags" if t.type == "FLAGS" else str(t.value) for t in c)

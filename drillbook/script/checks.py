@@ -22,6 +22,7 @@ from drillbook.script.model import (
     SyscallSpec,
 )
 from drillbook.script.symbols import lookup
+from drillbook.source import Span
 
 
 def iter_symbols(expr: Expr) -> Iterator[SymbolExpr]:
@@ -53,9 +54,20 @@ def _syscall_errors(call: SyscallSpec, script: Script) -> Iterator[ScriptSemanti
                 )
     if call.errno is not None and lookup(call.errno) is None:
         yield ScriptSemanticError(
-            f"unknown symbol: '{call.errno}'", call.span, script.source,
-            "errno names are the E... macros, e.g. EAGAIN",
+            f"unknown symbol: '{call.errno}'", _word_span(script, call.span, call.errno),
+            script.source, "errno names are the E... macros, e.g. EAGAIN",
         )
+
+
+def _word_span(script: Script, within: Span, word: str) -> Span:
+    """Where ``word`` is written inside ``within`` (the model keeps no span for an errno)."""
+    text = script.source.text
+    at = text.rfind(word, within.offset, within.end_offset)
+    if at < 0 or within.line <= 0:
+        return within
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Span(line, column, line, column + len(word), at, at + len(word))
 
 
 def symbol_errors(script: Script) -> list[ScriptSemanticError]:

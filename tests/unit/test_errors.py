@@ -152,6 +152,9 @@ def test_dry_run_errors_exit_2(
     err = capsys.readouterr().err
     assert expected in err
     assert err.startswith(f"{script}:")
+    if expected.startswith("unknown symbol"):  # the caret is under the name
+        source_line, caret = err.splitlines()[1:3]
+        assert source_line[caret.index("^"):].startswith(expected.split("'")[1])
     assert "Traceback" not in err
 
 

@@ -23,7 +23,7 @@ from IPython import display as _display
 from IPython.core import magic_arguments as _magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Enum, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from drillbook.jupyter.cellargs import (
     FLAG_OPTIONS,
@@ -84,12 +84,22 @@ class Drill(Magics):
         config=True
     )
     parallel_figures = Bool(
-        True, help="Draw the panels in two helper processes (faster with a spare CPU)"
+        False,
+        help="Draw the panels in two helper processes: faster with an idle spare CPU, no "
+        "faster on a busy machine (benchmarks/bench_notebook.py compares both)",
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.figure_pool = FigurePool()
+
+    @observe("parallel_figures")
+    def _parallel_figures_changed(self, change: Any) -> None:
+        # Start the helpers as soon as they are asked for (they take a second to warm up).
+        if change["new"]:
+            self.figure_pool.start()
+        else:
+            self.figure_pool.close()
 
     @magic_arguments()
     @argument("path", nargs="?", default=None, help="a .pkt file to run (line magic only)")
@@ -211,9 +221,10 @@ def load_ipython_extension(ipython: Any) -> None:
         old.figure_pool.close()  # %reload_ext: the old instance's helpers go
         ipython.configurables.remove(old)
     ipython.configurables.append(magics)
-    # Load the grammar and matplotlib, and start the figure helpers, while the user types the
-    # first cell, so that the first %%drill costs what the others cost.
-    magics.figure_pool.start()
+    # Load the grammar and matplotlib while the user types the first cell, so that the first
+    # %%drill costs what the others cost.
+    if magics.parallel_figures:
+        magics.figure_pool.start()
     threading.Thread(target=_warm_up, name="drillbook-warm-up", daemon=True).start()
 
 

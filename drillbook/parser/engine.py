@@ -71,14 +71,14 @@ def _end_lexeme(text: str) -> Lexeme:
 def _tokens(source: Source, defines: dict[str, str]) -> Iterator[Lexeme]:
     """Lexemes lazily (a parse error stops the lexer), then $END; nesting is bounded."""
     depth = 0
-    chain = 0  # `|` operators in the current expression (evaluated recursively downstream)
+    chain = 0  # operators in the current expression (evaluated recursively downstream)
     for lexeme in Tokenizer(source.text, defines):
-        if lexeme.type == "PIPE":
+        if lexeme.type in ("PIPE", "EQUAL"):  # `a|b|c`, `A=B=C`: right-nested operators
             chain += 1
             if chain > MAX_OR_CHAIN:
                 raise ScriptSyntaxError(
-                    f"parse error at '|': expression too long (more than {MAX_OR_CHAIN} '|')",
-                    lexeme_span(lexeme), source,
+                    f"parse error at '{lexeme.text}': expression too long (more than "
+                    f"{MAX_OR_CHAIN} operators)", lexeme_span(lexeme), source,
                 )
         elif lexeme.type not in ("WORD", "INTEGER", "HEX_INTEGER"):
             chain = 0

@@ -149,6 +149,7 @@ HOSTILE: dict[str, bytes] = {
     "invalid_utf8": b"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3 // \xff\xfe\n+0 \xc3\x28\n",
     "long_line": b'0 write(3, "' + b"a" * 200_000 + b'", 1) = 1 ? ' + b"x" * 1000 + b"\n",
     "huge_token": b'0 "' + b"b" * 200_000 + b'"\n',
+    "assignment_chain": b"0 f(" + b"A=" * 50_000 + b"1) = 1\n",
     "many_tokens": b"0 write(3, ..., " + b"1|" * 10_000 + b"?) = 1\n",
     "nested": b"0 write(3, " + b"[" * 5000 + b"1" + b"]" * 5000 + b", 1) = 1\n",
     "nested_braces": b"0 f(" + b"{" * 5000 + b"\n",

@@ -79,10 +79,13 @@ def main() -> int:
     line, body = cell.split("\n", 1)
     options = line.removeprefix("%%drill").strip()
     shell.run_cell_magic("drill", options, body)  # warm: imports, grammar, fonts, helpers
-    overheads: dict[str, list[float]] = {"parallel": [], "serial": []}
-    for _ in range(args.runs):
-        for mode in overheads:  # interleaved, so that both see the same load
-            shell.run_cell(f"%config Drill.parallel_figures = {mode == 'parallel'}")
+    overheads: dict[str, list[float]] = {"serial": [], "parallel": []}
+    for mode, values in overheads.items():
+        # %config Drill.parallel_figures starts (or stops) the helper processes; one cell to
+        # warm them up, then the measured runs.
+        shell.run_cell(f"%config Drill.parallel_figures = {mode == 'parallel'}")
+        shell.run_cell_magic("drill", options, body)
+        for _ in range(args.runs):
             started = time.perf_counter()
             result = shell.run_cell_magic("drill", options, body)
             # What a front-end gets: the display formatter's bundle, as the kernel sends it.
@@ -91,9 +94,10 @@ def main() -> int:
             if not result.passed:
                 print(result.verdict.text, file=sys.stderr)
                 return 1
-            overheads[mode].append(elapsed - result.trace.duration_us / 1e6)
+            values.append(elapsed - result.trace.duration_us / 1e6)
+    shell.run_cell("%config Drill.parallel_figures = False")
     stages = [_stages(cell) for _ in range(args.runs)]
-    median = statistics.median(overheads["parallel"])
+    median = statistics.median(overheads["serial"])  # the default
     report = {
         "cell_beyond_script_s": {
             f"{mode}_figures": {"median": statistics.median(values), "min": min(values),

@@ -112,5 +112,8 @@ def _bad_char_hint(char: str) -> str:
     if char == '"':
         return "a string must be closed with a second '\"'"
     if char == "/":
-        return "comments are // to the end of the line, or /* ... */"
+        return (
+            "comments are // to the end of the line, or /* ... */ (a // comment on the last "
+            "line needs a newline after it)"
+        )
     return f"'{char}' is not part of packetdrill's language here"

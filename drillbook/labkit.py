@@ -24,6 +24,7 @@ from drillbook.lessons.checks import (
     check_sack_blocks,
     check_segments,
     check_sent,
+    check_syscall,
     check_tcp_info,
     check_window_probes,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "check_sack_blocks",
     "check_segments",
     "check_sent",
+    "check_syscall",
     "check_tcp_info",
     "check_window_probes",
     "data_segments",

@@ -37,6 +37,7 @@ __all__ = [
     "check_sack_blocks",
     "check_segments",
     "check_sent",
+    "check_syscall",
     "check_tcp_info",
     "check_window_probes",
 ]
@@ -323,5 +324,21 @@ def check_packet(result: Result, line: int, field: str, expected: int | str | No
     value = getattr(step.actual, field)
     measured = f"the kernel's packet for line {line} ({step.actual.summary}) has {field} {value}"
     if value == expected:
+        return Check(True, f"{measured}, as you expected")
+    return Check(False, f"{measured}; you expected {expected}")
+
+
+def check_syscall(result: Result, line: int, expected: int | None) -> Check:
+    """What the system call on script line ``line`` returned (e.g. how many bytes a read got)."""
+    if expected is None:
+        return Check(False, NO_ANSWER)
+    trace = trace_of(result)
+    step = next((s for s in trace.steps if s.line == line and s.syscall is not None), None)
+    if step is None or step.syscall is None or step.syscall.result is None:
+        return Check(False, f"no system call ran on line {line} in this run")
+    call = step.syscall
+    value = f"{call.result} ({call.errno_name})" if call.errno else str(call.result)
+    measured = f"{call.name}() on line {line} returned {value}"
+    if call.result == expected:
         return Check(True, f"{measured}, as you expected")
     return Check(False, f"{measured}; you expected {expected}")

@@ -196,3 +196,21 @@ def test_back_to_back_packets_count_as_one_segment() -> None:
         pkt(OUT, 0.5, "P.", 5001, 10, ack=1),
     )
     assert labkit.data_segments(run) == ((1, 2001), (2001, 5001), (5001, 5011))
+
+
+def test_check_syscall_reads_the_recorded_result() -> None:
+    from drillbook.trace.model import SyscallRecord
+
+    def call(line: int, name: str, result: int, errno: int = 0, errno_name: str = "") -> Step:
+        record = SyscallRecord(name=name, text=f"{name}(...)", expected_result=result,
+                               result=result, errno=errno, errno_name=errno_name)
+        return Step(index=line, line=line, kind=StepKind.SYSCALL, text=name,
+                    outcome=Outcome.OK, syscall=record)
+
+    run = trace(steps=(call(9, "read", 100), call(12, "read", -1, 104, "ECONNRESET")))
+    assert labkit.check_syscall(run, 9, 100).ok
+    assert labkit.check_syscall(run, 9, 50).message == (
+        "read() on line 9 returned 100; you expected 50"
+    )
+    assert "returned -1 (ECONNRESET)" in labkit.check_syscall(run, 12, 0).message
+    assert not labkit.check_syscall(run, 3, 0).ok

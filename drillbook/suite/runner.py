@@ -124,8 +124,11 @@ def _collect_done(futures: dict[cf.Future[CaseResult], int]) -> dict[int, CaseRe
 
 
 def kill_child_workers() -> list[int]:
-    """SIGKILL the process group of every direct child of this process (the workers lead
-    their own sessions, so this also reaches their shell commands); return their pids."""
+    """SIGKILL the process group of every direct child of this process; return their pids.
+
+    The children are the workers, or the runtime's fork server (zygote) whose forked workers
+    die with it (parent-death signal); each worker leads its own session and takes its shell
+    commands with it, so nothing of a run survives."""
     killed = []
     for pid in _children(os.getpid()):
         try:

@@ -103,6 +103,11 @@ class Host:
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
     require_kernel()
+    # The runtime keeps one warm fork server (the zygote) per client process for all its
+    # runs: start it before the snapshot, so that it counts as part of the host as found.
+    from drillbook.runtime.zygote import ZygoteClient
+
+    ZygoteClient.get()
     with script_folder({}) as tmp_dir:
         checker = Host(tmp_dir)
         # Workers inherit our environment: mark them (and their shell commands).

@@ -1,7 +1,7 @@
 """Small scripts and helpers for the suite, plugin, fault and non-root kernel tests.
 
-Scripts are written under /var/tmp, not /tmp: the worker mounts a private tmpfs on /tmp, so a
-script folder inside the caller's /tmp is not visible from the sandbox.
+Scripts are written under /var/tmp, not /tmp: the worker mounts a private tmpfs on /tmp, and
+the fault tests watch the host's temporary folders for leftovers.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from drillbook.runtime.zygote import ZYGOTE_MODULE
+
 SYSCTL_GLOBS = ("net/ipv4/tcp_*", "net/core/*")
 
 
@@ -24,7 +26,9 @@ class HostState:
     links: frozenset[str]
     netns_names: frozenset[str]
     netns_inodes: frozenset[int]
-    descendants: frozenset[tuple[int, str]]  # (pid, command line) below the caller
+    # (pid, command line) below the caller, except drillbook's zygote: it lives exactly as long
+    # as the caller does, by design (drillbook/runtime/zygote.py), and holds no namespace.
+    descendants: frozenset[tuple[int, str]]
     tun_fds: frozenset[tuple[int, int]]  # (pid, fd) holding /dev/net/tun open
     tmp_files: frozenset[str]
     sysctls: tuple[tuple[str, str], ...]
@@ -37,7 +41,11 @@ class HostState:
             links=frozenset(_listdir("/sys/class/net")),
             netns_names=frozenset(_listdir("/run/netns")),
             netns_inodes=frozenset(_netns_inodes(stats)),
-            descendants=frozenset((pid, _cmdline(pid)) for pid in _descendants(stats)),
+            descendants=frozenset(
+                (pid, cmdline)
+                for pid in _descendants(stats)
+                if ZYGOTE_MODULE not in (cmdline := _cmdline(pid))
+            ),
             tun_fds=frozenset(_tun_fds(stats)),
             tmp_files=frozenset(_listdir(tmp_dir)),
             sysctls=tuple(_sysctls()),

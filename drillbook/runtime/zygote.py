@@ -8,8 +8,9 @@ Unix socket; the zygote forks, and the fork becomes the worker exactly as a spaw
 ``python -m drillbook.runtime.worker`` would (session leader, parent-death signal, fresh
 namespaces made after the fork). The zygote reports each fork's pid and exit status.
 
-Lifetimes: the zygote dies with its client (PR_SET_PDEATHSIG, and EOF on its socket); each
-fork dies with the zygote (PR_SET_PDEATHSIG), so a killed client leaves nothing behind.
+Lifetimes: the zygote lives as long as its client process and exits when the client's end of
+the socket closes (however the client dies); each fork dies with the zygote
+(PR_SET_PDEATHSIG), so a killed client leaves nothing behind.
 Set ``DRILLBOOK_ZYGOTE=0`` to spawn a fresh interpreter per run instead.
 """
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 ENV_SWITCH = "DRILLBOOK_ZYGOTE"
+ZYGOTE_MODULE = "drillbook.runtime.zygote"  # in the zygote's command line
 WORKER_NAME = "drillbook-run"  # the comm of a forked worker (a spawned one runs -m ...worker)
 PR_SET_NAME = 15
 _HEADER_MAX = 4096
@@ -147,7 +149,9 @@ class ZygoteClient:
                 self._statuses.pop(ident).set_result(-1)
             else:
                 self._statuses.pop(ident).set_result(message["status"])
-        # The zygote is gone: nobody will report on the forks still pending.
+        # The zygote is gone: reap it, and nobody will report on the forks still pending.
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
         for future in (*self._pids.values(), *self._statuses.values()):
             if not future.done():
                 future.set_exception(OSError("the drillbook zygote died"))
@@ -167,9 +171,9 @@ def _warm_up() -> None:
 
 
 def serve(sock_fd: int) -> int:
-    from drillbook.runtime.process import set_parent_death_signal
-
-    set_parent_death_signal(signal.SIGKILL)
+    # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us exits (a suite's
+    # pool thread), not the client process. The client's death closes its end of the socket
+    # instead, however it dies, and then the zygote kills its forks and exits.
     sock = socket.socket(fileno=sock_fd)
     _warm_up()
     # Objects that exist now are never collected again: forks then do not copy the pages a
@@ -272,9 +276,12 @@ def _reap(sock: socket.socket, children: dict[int, int]) -> None:
 
 
 def _kill_all(children: dict[int, int]) -> None:
+    """Kill each fork's whole session: its shell commands run in process groups of their own."""
+    from drillbook.runtime.process import kill_session
+
     for pid in children:
         with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
+            kill_session(pid)
 
 
 def main(argv: list[str]) -> int:

@@ -669,13 +669,15 @@ class ScriptRun:
             result = self.code.run(self.script.path, self.config.code_command, timeout_s=60.0)
             if self.blocking is not None:
                 self.blocking.interrupt()
-            self._settle_blocking_call()
             if result.output:
                 self.verbose.append(result.output)
                 self.recorder.command_output(result.output)
             if not result.ok:
+                # packetdrill dies on the failed code at once, before a blocking call that the
+                # interpreter's exit interrupted can report anything.
                 line, message, details = _code_error(result.error or "error in Python code")
                 raise EventFailure(FailureKind.CODE, line, message, details)
+            self._settle_blocking_call()
         if self.blocking is not None and not self.blocking.await_idle():
             busy = self.blocking.busy
             line = busy.line if busy else 0

@@ -57,14 +57,22 @@ def modes_for(path: str, modes: Iterable[IpMode] = ALL_MODES) -> tuple[IpMode, .
 
 
 def discover(paths: Sequence[str], modes: Iterable[IpMode] = ALL_MODES) -> list[Case]:
-    """All cases under *paths*: scripts sorted per path, each in its modes (run_all.py order)."""
+    """All cases under *paths*: scripts sorted per path, each in its modes (run_all.py order);
+    a script reached through two of the paths runs once."""
     chosen = tuple(modes)
     cases: list[Case] = []
+    seen: set[str] = set()
     for root in paths:
         base = root if os.path.isdir(root) else os.path.dirname(root) or "."
         for script in find_scripts(root):
-            name = os.path.relpath(script, base)
+            # Same file twice: compare real paths; but run from the path as named (run_all.py
+            # uses abspath), since the script's folder is its working directory.
+            real = os.path.realpath(script)
+            if real in seen:
+                continue
+            seen.add(real)
             absolute = os.path.abspath(script)
+            name = os.path.relpath(script, base)
             cases += [Case(absolute, name, mode) for mode in modes_for(script, chosen)]
     return cases
 

@@ -72,6 +72,12 @@ def test_discover_sorts_and_expands_modes(tmp_path: Path) -> None:
     assert cases[0].label == "a/x-v4.pkt (ipv4)"
 
 
+def test_discover_runs_a_script_named_twice_once(tmp_path: Path) -> None:
+    _tree(tmp_path, ["a/x.pkt"])
+    cases = discover([str(tmp_path), str(tmp_path / "a" / "x.pkt")], (V4,))
+    assert [c.name for c in cases] == ["a/x.pkt"]
+
+
 def test_discover_a_single_file_and_a_missing_path(tmp_path: Path) -> None:
     _tree(tmp_path, ["one.pkt"])
     assert [c.name for c in discover([str(tmp_path / "one.pkt")], (V4,))] == ["one.pkt"]

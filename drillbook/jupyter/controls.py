@@ -196,7 +196,7 @@ class DrillControls:
             text = f"(cannot print the edited script: {error})"
         self.script_view.value = (
             "<details open><summary>The script Run runs</summary>"
-            f"<pre>{html.escape(text)}</pre></details>"
+            f'<pre style="font-family:monospace">{html.escape(text)}</pre></details>'
         )
 
     def _layout(self) -> widgets.Widget:

@@ -105,10 +105,13 @@ class DrillResult:
             parts.append(
                 "<details open><summary>The script with the kernel's packets "
                 "(<code>.rewritten_script</code>; it passes when run)</summary>"
-                f"<pre>{html.escape(self.rewritten_script)}</pre></details>"
+                f'<pre style="font-family:monospace">{html.escape(self.rewritten_script)}</pre>'
+                "</details>"
             )
         if self.trace.output:
-            parts.append(f"<pre>{html.escape(self.trace.output)}</pre>")
+            parts.append(
+                f'<pre style="font-family:monospace">{html.escape(self.trace.output)}</pre>'
+            )
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:

@@ -84,9 +84,9 @@ class Drill(Magics):
         config=True
     )
     parallel_figures = Bool(
-        False,
-        help="Draw the panels in two helper processes: faster with an idle spare CPU, no "
-        "faster on a busy machine (benchmarks/bench_notebook.py compares both)",
+        True,
+        help="Draw the panels in two helper processes (about half the drawing time with a "
+        "spare CPU; no gain when every CPU is busy: benchmarks/bench_notebook.py compares)",
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:

@@ -23,6 +23,7 @@ from drillbook.engine.expected import ecn_bits, expected_tcp
 from drillbook.engine.outbound import OutboundMatcher
 from drillbook.engine.records import (
     AnyRecord,
+    LazyRecord,
     materialize,
     plain_record,
     record_tcp,
@@ -39,9 +40,7 @@ from drillbook.engine.sockets import (
 )
 from drillbook.engine.types import SocketEventLike, WireAddresses
 from drillbook.script.model import IcmpSpec, PacketSpec, TcpSpec, UdpSpec
-from drillbook.trace.model import (
-    FailureKind,
-)
+from drillbook.trace.model import FailureKind, PacketRecord
 from drillbook.wire import tcp_options as opt
 from drillbook.wire.errors import WireError
 from drillbook.wire.icmp import Icmpv4Message, Icmpv6Message, icmp_quote
@@ -384,24 +383,19 @@ class PacketEngine:
         return replace(tcp, seq=seq, ack=ack, options=options)
 
     def record(self, raw: bytes, direction: str, when_us: int) -> AnyRecord:
-        """An injected packet (live bytes) as a trace record in script space."""
-        pkt = decode_packet(raw)
-        tcp = pkt.tcp
+        """An injected packet (live bytes) as a trace record in script space, built later:
+        the mapping offsets are taken now, the decoding and formatting after the run."""
         sock = self.socket
-        if tcp is not None and sock is not None:
-            is_syn = bool(tcp.flags & TCP_SYN)
-            seq = add32(tcp.seq, -sock.remote_script_to_live(is_syn) & MASK32)
-            ack_off = -sock.local_script_to_live(is_syn) & MASK32
-            ack = add32(tcp.ack, ack_off) if tcp.flags & TCP_ACK else tcp.ack
-            options = tuple(
-                opt.sack(*((add32(a, ack_off), add32(b, ack_off)) for a, b in o.as_sack_blocks()))
-                if o.kind == opt.TCPOPT_SACK
-                else o
-                for o in tcp.options
-            )
-            script_tcp = replace(tcp, seq=seq, ack=ack, options=options)
-            return record_tcp(direction, when_us, raw, pkt, script_tcp)
-        return plain_record(direction, when_us, raw, pkt)
+        if sock is None:
+            return LazyRecord(when_us, lambda: plain_record(direction, when_us, raw,
+                                                            decode_packet(raw)))
+        offsets = (
+            (-sock.remote_script_to_live(True)) & MASK32,
+            (-sock.remote_script_to_live(False)) & MASK32,
+            (-sock.local_script_to_live(True)) & MASK32,
+            (-sock.local_script_to_live(False)) & MASK32,
+        )
+        return LazyRecord(when_us, lambda: _inbound_record(direction, when_us, raw, offsets))
 
     def observe(self, raw: bytes, when_us: int) -> AnyRecord | None:
         """An outbound packet no `>` line read: a record if it belongs to the socket under test."""
@@ -490,6 +484,28 @@ class PacketEngine:
                 encode_packet(Packet(self._ip_header(sock, False, IPPROTO_TCP), segment))
             )
         return packets
+
+
+def _inbound_record(
+    direction: str, when_us: int, raw: bytes, offsets: tuple[int, int, int, int]
+) -> PacketRecord:
+    """Decode an injected packet and map it back to script space (see PacketEngine.record)."""
+    pkt = decode_packet(raw)
+    tcp = pkt.tcp
+    if tcp is None:
+        return plain_record(direction, when_us, raw, pkt)
+    is_syn = bool(tcp.flags & TCP_SYN)
+    seq_off = offsets[0] if is_syn else offsets[1]
+    ack_off = offsets[2] if is_syn else offsets[3]
+    ack = add32(tcp.ack, ack_off) if tcp.flags & TCP_ACK else tcp.ack
+    options = tuple(
+        opt.sack(*((add32(a, ack_off), add32(b, ack_off)) for a, b in o.as_sack_blocks()))
+        if o.kind == opt.TCPOPT_SACK
+        else o
+        for o in tcp.options
+    )
+    script_tcp = replace(tcp, seq=add32(tcp.seq, seq_off), ack=ack, options=options)
+    return record_tcp(direction, when_us, raw, pkt, script_tcp).get()
 
 
 def _protocol_matches(sock: TestSocket, spec: PacketSpec) -> bool:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 IDLE_WAIT_S = 1.0  # packetdrill's await_idle_thread limit
+ENTER_WAIT_S = 1.0  # at most this long for the thread to reach its C call
+POLL_S = 20e-6  # how often the main thread looks whether the call sleeps in the kernel
 
 
 @dataclass
@@ -48,11 +50,17 @@ class BlockingCallThread:
         self._running: BlockingCall | None = None
         self._tid = 0
         self._exiting = False
+        self.entering = threading.Event()  # set as the thread enters its C call (or finishes)
         self._thread = threading.Thread(target=self._loop, name="drillbook-blocking", daemon=True)
         self._thread.start()
         with self._lock:
             while self._tid == 0:
                 self._lock.wait()
+
+    @property
+    def ident(self) -> int | None:
+        """The thread's identifier (threading.get_ident() inside it)."""
+        return self._thread.ident
 
     @property
     def busy(self) -> BlockingCall | None:
@@ -72,19 +80,35 @@ class BlockingCallThread:
 
     def submit(self, call: BlockingCall) -> None:
         """Start ``call`` and return once it sleeps in the kernel or has finished."""
+        self.entering.clear()
         with self._lock:
             self._pending = call
             self._lock.notify_all()
-            while self._pending is call:
-                self._lock.wait()
+        # Stay off the GIL until the thread has reached its C call (it sets ``entering`` just
+        # before it, or when it finishes without one): taking the GIL back and forth would
+        # delay it by switch intervals.
+        self.entering.wait(ENTER_WAIT_S)
         stat_path = f"/proc/self/task/{self._tid}/stat"
         while True:
-            os.sched_yield()
+            # Sleep rather than yield: the thread needs the GIL to reach its C call, and a
+            # main thread that keeps taking the GIL back delays it by milliseconds.
+            time.sleep(POLL_S)
             with self._lock:
                 if self._running is not call:
                     return
             if _thread_sleeping(stat_path):
                 return
+
+    def let_return(self, max_us: int = 300) -> None:
+        """Hand the GIL to the blocking thread for a moment, if it is inside a call.
+
+        After an injection the call may just have been woken (a read's data arrived): its
+        return time is taken once it holds the GIL again, so the main thread steps aside
+        instead of making it wait for the next switch interval.
+        """
+        deadline = time.monotonic_ns() + max_us * 1000
+        while self._running is not None and time.monotonic_ns() < deadline:
+            time.sleep(0)
 
     def interrupt(self) -> None:
         """Deliver SIGCHLD to the thread if it is inside a call.
@@ -126,6 +150,7 @@ class BlockingCallThread:
                 with self._lock:
                     self._running = None
                     self._lock.notify_all()
+                self.entering.set()
 
 
 def _thread_sleeping(stat_path: str) -> bool:

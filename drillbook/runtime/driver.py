@@ -14,17 +14,19 @@ The decisions (mapping, matching, wording) are the engine's; this module does th
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from drillbook.config import RunConfig
-from drillbook.engine.packets import OutboundVerdict, PacketEngine, PacketFailure
-from drillbook.engine.records import lazy_script_record as script_record
 from drillbook.engine.expected import expected_tcp
+from drillbook.engine.packets import InboundPacket, OutboundVerdict, PacketEngine, PacketFailure
+from drillbook.engine.records import lazy_script_record as script_record
 from drillbook.engine.records import materialize
 from drillbook.engine.timing import Schedule, Tolerance, adjust, sniff_timeout_us, verify_time
 from drillbook.runtime.blocking import (
@@ -132,6 +134,9 @@ class ScriptRun:
         self.current_event: Event | None = None
         self.last_schedule: Schedule | None = None
         self.completed_us: int | None = None  # when the previous event's action finished
+        self.prepared: dict[int, InboundPacket | PacketFailure] = {}  # inbound bursts, built early
+        self._info_buffer = ctypes.create_string_buffer(TCP_INFO_SIZE)
+        self._info_length = ctypes.c_uint(TCP_INFO_SIZE)
         self.verbose: list[str] = []
 
     # -- the run -------------------------------------------------------------------------------
@@ -287,14 +292,31 @@ class ScriptRun:
 
     # -- packets -------------------------------------------------------------------------------
 
+    def _prepare_burst(self, index: int) -> None:
+        """Build this inbound packet and the inbound packets that follow it at once, before
+        the first one's time: a burst (`+0 <`, `+0 <`, ...) is then written back to back.
+        Nothing between two consecutive inbound packets changes how they are mapped."""
+        events = self.script.events
+        while index < len(events) and _is_inbound(events[index]):
+            action = events[index].action
+            assert isinstance(action, PacketSpec)
+            self.prepared[index] = self.engine.prepare_inbound(action, events[index].line)
+            index += 1
+
     def _run_inbound(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
-        prepared = self.engine.prepare_inbound(spec, event.line)
+        if state.index not in self.prepared:
+            self._prepare_burst(state.index)
+        prepared = self.prepared.pop(state.index)
         if isinstance(prepared, PacketFailure):
             self._packet_failure(event, state, prepared, None)
         self._wait_for(event, state, "inbound packet")
+        # Like packetdrill, an injection happens at the moment it is sent, before the kernel
+        # processes it (and perhaps answers) inside the write; it completes after the write.
+        actual = self.clock.now_us()
         sent_ns = self.sandbox.inject(prepared.data, prepared.gso_type, prepared.gso_size)
-        actual = self.clock.to_script_us(sent_ns)
-        self.completed_us = actual
+        self.completed_us = self.clock.to_script_us(sent_ns)
+        if self.blocking is not None:
+            self.blocking.let_return()
         record = self.engine.record(prepared.data, "<", actual)
         self.recorder.packet(record)
         if self.config.verbose:
@@ -514,9 +536,11 @@ class ScriptRun:
 
         def call() -> None:
             outcome = self.executor.execute(spec, state.schedule.start_us)
-            returned = self.clock.now_us()
+            # The return time is taken as the C call came back, not after the result checks.
+            returned = (self.clock.to_script_us(outcome.returned_ns) if outcome.returned_ns
+                        else self.clock.now_us())
             try:
-                self._after_syscall(event, spec, state, outcome, actual, returned)
+                self._after_syscall(event, spec, state, outcome, actual, returned, end_us)
                 end = Schedule(end_us, end_us, state.schedule.offset_us)
                 error = verify_time(
                     event.time.kind,
@@ -531,8 +555,17 @@ class ScriptRun:
             except EventFailure as failure:
                 self.async_failure = failure
 
+        submitted_ns = time.time_ns()
+        libc = self.executor.runtime.libc
+        libc.entering[self.blocking.ident or 0] = self.blocking.entering
         self.blocking.submit(BlockingCall(event.line, spec.name, call))
-        self.completed_us = self.clock.now_us()
+        # The call started when the thread entered the C call: packetdrill's main thread sees
+        # that within microseconds, drillbook's only after polling /proc. Count from there.
+        entered_ns = libc.entered_ns.get(self.blocking.ident or 0, 0)
+        if entered_ns >= submitted_ns:
+            self.completed_us = self.clock.to_script_us(entered_ns)
+        else:
+            self.completed_us = self.clock.now_us()
 
     def _after_syscall(
         self,
@@ -542,6 +575,7 @@ class ScriptRun:
         outcome: SyscallOutcome,
         actual_us: int,
         returned_us: int | None,
+        end_us: int | None = None,
     ) -> None:
         record = self.recorder.syscall_record(spec, outcome, returned_us)
         if outcome.error is not None:
@@ -555,6 +589,7 @@ class ScriptRun:
                 Outcome.FAILED,
                 scheduled_us=state.schedule.start_us,
                 actual_us=actual_us,
+                end_scheduled_us=end_us,
                 syscall=record,
                 message=message,
             )
@@ -566,6 +601,7 @@ class ScriptRun:
             Outcome.OK,
             scheduled_us=state.schedule.start_us,
             actual_us=actual_us,
+            end_scheduled_us=end_us,
             syscall=record,
             tcp_info=self._tcp_info(returned_us or actual_us),
         )
@@ -728,15 +764,18 @@ class ScriptRun:
         self.executor.close_all()
 
     def _tcp_info(self, when_us: int | None) -> RawTcpInfo | None:
-        """The socket under test's TCP_INFO bytes now (decoded after the run)."""
+        """The socket under test's TCP_INFO bytes now (decoded after the run); one reusable
+        buffer keeps this to a few microseconds."""
         live_fd = self.engine.socket_live_fd()
         if live_fd is None:
             return None
-        data = self.executor.runtime.libc.getsockopt_bytes(
-            live_fd, socket.IPPROTO_TCP, TCP_INFO, TCP_INFO_SIZE
-        )
-        if data is None:
+        self._info_length.value = TCP_INFO_SIZE
+        libc = self.executor.runtime.libc
+        status = libc.getsockopt(live_fd, socket.IPPROTO_TCP, TCP_INFO, self._info_buffer,
+                                 ctypes.byref(self._info_length))
+        if status != 0:
             return None
+        data = self._info_buffer.raw[: self._info_length.value]
         return RawTcpInfo(when_us if when_us is not None else self.clock.now_us(), data)
 
 

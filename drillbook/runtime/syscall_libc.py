@@ -9,6 +9,8 @@ GIL around each call, so a blocking call on the syscall thread does not stop the
 from __future__ import annotations
 
 import ctypes
+import threading
+import time
 import socket
 import struct
 from collections.abc import Callable
@@ -88,6 +90,7 @@ class CallResult(NamedTuple):
 
     result: int
     errno: int
+    returned_ns: int = 0  # time.time_ns() as soon as the C call returned (blocking calls' end)
 
 
 def _bind(lib: ctypes.CDLL, name: str, restype: Any, argtypes: list[Any]) -> Any:
@@ -102,6 +105,8 @@ class Libc:
 
     def __init__(self) -> None:
         lib = ctypes.CDLL(None, use_errno=True)
+        self.entered_ns: dict[int, int] = {}  # thread ident -> when its last call began
+        self.entering: dict[int, threading.Event] = {}  # thread ident -> set as a call begins
         i, p, z, sz = c_int, c_void_p, c_size_t, c_ssize_t
         self.socket = _bind(lib, "socket", i, [i, i, i])
         self.bind = _bind(lib, "bind", i, [i, p, c_uint])
@@ -143,18 +148,24 @@ class Libc:
             return None
         return buffer.raw[:length.value]
 
-    @staticmethod
-    def call(function: Callable[..., int], stale_errno: int, *args: Any) -> CallResult:
+    def call(self, function: Callable[..., int], stale_errno: int, *args: Any) -> CallResult:
         """Run ``function`` and capture the errno it leaves.
 
         Like C, a call that succeeds leaves errno alone, so ``stale_errno`` (the thread's errno
         after its previous call) is put in place first: packetdrill's messages print errno even
         for calls that did not fail ("... but got 59000 with errno 2 (No such file or
-        directory)").
+        directory)"). The moment the call is entered is kept per thread (``entered_ns``): the
+        driver's clock for a blocking call starts there.
         """
         ctypes.set_errno(stale_errno)
+        ident = threading.get_ident()
+        self.entered_ns[ident] = time.time_ns()
+        signal = self.entering.get(ident)
+        if signal is not None:  # the driver waits for a blocking call to reach the kernel
+            signal.set()
         result = function(*args)
-        return CallResult(int(result), ctypes.get_errno())
+        returned_ns = time.time_ns()
+        return CallResult(int(result), ctypes.get_errno(), returned_ns)
 
 
 __all__ = [

@@ -51,6 +51,7 @@ class SyscallOutcome:
     errno: int
     error: str | None  # packetdrill-worded failure, None if the call matched the script
     events: tuple[SocketEvent, ...] = ()
+    returned_ns: int = 0  # when the (last) C call returned, wall-clock ns; 0 if none was made
 
 
 class SyscallExecutor:
@@ -89,9 +90,9 @@ class SyscallExecutor:
         except (SyscallFailure, FdError) as failure:
             outcome = context.outcome
             return SyscallOutcome(outcome.result, outcome.errno, _worded(spec, str(failure)),
-                                  tuple(context.events))
+                                  tuple(context.events), outcome.returned_ns)
         return SyscallOutcome(context.outcome.result, context.outcome.errno, None,
-                              tuple(context.events))
+                              tuple(context.events), context.outcome.returned_ns)
 
     def _arguments(self, spec: SyscallSpec) -> Args | SyscallFailure:
         # dict reads and writes are atomic under the GIL; two threads evaluating the same spec

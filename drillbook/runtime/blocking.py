@@ -8,7 +8,6 @@ Only one blocking call runs at a time: the next one waits up to 1 s for it, then
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time

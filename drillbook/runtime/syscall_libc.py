@@ -9,10 +9,10 @@ GIL around each call, so a blocking call on the syscall thread does not stop the
 from __future__ import annotations
 
 import ctypes
-import threading
-import time
 import socket
 import struct
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 

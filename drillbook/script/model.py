@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
 
 from drillbook.source import NO_SPAN, Source, Span
 
@@ -144,17 +143,17 @@ class OpaqueExpr:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-Expr = Union[
-    EllipsisExpr,
-    IntExpr,
-    SymbolExpr,
-    StringExpr,
-    BinaryOrExpr,
-    ListExpr,
-    StructExpr,
-    CallExpr,
-    OpaqueExpr,
-]
+Expr = (
+    EllipsisExpr
+    | IntExpr
+    | SymbolExpr
+    | StringExpr
+    | BinaryOrExpr
+    | ListExpr
+    | StructExpr
+    | CallExpr
+    | OpaqueExpr
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,7 +307,12 @@ class CodeBlock:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-Action = Union[PacketSpec, SyscallSpec, ShellCommand, CodeBlock]
+Action = (
+    PacketSpec
+    | SyscallSpec
+    | ShellCommand
+    | CodeBlock
+)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def run_parsed(
     if request.pcap:
         trace.to_pcap(request.pcap)
     rewritten = None
-    if request.explore:
+    if request.explore and trace.passed:  # a run cut short has no complete answer to offer
         from drillbook.jupyter.explore import rewritten_text
 
         rewritten = rewritten_text(script, trace, config, request.explore_grace_us)

@@ -33,6 +33,17 @@ TCP_STATES = {
 }  # fmt: skip
 
 
+def _without_comment(line: str) -> str:
+    """The line without a trailing `//` comment (outside strings, as the lexer sees it)."""
+    in_string = False
+    for index, char in enumerate(line):
+        if char == '"' and (index == 0 or line[index - 1] != "\\"):
+            in_string = not in_string
+        elif not in_string and line.startswith("//", index):
+            return line[:index]
+    return line
+
+
 @dataclass(frozen=True)
 class RawTcpInfo:
     """TCP_INFO bytes read right after an event; decoded only when the trace is built."""
@@ -105,13 +116,18 @@ class TraceRecorder:
     # -- after the run ---------------------------------------------------------------------
 
     def event_text(self, event: Event) -> str:
+        """The event as written: from its time to the end of its last line, comments dropped,
+        white space folded."""
         span = event.span
         source = self.script.source
-        if span.offset < span.end_offset <= len(source.text):
-            text = source.text[span.offset : span.end_offset]
+        text = source.text
+        if 0 <= span.offset < span.end_offset <= len(text):
+            end = text.find("\n", span.end_offset)
+            chunk = text[span.offset : len(text) if end < 0 else end]
         else:
-            text = source.line_text(event.line)
-        return " ".join(text.split())
+            chunk = source.line_text(event.line)
+        lines = [_without_comment(line) for line in chunk.splitlines()]
+        return " ".join(" ".join(lines).split())
 
     def _syscall(self, event: Event, raw: Any) -> SyscallRecord:
         spec, result, errno, returned_us = raw

@@ -28,6 +28,7 @@ __all__ = [
     "ScriptSyntaxError",
     "__version__",
     "load_ipython_extension",
+    "unload_ipython_extension",
     "parse",
     "run",
 ]
@@ -52,3 +53,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from drillbook.jupyter.magic import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext drillbook``: stop what the extension started (figure helper processes)."""
+    from drillbook.jupyter.magic import unload_ipython_extension as _unload
+
+    _unload(ipython)

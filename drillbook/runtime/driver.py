@@ -134,6 +134,7 @@ class ScriptRun:
         self.current_event: Event | None = None
         self.last_schedule: Schedule | None = None
         self.completed_us: int | None = None  # when the previous event's action finished
+        self.reset_sent = False
         self.prepared: dict[int, InboundPacket | PacketFailure] = {}  # inbound bursts, built early
         self._info_buffer = ctypes.create_string_buffer(TCP_INFO_SIZE)
         self._info_length = ctypes.c_uint(TCP_INFO_SIZE)
@@ -192,7 +193,8 @@ class ScriptRun:
                 None,
             )
         finally:
-            self._drain_remaining_packets()
+            if not self.reset_sent:
+                self._drain_remaining_packets()
             self._shutdown()
         self.recorder.duration_us = self.clock.now_us()
         return self.recorder.build(output="\n".join(self.verbose))
@@ -723,6 +725,10 @@ class ScriptRun:
                 "runtime error: exiting while a blocking system call is in progress",
             )
         self._raise_async_failure()
+        # What the kernel sent that no line read belongs in the trace; its answers to the RSTs
+        # below (challenge ACKs) do not.
+        self._drain_remaining_packets()
+        self.reset_sent = True
         for packet in self.engine.reset_packets():
             self.sandbox.inject(packet)
 

@@ -33,18 +33,27 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from drillbook.config import IpMode, RunConfig
 from drillbook.errors import DrillbookError, RunAborted, SandboxError, ScriptError
 
 DEFAULT_ENTRY = "drillbook.runtime.driver:drive"
-if TYPE_CHECKING:  # pragma: no cover
-    from drillbook.runtime.zygote import ForkedWorker
 
-    _Process = subprocess.Popen[bytes] | ForkedWorker
-else:
-    _Process = Any
+
+class _Process(Protocol):
+    """What the client needs of a worker process: a spawned Popen or a zygote's fork."""
+
+    pid: int
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
 
 PARENT_PID_ENV = "DRILLBOOK_PARENT_PID"
 STDERR_TAIL_CHARS = 2000

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -243,6 +244,12 @@ def _become_worker(
         os.close(fd)
     os.environ.clear()
     os.environ.update(env)
+    # A fresh interpreter would put the client's PYTHONPATH first on sys.path: do the same, so
+    # an entry function importable by the client is importable here too.
+    for entry in reversed([p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    importlib.invalidate_caches()
     sys.stdin = os.fdopen(0, "r", closefd=False)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)

@@ -374,13 +374,17 @@ class PacketEngine:
         seq = add32(tcp.seq, sock.local_live_to_script(is_syn))
         ack_off = sock.remote_live_to_script(is_syn)
         ack = add32(tcp.ack, ack_off) if tcp.flags & TCP_ACK else tcp.ack
-        options = tuple(
-            opt.sack(*((add32(a, ack_off), add32(b, ack_off)) for a, b in o.as_sack_blocks()))
-            if o.kind == opt.TCPOPT_SACK
-            else o
-            for o in tcp.options
-        )
-        return replace(tcp, seq=seq, ack=ack, options=options)
+        options = tcp.options
+        if any(o.kind == opt.TCPOPT_SACK for o in options):
+            options = tuple(
+                opt.sack(*((add32(a, ack_off), add32(b, ack_off)) for a, b in o.as_sack_blocks()))
+                if o.kind == opt.TCPOPT_SACK
+                else o
+                for o in options
+            )
+        # Built directly rather than with dataclasses.replace: this runs for every packet.
+        return TcpSegment(tcp.sport, tcp.dport, seq, ack, tcp.flags, tcp.window, tcp.urgent,
+                          options, tcp.payload, tcp.data_offset, tcp.checksum, tcp.reserved)
 
     def record(self, raw: bytes, direction: str, when_us: int) -> AnyRecord:
         """An injected packet (live bytes) as a trace record in script space, built later:

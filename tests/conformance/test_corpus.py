@@ -4,10 +4,9 @@ two runs at a time; drillbook's verdicts against the C packetdrill's (``expected
 Criterion (issue #3): verdicts agree on ≥ 95 % of the non-flaky rows, and on ≥ 80 % of the
 agreeing failures the first error names the same line. A run that failed only on timing is
 retried up to twice; a field mismatch never is. The agreement figure is printed (run with -s to
-see it; the README records it). Equivalent command:
+see it; the README records it). Equivalent command (``--expected`` implies ``--retries 2``):
 
-    drillbook suite ../shared/corpus/gtests-net --jobs 2 --retries 2 \\
-        --expected ../shared/corpus/expected.tsv
+    drillbook suite ../shared/corpus/gtests-net --jobs 2 --expected ../shared/corpus/expected.tsv
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.commands.suite import EXPECTED_RETRIES
 from drillbook.suite import (
     SuiteOptions,
     agreement_report,
@@ -50,7 +50,7 @@ def test_corpus_agrees_with_the_c_packetdrill() -> None:
     if problem:
         pytest.skip(problem)
     cases = discover([str(CORPUS / "gtests-net")])
-    suite = run_suite(cases, SuiteOptions(jobs=JOBS, retries=2))
+    suite = run_suite(cases, SuiteOptions(jobs=JOBS, retries=EXPECTED_RETRIES))
     agreement = compare(suite.results, load_expected(str(CORPUS / "expected.tsv")))
     print(summary_table(suite))
     print(agreement_report(agreement, limit=200))

@@ -315,3 +315,12 @@ def test_json_output_round_trips() -> None:
         ("t/a.pkt", "ipv4", "pass"), ("t/b.pkt", "ipv6", "fail"),
         ("t/c.pkt", "ipv4-mapped-ipv6", "error")]
     assert data["results"][1]["line"] == 4 and data["results"][1]["cause"] == "packet"
+
+
+def test_expected_implies_the_conformance_retries() -> None:
+    parser = suite_command.build_parser()
+    assert suite_command.retries_for(parser.parse_args(["x"])) == 0
+    with_expected = parser.parse_args(["x", "--expected", "e.tsv"])
+    assert suite_command.retries_for(with_expected) == suite_command.EXPECTED_RETRIES == 2
+    explicit = parser.parse_args(["x", "--expected", "e.tsv", "--retries", "0"])
+    assert suite_command.retries_for(explicit) == 0

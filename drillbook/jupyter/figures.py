@@ -76,7 +76,13 @@ def _render_task(trace_json: str, kind: str, dpi: int, image_format: str) -> Fig
 
 
 def _warm() -> None:
-    """Pay the imports (matplotlib, fonts, the trace codec) before the first cell does."""
+    """Pay the imports (matplotlib, fonts, the trace codec) before the first cell does.
+
+    The helpers ignore SIGINT: an interrupted cell or a kernel shutdown stops them through the
+    pool, without each printing a KeyboardInterrupt traceback into the notebook's log."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import matplotlib
 
     matplotlib.use("agg")

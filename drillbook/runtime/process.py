@@ -72,10 +72,32 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
 
 
 def isolate_mounts_and_tmp() -> None:
-    """Make every mount private to this (already unshared) mount namespace, then give it an
-    empty tmpfs on /tmp, so files a script writes there vanish with the worker."""
+    """Make every mount private to this (already unshared) mount namespace, then lay a
+    copy-on-write /tmp over the host's: everything under the host's /tmp stays readable (a
+    checkout, a script's folder, a module the worker imports late may live there), and
+    whatever a script writes there (set_sysctls.py's restore file, /tmp/testfile) lands in a
+    tmpfs that vanishes with the worker. Where overlayfs is missing, an empty tmpfs is used."""
     mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    host_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
+    try:
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+        try:
+            os.mkdir("/tmp/.upper", 0o1777)
+            os.chmod("/tmp/.upper", 0o1777)
+            os.mkdir("/tmp/.work", 0o700)
+            scratch = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
+            try:
+                # Paths through /proc/self/fd reach both the hidden host /tmp and the scratch.
+                options = (f"lowerdir=/proc/self/fd/{host_tmp},"
+                           f"upperdir=/proc/self/fd/{scratch}/.upper,"
+                           f"workdir=/proc/self/fd/{scratch}/.work")
+                mount("overlay", "/tmp", "overlay", MS_NOSUID | MS_NODEV, options)
+            finally:
+                os.close(scratch)
+        except OSError:
+            pass  # no overlayfs: the empty tmpfs still keeps the host's /tmp untouched
+    finally:
+        os.close(host_tmp)
 
 
 @dataclass(frozen=True)

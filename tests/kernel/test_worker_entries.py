@@ -115,7 +115,9 @@ def describe(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     """Report the sandbox's network and process set-up, as seen from inside."""
     show = sandbox.run_shell(
         "ip -d link show dev tun0; ip addr show dev tun0; ip -4 route; ip -6 route;"
-        " echo PPID=$PPID PDPID=$PACKETDRILL_PID; ls -A /tmp | wc -l", {"PATH": os.defpath},
+        " echo PPID=$PPID PDPID=$PACKETDRILL_PID;"
+        " echo probe > /tmp/drillbook-probe-$$ && echo TMP=$(cat /tmp/drillbook-probe-$$)",
+        {"PATH": os.defpath},
         timeout_s=10,
     )
     return {"shell": show.output, "returncode": show.returncode, "pid": os.getpid(),

@@ -19,33 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
-
-SACK_SCRIPT = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
-+0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>
-+.1 < . 1:1(0) ack 1 win 32792
-+0  accept(3, ..., ...) = 4
-+0  < . 1:1001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001
-+0  < . 2001:3001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:3001>
-+0  < . 4001:5001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:5001 2001:3001>
-+0  < . 5001:6001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:6001 2001:3001>
-+0  < . 7001:8001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 7001:8001 4001:6001 2001:3001>
-+0  < . 3001:4001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:6001 7001:8001>
-+0  < . 6001:7001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:8001>
-+0  < . 1001:2001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 8001
-"""
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def sack_trace(real: bool):  # type: ignore[no-untyped-def]
@@ -53,11 +27,13 @@ def sack_trace(real: bool):  # type: ignore[no-untyped-def]
         from trace_fixtures import sack_trace as fixture
 
         return fixture()
+    from seed_scripts import SACK
+
     from drillbook.config import RunConfig
     from drillbook.parser import parse_script
     from drillbook.runtime.api import run_script
 
-    return run_script(parse_script(SACK_SCRIPT, path="sack.pkt", config=RunConfig()),
+    return run_script(parse_script(SACK, path="sack.pkt", config=RunConfig()),
                       RunConfig())
 
 

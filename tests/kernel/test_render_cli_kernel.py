@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from seed_scripts import HANDSHAKE, SACK
 
 from drillbook.commands.render import main
 from drillbook.render import PALETTE, draw_sack, draw_sequence, draw_time_sequence
@@ -34,52 +35,7 @@ pytestmark = [
     pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
 ]
 
-HANDSHAKE = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 1000
-+0  > S. 0:0(0) ack 1 <...>
-+.1 < . 1:1(0) ack 1 win 1000
-+0  accept(3, ..., ...) = 4
-+0 write(4, ..., 10)=10
-+0 > P. 1:11(10) ack 1
-+.0 < . 1:1(0) ack 11 win 1000
-+0 < F. 1:1(0) ack 11 win 4000
-+.005 > . 11:11(0) ack 2
-+0 close(4) = 0
-+0 > F. 11:11(0) ack 2
-+0 < . 2:2(0) ack 12 win 4000
-"""
 
-# The seed article's SACK example, fixed as /work/notes/seed-examples.md prints it.
-SACK = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
-+0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>
-+.1 < . 1:1(0) ack 1 win 32792
-+0  accept(3, ..., ...) = 4
-+0  < . 1:1001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001
-+0  < . 2001:3001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:3001>
-+0  < . 4001:5001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:5001 2001:3001>
-+0  < . 5001:6001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:6001 2001:3001>
-+0  < . 7001:8001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 7001:8001 4001:6001 2001:3001>
-+0  < . 3001:4001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:6001 7001:8001>
-+0  < . 6001:7001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:8001>
-+0  < . 1001:2001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 8001
-"""
 
 
 def run(text: str, path: Path) -> Trace:

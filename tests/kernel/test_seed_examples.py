@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
+from seed_scripts import HANDSHAKE, SACK_FIXED
 
 from drillbook.config import UPSTREAM_COMMON_FLAGS, UPSTREAM_MODE_FLAGS, IpMode
 from drillbook.options import build_config, parse_argv
@@ -25,55 +26,6 @@ from drillbook.runtime.api import run_script
 from drillbook.trace.model import FailureKind, Trace
 
 pytestmark = pytest.mark.kernel
-
-HANDSHAKE = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 1000
-+0  > S. 0:0(0) ack 1 <...>
-+.1 < . 1:1(0) ack 1 win 1000
-+0  accept(3, ..., ...) = 4
-+0 write(4, ..., 10)=10
-+0 > P. 1:11(10) ack 1
-+.0 < . 1:1(0) ack 11 win 1000
-+0 < F. 1:1(0) ack 11 win 4000
-+.005 > . 11:11(0) ack 2
-+0 close(4) = 0
-+0 > F. 11:11(0) ack 2
-+0 < . 2:2(0) ack 12 win 4000
-"""
-
-SACK_FIXED = """\
-// SACK: data segments 1,3,5,6,8,4,7,2 arrive out of order
-// and the kernel answers each with its SACK blocks (RFC 2018).
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
-+0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>
-+.1 < . 1:1(0) ack 1 win 32792
-+0  accept(3, ..., ...) = 4
-+0  < . 1:1001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001
-+0  < . 2001:3001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:3001>
-+0  < . 4001:5001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:5001 2001:3001>
-+0  < . 5001:6001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:6001 2001:3001>
-+0  < . 7001:8001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 7001:8001 4001:6001 2001:3001>
-+0  < . 3001:4001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:6001 7001:8001>
-+0  < . 6001:7001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:8001>
-+0  < . 1001:2001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 8001
-"""
-
 
 def as_printed(text: str) -> str:
     """What an HTML page makes of the script: every `<...>` option list is gone."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from seed_scripts import SACK
 from trace_fixtures import OUT, packet, sack_mismatch_trace, sack_trace
 
 from drillbook.config import RunConfig
@@ -16,33 +17,6 @@ from drillbook.jupyter.verdict import explore_differences, verdict_for
 from drillbook.parser import parse_script
 from drillbook.script.model import PacketSpec, Script, TcpSpec, TimeKind
 from drillbook.trace.model import Outcome, Step, Trace
-
-SACK = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
-+0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>
-+.1 < . 1:1(0) ack 1 win 32792
-+0  accept(3, ..., ...) = 4
-+0  < . 1:1001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001
-+0  < . 2001:3001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 2001:3001>
-+0  < . 4001:5001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:5001 2001:3001>
-+0  < . 5001:6001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 4001:6001 2001:3001>
-+0  < . 7001:8001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 7001:8001 4001:6001 2001:3001>
-+0  < . 3001:4001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:6001 7001:8001>
-+0  < . 6001:7001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 1001 <nop,nop,sack 3001:8001>
-+0  < . 1001:2001(1000) ack 1 win 32792
-+0  > . 1:1(0) ack 8001
-"""
 
 
 def _script() -> Script:

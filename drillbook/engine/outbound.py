@@ -154,27 +154,19 @@ class OutboundMatcher:
             if actual_tcp is not None
             else record
         )
-        script_us = 0
         if sniffed != self.expected_len:
-            failure = self._failure(
+            # Checked before any header field, and fatal even under --non_fatal=packet.
+            failure = PacketFailure(
                 f"live packet payload: expected {self.expected_len} bytes vs "
-                f"actual {sniffed} bytes",
-                actual,
-                None,
-                non_fatal=False,
+                f"actual {sniffed} bytes"
             )
             return OutboundVerdict("done", record, actual, failure)
-        del script_us
         mismatch = self._verify(last_pkt, actual_tcp)
         if mismatch is not None:
-            failure = self._failure(mismatch.message, actual, mismatch.field_name, non_fatal=True)
+            failure = PacketFailure(mismatch.message, (), mismatch.field_name, FailureKind.PACKET,
+                                    non_fatal=True)
             return OutboundVerdict("done", record, actual, failure)
         return OutboundVerdict("done", record, actual, None)
-
-    def _failure(
-        self, message: str, actual: AnyRecord, field_name: str | None, non_fatal: bool
-    ) -> PacketFailure:
-        return PacketFailure(message, (), field_name, FailureKind.PACKET, non_fatal)
 
     def _verify(self, pkt: Packet, tcp: TcpSegment | None) -> Mismatch | None:
         # packetdrill first verifies the IPv4 header checksum ("bad outbound IP checksum"); the

@@ -164,8 +164,9 @@ class ScriptRun:
 
     def _run(self) -> Trace:
         self._warm_up()
-        if any(isinstance(e.action, SyscallSpec) and e.action.is_blocking
-               for e in self.script.events):
+        if any(
+            isinstance(e.action, SyscallSpec) and e.action.is_blocking for e in self.script.events
+        ):
             self._start_blocking_thread()  # ready before time 0, not created mid-script
         try:
             self._run_init_command()
@@ -264,6 +265,14 @@ class ScriptRun:
             self._run_code(event, action, state)
         self.last_schedule = schedule
 
+    def _step(
+        self, event: Event, state: _EventState, kind: StepKind, outcome: Outcome, **fields: Any
+    ) -> None:
+        """Record what an event did, at its scheduled time."""
+        self.recorder.step(
+            state.index, event, kind, outcome, scheduled_us=state.schedule.start_us, **fields
+        )
+
     def _previous_us(self) -> int | None:
         return None if self.last_schedule is None else self.last_schedule.start_us
 
@@ -280,14 +289,8 @@ class ScriptRun:
                 description,
             )
             if error:
-                self.recorder.step(
-                    state.index,
-                    event,
-                    _kind_of(event),
-                    Outcome.FAILED,
-                    scheduled_us=state.schedule.start_us,
-                    actual_us=actual,
-                    message=error,
+                self._step(
+                    event, state, _kind_of(event), Outcome.FAILED, actual_us=actual, message=error
                 )
                 raise EventFailure(FailureKind.TIMING, event.line, error)
         return actual
@@ -322,16 +325,13 @@ class ScriptRun:
         record = self.engine.record(prepared.data, "<", actual)
         self.recorder.packet(record)
         if self.config.verbose:
-            self.verbose.append(
-                f"inbound injected packet: {actual / 1e6:9.6f} {_summary(record)}"
-            )
+            self.verbose.append(f"inbound injected packet: {actual / 1e6:9.6f} {_summary(record)}")
         expected = script_record(spec, "<", state.schedule.start_us)
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             StepKind.INBOUND,
             Outcome.OK,
-            scheduled_us=state.schedule.start_us,
             actual_us=actual,
             expected=expected,
             actual=record,
@@ -398,12 +398,11 @@ class ScriptRun:
                 )
         if self.options.explore:
             outcome = Outcome.OK if failure is None else Outcome.WARNING
-            self.recorder.step(
-                state.index,
+            self._step(
                 event,
+                state,
                 StepKind.OUTBOUND,
                 outcome,
-                scheduled_us=state.schedule.start_us,
                 actual_us=actual_us,
                 end_scheduled_us=state.schedule.end_us,
                 expected=expected,
@@ -417,12 +416,11 @@ class ScriptRun:
                 f"{self.script.source.name}:{event.line}: warning handling packet: "
                 f"{failure.message}"
             )
-            self.recorder.step(
-                state.index,
+            self._step(
                 event,
+                state,
                 StepKind.OUTBOUND,
                 Outcome.WARNING,
-                scheduled_us=state.schedule.start_us,
                 actual_us=actual_us,
                 expected=expected,
                 actual=actual_record,
@@ -432,12 +430,11 @@ class ScriptRun:
             return
         if failure is not None:
             self._packet_failure(event, state, failure, actual_record)
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             StepKind.OUTBOUND,
             Outcome.OK,
-            scheduled_us=state.schedule.start_us,
             actual_us=actual_us,
             end_scheduled_us=state.schedule.end_us,
             expected=expected,
@@ -448,23 +445,21 @@ class ScriptRun:
     def _outbound_timeout(self, event: Event, spec: PacketSpec, state: _EventState) -> None:
         expected = script_record(spec, ">", state.schedule.start_us)
         if self.options.explore:
-            self.recorder.step(
-                state.index,
+            self._step(
                 event,
+                state,
                 StepKind.OUTBOUND,
                 Outcome.WARNING,
-                scheduled_us=state.schedule.start_us,
                 expected=expected,
                 message="no packet",
             )
             return
         message = "error handling packet: Timed out waiting for packet"
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             StepKind.OUTBOUND,
             Outcome.FAILED,
-            scheduled_us=state.schedule.start_us,
             expected=expected,
             message=message,
         )
@@ -486,12 +481,11 @@ class ScriptRun:
             )
             else StepKind.OUTBOUND
         )
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             kind,
             Outcome.FAILED,
-            scheduled_us=state.schedule.start_us,
             actual_us=actual.time_us if actual is not None else None,
             expected=expected,
             actual=actual,
@@ -539,8 +533,11 @@ class ScriptRun:
         def call() -> None:
             outcome = self.executor.execute(spec, state.schedule.start_us)
             # The return time is taken as the C call came back, not after the result checks.
-            returned = (self.clock.to_script_us(outcome.returned_ns) if outcome.returned_ns
-                        else self.clock.now_us())
+            returned = (
+                self.clock.to_script_us(outcome.returned_ns)
+                if outcome.returned_ns
+                else self.clock.now_us()
+            )
             try:
                 self._after_syscall(event, spec, state, outcome, actual, returned, end_us)
                 end = Schedule(end_us, end_us, state.schedule.offset_us)
@@ -584,24 +581,22 @@ class ScriptRun:
             message = outcome.error
             if not message.startswith("runtime error"):
                 message = f"runtime error in {spec.name} call: {message}"
-            self.recorder.step(
-                state.index,
+            self._step(
                 event,
+                state,
                 StepKind.SYSCALL,
                 Outcome.FAILED,
-                scheduled_us=state.schedule.start_us,
                 actual_us=actual_us,
                 end_scheduled_us=end_us,
                 syscall=record,
                 message=message,
             )
             raise EventFailure(FailureKind.SYSCALL, event.line, message)
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             StepKind.SYSCALL,
             Outcome.OK,
-            scheduled_us=state.schedule.start_us,
             actual_us=actual_us,
             end_scheduled_us=end_us,
             syscall=record,
@@ -620,7 +615,8 @@ class ScriptRun:
         if self.script.init_command is None:
             return
         result = self._shell(self.script.init_command.command)
-        self.verbose.append(result.output) if result.output else None
+        if result.output:
+            self.verbose.append(result.output)
         self.recorder.command_output(result.output)
         self.init_ran = True
         if result.returncode != 0:
@@ -651,22 +647,20 @@ class ScriptRun:
         self.recorder.command_output(result.output)
         if result.returncode != 0:
             message = f"error executing `{spec.command}` command: {_status_text(result.returncode)}"
-            self.recorder.step(
-                state.index,
+            self._step(
                 event,
+                state,
                 StepKind.COMMAND,
                 Outcome.FAILED,
-                scheduled_us=state.schedule.start_us,
                 actual_us=actual,
                 message=message,
             )
             raise EventFailure(FailureKind.COMMAND, event.line, message)
-        self.recorder.step(
-            state.index,
+        self._step(
             event,
+            state,
             StepKind.COMMAND,
             Outcome.OK,
-            scheduled_us=state.schedule.start_us,
             actual_us=actual,
             tcp_info=self._tcp_info(actual),
         )
@@ -682,15 +676,20 @@ class ScriptRun:
             values = self.executor.code_snapshot(live_fd)
         except SockoptReadError as error:
             message = f"runtime error in code: {error}"
-            self.recorder.step(state.index, event, StepKind.CODE, Outcome.FAILED,
-                               scheduled_us=state.schedule.start_us, actual_us=actual,
-                               message=message)
+            self._step(
+                event, state, StepKind.CODE, Outcome.FAILED, actual_us=actual, message=message
+            )
             raise EventFailure(FailureKind.CODE, event.line, message) from None
         self.completed_us = self.clock.now_us()
         self.code.snapshot(spec, event.line, values)
-        self.recorder.step(state.index, event, StepKind.CODE, Outcome.OK,
-                           scheduled_us=state.schedule.start_us, actual_us=actual,
-                           tcp_info=self._tcp_info(actual))
+        self._step(
+            event,
+            state,
+            StepKind.CODE,
+            Outcome.OK,
+            actual_us=actual,
+            tcp_info=self._tcp_info(actual),
+        )
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -777,8 +776,13 @@ class ScriptRun:
             return None
         self._info_length.value = TCP_INFO_SIZE
         libc = self.executor.runtime.libc
-        status = libc.getsockopt(live_fd, socket.IPPROTO_TCP, TCP_INFO, self._info_buffer,
-                                 ctypes.byref(self._info_length))
+        status = libc.getsockopt(
+            live_fd,
+            socket.IPPROTO_TCP,
+            TCP_INFO,
+            self._info_buffer,
+            ctypes.byref(self._info_length),
+        )
         if status != 0:
             return None
         data = self._info_buffer.raw[: self._info_length.value]

@@ -12,11 +12,7 @@ from drillbook.wire.tcp import (
     TCP_AE,
     TCP_CWR,
     TCP_ECE,
-    TCP_FIN,
-    TCP_PSH,
-    TCP_RST,
-    TCP_SYN,
-    TCP_URG,
+    TCP_FLAG_LETTERS,
 )
 from drillbook.wire.tcp_options import (
     TCP_FASTOPEN_MAGIC,
@@ -36,14 +32,8 @@ TCPOPT_MD5 = 19
 TCPOPT_ACCECN0 = 172
 TCPOPT_ACCECN1 = 174
 
-_FLAG_LETTERS = (
-    (TCP_FIN, "F"),
-    (TCP_SYN, "S"),
-    (TCP_RST, "R"),
-    (TCP_PSH, "P"),
-    (TCP_ACK, "."),
-    (TCP_URG, "U"),
-)
+# FIN SYN RST PSH ACK URG as packetdrill prints them; the ECN letters follow, or an ACE digit.
+_FLAG_LETTERS = TCP_FLAG_LETTERS[:6]
 
 
 def flags_text(flags: int, ace: bool = False) -> str:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kernel_support import missing_privilege
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-from lab_exports import exported_labs, missing_privilege  # noqa: E402
+from lab_exports import exported_labs  # noqa: E402
 
 LESSON = "02-sack-out-of-order"
 PLAYER = "drillbook-variants-sack-orders"

@@ -8,10 +8,9 @@ cannot drift apart.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
+from kernel_support import KERNEL_MARKS
 
 from drillbook.jupyter.controls import DrillControls
 from drillbook.jupyter.result import DrillResult
@@ -21,18 +20,9 @@ from drillbook.trace.model import Direction, FailureKind, Trace
 DEMO = Path(__file__).resolve().parents[2] / "notebooks" / "drillbook-demo.ipynb"
 
 
-def _missing_privilege() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_NET_ADMIN) to create network namespaces and TUN devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
 
 
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(_missing_privilege() is not None, reason=str(_missing_privilege())),
-]
+pytestmark = KERNEL_MARKS
 
 # The demo notebook allows 10 ms (%config Drill.tolerance_usecs), as a shared machine needs.
 TOLERANCE = ("--tolerance_usecs=10000",)

@@ -4,12 +4,12 @@ magic on a file, -D, --out, --pcap, `_`, and --check failing the cell."""
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from kernel_support import KERNEL_MARKS
 
 from drillbook.jupyter.result import DrillResult
 from drillbook.trace.errors import ScriptFailed
@@ -17,18 +17,9 @@ from drillbook.trace.errors import ScriptFailed
 DEMO = Path(__file__).resolve().parents[2] / "notebooks" / "drillbook-demo.ipynb"
 
 
-def _missing_privilege() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_NET_ADMIN) to create network namespaces and TUN devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
 
 
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(_missing_privilege() is not None, reason=str(_missing_privilege())),
-]
+pytestmark = KERNEL_MARKS
 
 
 def _handshake() -> str:

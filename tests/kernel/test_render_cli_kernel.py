@@ -3,12 +3,12 @@ against their own traces, and ``drillbook render`` writing SVG and PNG."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from kernel_support import KERNEL_MARKS
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from seed_scripts import HANDSHAKE, SACK
@@ -18,22 +18,7 @@ from drillbook.render import PALETTE, draw_sack, draw_sequence, draw_time_sequen
 from drillbook.render.events import PacketStatus, unexpected_packets
 from drillbook.trace.model import Direction, StepKind, Trace
 
-
-def missing_privilege() -> str | None:
-    """Why these tests cannot run here, or None."""
-    with open("/proc/self/status") as handle:
-        caps = next(line for line in handle if line.startswith("CapEff:"))
-    if not int(caps.split()[1], 16) & (1 << 12):
-        return "needs CAP_NET_ADMIN (run as root)"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
-
-
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
-]
+pytestmark = KERNEL_MARKS
 
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_worker_entries import KERNEL_DIR, make_request, missing_privilege
+from kernel_support import missing_privilege
+from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.config import IpMode
 from drillbook.runtime.worker import run_in_worker

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_worker_entries import KERNEL_DIR, make_request, missing_privilege
+from kernel_support import missing_privilege
+from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.config import IpMode
 from drillbook.errors import RunAborted, ScriptError

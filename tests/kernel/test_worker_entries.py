@@ -230,16 +230,6 @@ ENTRIES = "test_worker_entries"
 KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def missing_privilege() -> str | None:
-    """Why kernel tests cannot run here, or None."""
-    with open("/proc/self/status") as handle:
-        caps = next(line for line in handle if line.startswith("CapEff:"))
-    effective = int(caps.split()[1], 16)
-    if not effective & (1 << 12) or not effective & (1 << 21):
-        return "needs CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
 
 
 def make_request(entry: str, cwd: str = "/", **config: Any) -> WorkerRequest:

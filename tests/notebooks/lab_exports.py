@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,13 +21,6 @@ LABS_DIR = ROOT / "labs"
 LABS = sorted(LABS_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
-def missing_privilege() -> str | None:
-    """Why labs cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root (CAP_NET_ADMIN) to create network namespaces and TUN devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
 
 
 @dataclass(frozen=True)

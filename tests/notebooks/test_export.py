@@ -15,7 +15,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab_exports import LABS, exported_labs, missing_privilege
+from kernel_support import missing_privilege
+from lab_exports import LABS, exported_labs
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from drillbook.commands.export import main

@@ -13,7 +13,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab_exports import LABS, LABS_DIR, ROOT, exported_labs, missing_privilege
+from kernel_support import missing_privilege
+from lab_exports import LABS, LABS_DIR, ROOT, exported_labs
 
 TOPICS = {
     "handshake": "01-",

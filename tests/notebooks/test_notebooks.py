@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from kernel_support import KERNEL_MARKS
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -27,18 +28,9 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 IMAGES = ("image/svg+xml", "image/png")
 
 
-def _missing_privilege() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_NET_ADMIN) to create network namespaces and TUN devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "needs /dev/net/tun"
-    return None
 
 
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(_missing_privilege() is not None, reason=str(_missing_privilege())),
-]
+pytestmark = KERNEL_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from drillbook.config import RunConfig
@@ -90,7 +90,6 @@ class RunOptions:
 class _EventState:
     schedule: Schedule
     index: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ScriptRun:
@@ -748,7 +747,7 @@ class ScriptRun:
                 return
             record = self.engine.observe(got[0], self.clock.to_script_us(got[1]))
             if record is not None:
-                self.recorder.packet(record, unexpected=True)
+                self.recorder.packet(record)
 
     def _drain_remaining_packets(self) -> None:
         """Record what the kernel sent that no `>` line read (for figures, not the verdict)."""
@@ -759,7 +758,7 @@ class ScriptRun:
                     return
                 record = self.engine.observe(got[0], self.clock.to_script_us(got[1]))
                 if record is not None:
-                    self.recorder.packet(record, unexpected=True)
+                    self.recorder.packet(record)
         except OSError:
             return
 

@@ -82,7 +82,7 @@ class TraceRecorder:
     ) -> None:
         self._pending.append(_PendingStep(index, event, kind, outcome, fields))
 
-    def packet(self, record: AnyRecord, unexpected: bool = False) -> None:
+    def packet(self, record: AnyRecord) -> None:
         self.packets.append(record)
 
     def warn(self, text: str) -> None:

@@ -453,6 +453,28 @@ class PacketEngine:
         assert pkt.tcp is not None
         materialize(record_tcp(">", 0, raw, pkt, self.to_script(sock, pkt.tcp)))
 
+    def scripted_outbound(self, matcher: OutboundMatcher) -> bytes | None:
+        """The packet a kernel would send that did exactly what the matcher's `>` TCP line
+        says, with the script's own ISN (None for other protocols). Only the driver's
+        rehearsal before time 0 uses it, to walk the matching code once."""
+        spec, sock = matcher.spec, matcher.sock
+        if not isinstance(spec.body, TcpSpec):
+            return None
+        exp = expected_tcp(spec.body)
+        is_syn = bool(exp.flags & TCP_SYN)
+        segment = TcpSegment(
+            sport=sock.live_local.port,
+            dport=sock.live_remote.port,
+            seq=add32(exp.seq, sock.local_script_to_live(is_syn)),
+            ack=add32(exp.ack, sock.remote_script_to_live(is_syn)),
+            flags=exp.flags,
+            window=exp.window or 1000,
+            options=exp.options,
+            payload=bytes(exp.payload_len),
+        )
+        header = self._ip_header(sock, outbound=True, protocol=IPPROTO_TCP)
+        return encode_packet(Packet(header, segment))
+
     # -- end of run ------------------------------------------------------------------------
 
     def reset_packets(self) -> list[bytes]:

@@ -37,6 +37,7 @@ from drillbook.runtime.blocking import (
 from drillbook.runtime.clock import RunClock
 from drillbook.runtime.code import CodeRecorder
 from drillbook.runtime.recorder import RawTcpInfo, TraceRecorder
+from drillbook.runtime.rehearsal import rehearse
 from drillbook.runtime.sandbox import Sandbox
 from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
 from drillbook.runtime.tcpinfo import TCP_INFO_SIZE, SockoptReadError
@@ -159,6 +160,7 @@ class ScriptRun:
                 expected_tcp(action.body)
                 materialize(script_record(action, action.direction.value, 0))
         self.engine.warm_up()
+        rehearse(self.script.events, self.executor, self.config, self.sandbox.addresses)
         self.clock.now_us()
 
     def _run(self) -> Trace:

@@ -81,7 +81,7 @@ class SyscallExecutor:
         handler = SYSCALL_HANDLERS.get(spec.name)
         if handler is None:
             return self._failed(spec, f"Unknown system call: '{spec.name}'")
-        args = self._arguments(spec)
+        args = self.evaluated_arguments(spec)
         if isinstance(args, SyscallFailure):
             return self._failed(spec, str(args))
         context = CallContext(self._runtime, spec, args)
@@ -94,7 +94,8 @@ class SyscallExecutor:
         return SyscallOutcome(context.outcome.result, context.outcome.errno, None,
                               tuple(context.events), context.outcome.returned_ns)
 
-    def _arguments(self, spec: SyscallSpec) -> Args | SyscallFailure:
+    def evaluated_arguments(self, spec: SyscallSpec) -> Args | SyscallFailure:
+        """The call's arguments, evaluated once per spec (a pure function of the script)."""
         # dict reads and writes are atomic under the GIL; two threads evaluating the same spec
         # at once would only both compute the same value.
         cached = self._cache.get(id(spec))

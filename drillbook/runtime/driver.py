@@ -18,6 +18,7 @@ import ctypes
 import gc
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +37,11 @@ from drillbook.runtime.blocking import (
 )
 from drillbook.runtime.clock import RunClock
 from drillbook.runtime.code import CodeRecorder
+from drillbook.runtime.readiness import returns_at_once
 from drillbook.runtime.recorder import RawTcpInfo, TraceRecorder
 from drillbook.runtime.rehearsal import rehearse
 from drillbook.runtime.sandbox import Sandbox
+from drillbook.runtime.syscall_args import SyscallFailure
 from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor, SyscallOutcome
 from drillbook.runtime.tcpinfo import TCP_INFO_SIZE, SockoptReadError
 from drillbook.runtime.worker import WorkerTimeout
@@ -555,8 +558,22 @@ class ScriptRun:
             except EventFailure as failure:
                 self.async_failure = failure
 
-        submitted_ns = time.time_ns()
         libc = self.executor.runtime.libc
+        args = self.executor.evaluated_arguments(spec)
+        if not isinstance(args, SyscallFailure) and returns_at_once(
+            spec.name, args, self.executor.live_fd
+        ):
+            # Its data is already queued: made here, it returns as it would on the thread,
+            # without the hand-over's delay (see runtime/readiness.py).
+            with self.executor.runtime.errno_of(self.blocking.ident or 0):
+                call()
+            entered_ns = libc.entered_ns.get(threading.get_ident(), 0)
+            self.completed_us = (
+                self.clock.to_script_us(entered_ns) if entered_ns else self.clock.now_us()
+            )
+            self._raise_async_failure()  # the thread would die at once on a failed check
+            return
+        submitted_ns = time.time_ns()
         libc.entering[self.blocking.ident or 0] = self.blocking.entering
         self.blocking.submit(BlockingCall(event.line, spec.name, call))
         # The call started when the thread entered the C call: packetdrill's main thread sees

@@ -10,7 +10,8 @@ then the errno, with packetdrill's wording.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from errno import ENOENT
 from typing import Any
@@ -65,7 +66,12 @@ class Runtime:
     retained: list[object] = field(default_factory=list)  # zerocopy buffers (send_omit_free)
     lock: threading.Lock = field(default_factory=threading.Lock)
     main_thread: int = field(default_factory=threading.get_ident)
-    _errnos: threading.local = field(default_factory=threading.local)
+    _errnos: dict[int, int] = field(default_factory=dict)  # thread ident -> its errno
+    _borrowed: dict[int, int] = field(default_factory=dict)  # thread -> whose errno it uses
+
+    def _errno_slot(self) -> int:
+        ident = threading.get_ident()
+        return self._borrowed.get(ident, ident)
 
     def thread_errno(self) -> int:
         """The errno this thread's last call left (C's errno is per thread and sticky).
@@ -75,13 +81,26 @@ class Runtime:
         messages show both ("with errno 2 (No such file or directory)" after a successful
         short write on the main thread, "with errno 0 (Success)" on the blocking thread).
         """
-        value = getattr(self._errnos, "value", None)
+        slot = self._errno_slot()
+        value = self._errnos.get(slot)
         if value is None:
-            value = ENOENT if threading.get_ident() == self.main_thread else 0
-        return int(value)
+            value = ENOENT if slot == self.main_thread else 0
+        return value
 
     def set_thread_errno(self, value: int) -> None:
-        self._errnos.value = value
+        self._errnos[self._errno_slot()] = value
+
+    @contextmanager
+    def errno_of(self, ident: int) -> Iterator[None]:
+        """Let this thread's calls read and leave thread ``ident``'s errno meanwhile: a
+        blocking call that cannot block runs at once on the calling thread, yet its errno
+        stays the syscall thread's, as in packetdrill."""
+        me = threading.get_ident()
+        self._borrowed[me] = ident
+        try:
+            yield
+        finally:
+            del self._borrowed[me]
 
     def retain(self, *buffers: object) -> None:
         """Keep send buffers alive for the whole run when ``--send_omit_free`` is set."""

@@ -7,10 +7,10 @@
   the run fails at the SYN-ACK's line on the IPv4 total length, 40 vs 44. With the options
   restored it passes, and the kernel's SACK answers are the ones RFC 2018 describes.
 
-A run that failed only on timing is retried (the machine is shared and noisy); a run that failed
-on a field never is. The handshake's `+.005 > . 11:11(0) ack 2` fails on timing in about half of
-the runs here (the kernel sometimes ACKs the FIN at once instead of ~4 ms later), hence up to
-six attempts.
+A run that failed only on timing is retried twice (the machine is shared and noisy); a run that
+failed on a field never is. The handshake's `+.005 > . 11:11(0) ack 2` is the delicate line: the
+kernel ACKs the FIN on its next 4 ms tick, so the FIN must arrive at least 1 ms before that tick
+(it does in 30 of 30 runs here since the rehearsal before time 0; see runtime/rehearsal.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def as_printed(text: str) -> str:
     return "\n".join(re.sub(r"\s+<[^<>]*>$", "", line) for line in text.splitlines()) + "\n"
 
 
-def run(text: str, name: str, tmp_path: Path, attempts: int = 6) -> Trace:
+def run(text: str, name: str, tmp_path: Path, attempts: int = 3) -> Trace:
     path = tmp_path / name
     path.write_text(text)
     flags = parse_argv([*UPSTREAM_MODE_FLAGS[IpMode.IPV4], *UPSTREAM_COMMON_FLAGS])

@@ -21,6 +21,8 @@ def lexeme_span(lexeme: Lexeme) -> Span:
 def _first_span(item: Any) -> Span | None:
     if isinstance(item, Lexeme):
         return lexeme_span(item)
+    if isinstance(item, Span):  # a (value, span) pair, e.g. a TCP option list
+        return item if item != NO_SPAN else None
     span = getattr(item, "span", None)
     if isinstance(span, Span) and span != NO_SPAN:
         return span

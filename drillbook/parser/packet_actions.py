@@ -58,6 +58,16 @@ class Seq:
 
 
 
+
+@dataclass(frozen=True)
+class Positioned:
+    """An optional number with where it was written (``ack N``, ``win N``, ``urg N``,
+    ``mtu N``, ``id N``), so that a packet's span reaches its last token."""
+
+    value: int | None
+    span: Span
+
+
 class PacketActions(OptionActions):
     """Actions for packet rules; mixed into :class:`~drillbook.parser.actions.Actions`."""
 
@@ -198,14 +208,14 @@ class PacketActions(OptionActions):
             )
         return Seq(start.value, end.value, length.value, span_of(*c))
 
-    def opt_ack(self, c: list[Any]) -> int | None:
-        return self._ranged(c, 32, "TCP ack sequence number out of range")
+    def opt_ack(self, c: list[Any]) -> Positioned:
+        return Positioned(self._ranged(c, 32, "TCP ack sequence number out of range"), span_of(*c))
 
-    def opt_window(self, c: list[Any]) -> int | None:
-        return self._ranged(c, 16, "TCP window value out of range")
+    def opt_window(self, c: list[Any]) -> Positioned:
+        return Positioned(self._ranged(c, 16, "TCP window value out of range"), span_of(*c))
 
-    def opt_urg_ptr(self, c: list[Any]) -> int | None:
-        return self._ranged(c, 16, "urg_ptr value out of range")
+    def opt_urg_ptr(self, c: list[Any]) -> Positioned:
+        return Positioned(self._ranged(c, 16, "urg_ptr value out of range"), span_of(*c))
 
     def opt_tcp_options(self, c: list[Any]) -> tuple[Any, Span] | None:
         if not c:
@@ -263,11 +273,13 @@ class PacketActions(OptionActions):
                 "attempting to use PSP without specifying its UDP port", seq.span,
                 hint="PSP needs --psp_udp_port=N (and wire mode)",
             )
-        window: int | None = c[7]
+        ack: int | None = c[6].value
+        window: int | None = c[7].value
+        urgent: int | None = c[8].value
         if window is None and inbound:
             self.ctx.fail("window must be specified for inbound packets", seq.span, WINDOW_HINT)
         body = TcpSpec(
-            flags.value, seq.start, seq.end, seq.length, c[6], window, c[8], options,
+            flags.value, seq.start, seq.end, seq.length, ack, window, urgent, options,
             any_options, span_of(*c[4:]),
         )
         return self._packet(prefix, ip, body, c[3], c[2], c)
@@ -300,11 +312,11 @@ class PacketActions(OptionActions):
     def opt_icmp_code(self, c: list[Any]) -> Word | None:
         return Word(str(c[0].value), lexeme_span(c[0])) if c else None
 
-    def opt_icmp_mtu(self, c: list[Any]) -> int | None:
-        return int(c[1].value) if c else None
+    def opt_icmp_mtu(self, c: list[Any]) -> Positioned:
+        return Positioned(int(c[1].value) if c else None, span_of(*c))
 
-    def opt_icmp_echo_id(self, c: list[Any]) -> int | None:
-        return int(c[1].value) if c else None
+    def opt_icmp_echo_id(self, c: list[Any]) -> Positioned:
+        return Positioned(int(c[1].value) if c else None, span_of(*c))
 
     def opt_icmp_echoed(self, c: list[Any]) -> EchoedHeader | None:
         if not c:
@@ -320,8 +332,8 @@ class PacketActions(OptionActions):
         ip: IpInfo | None = c[1]
         type_word: Word = c[3]
         code_word: Word | None = c[4]
-        mtu: int | None = c[5]
-        echo_id: int | None = c[6]
+        mtu: int | None = c[5].value
+        echo_id: int | None = c[6].value
         echoed: EchoedHeader | None = c[7]
         if ip is not None and ip.ecn == "ect01" and prefix.direction is Direction.INBOUND:
             self.ctx.fail("[ect01] can only be used with outbound packets", ip.span)

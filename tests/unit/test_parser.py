@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -345,3 +347,40 @@ def test_any_text_parses_or_raises_a_script_error(text: str) -> None:
     except (ScriptSyntaxError, ScriptSemanticError) as exc:
         assert exc.span.line >= 1
         assert exc.render().startswith("any.pkt:")
+
+
+def test_a_packet_events_span_reaches_its_last_token() -> None:
+    text = (
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+        "+0 < S 0:0(0) win 1000 <mss 1000,sackOK,nop,nop>\n"
+        "+0 > S. 0:0(0) ack 1 <...>\n"
+        "+0 > . 1:1(0) ack 1   // a comment\n"
+        "+0 > . 1:1(0) ack 1 win 5 urg 3\n"
+    )
+    spans = [event.span for event in parse_script(text, "x.pkt").events]
+    assert [text[s.offset : s.end_offset] for s in spans] == [
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
+        "+0 < S 0:0(0) win 1000 <mss 1000,sackOK,nop,nop>",
+        "+0 > S. 0:0(0) ack 1 <...>",
+        "+0 > . 1:1(0) ack 1",
+        "+0 > . 1:1(0) ack 1 win 5 urg 3",
+    ]
+
+
+def test_every_corpus_event_on_one_line_spans_the_whole_line(corpus_dir: Path) -> None:
+    checked = 0
+    for path in sorted((corpus_dir / "gtests-net").rglob("*.pkt")):
+        text = path.read_text()
+        try:
+            script = parse_script(text, str(path))
+        except (ScriptSyntaxError, ScriptSemanticError):
+            continue  # rejected in this mode (the dry-run test checks that)
+        lines = text.splitlines()
+        for event in script.events:
+            span = event.span
+            if span.line != span.end_line or isinstance(event.action, (ShellCommand, CodeBlock)):
+                continue
+            line = lines[span.line - 1].split("//")[0].rstrip()
+            assert text[span.offset : span.end_offset] == line.strip(), (path, span.line)
+            checked += 1
+    assert checked > 3000

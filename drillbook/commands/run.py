@@ -72,7 +72,7 @@ def run_one(path: str, flags: ArgvFlags) -> int:
     if trace.passed:
         return 0
     assert trace.failure is not None
-    print(trace.failure.render(), file=sys.stderr)
+    print(trace.failure.render(name=path), file=sys.stderr)  # as packetdrill: the path typed
     return 1
 
 

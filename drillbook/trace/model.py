@@ -130,8 +130,10 @@ class Failure:
     field_name: str | None = None  # the differing field, e.g. "tcp_ack"
     path: str = ""
 
-    def render(self) -> str:
-        name = self.path.rsplit("/", 1)[-1] or "<script>"
+    def render(self, name: str | None = None) -> str:
+        """packetdrill's message. It names the script as its command line did: the CLI passes
+        that path as ``name``; by default the file's own name is used."""
+        name = name or self.path.rsplit("/", 1)[-1] or "<script>"
         head = f"{name}:{self.line}: {self.message}"
         return "\n".join((head, *self.details))
 

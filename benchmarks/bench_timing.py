@@ -6,16 +6,22 @@ reports how many runs pass, then p50/p99 of (actual - scheduled) for packet inje
 for blocking-call returns, taken from the runs' traces.
 
     .venv/bin/python benchmarks/bench_timing.py [--runs 10] [--corpus ../shared/corpus]
+        [--packetdrill /path/to/packetdrill]
 
 C packetdrill here (../shared/corpus/README.md): 10/10 and 10/10; injections ~100-150 µs late,
-blocking calls returning ~550 µs late.
+blocking calls returning ~550 µs late. With ``--packetdrill`` (or $DRILLBOOK_PACKETDRILL), a C
+binary built from upstream's sources outside the project, the same runs are made with it too,
+each in a fresh network namespace (``unshare -n``), and its pass count is printed beside
+drillbook's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 from pathlib import Path
 
 from drillbook.commands.run import load
@@ -58,6 +64,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--corpus", default=os.environ.get(
         "DRILLBOOK_CORPUS", str(Path(__file__).resolve().parents[2] / "shared" / "corpus")))
+    parser.add_argument("--packetdrill", default=os.environ.get("DRILLBOOK_PACKETDRILL"),
+                        help="a C packetdrill binary to run the same cases with")
     args = parser.parse_args()
     base = Path(args.corpus) / "gtests-net"
     for relative, tolerance in CASES:
@@ -88,6 +96,23 @@ def main() -> None:
                   f" p99 {percentile(returns, .99):.0f} µs late")
         for line in failures[:3]:
             print(f"  failed: {line}")
+        if args.packetdrill:
+            c_passed = sum(c_packetdrill_passes(args.packetdrill, path, flags)
+                           for _ in range(args.runs))
+            print(f"  C packetdrill ({args.packetdrill}): {c_passed}/{args.runs} passed")
+
+
+def c_packetdrill_passes(binary: str, path: str, flags: list[str]) -> bool:
+    """One run of the C packetdrill in a fresh network namespace, as upstream's run_all.py
+    does (``lo`` up, the script's folder as working directory)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise SystemExit("unshare(1) is needed to run the C packetdrill in a namespace")
+    command = ["ip link set lo up && exec \"$@\"", "sh", binary, *flags,
+               os.path.basename(path)]
+    done = subprocess.run([unshare, "-n", "sh", "-c", *command], cwd=os.path.dirname(path),
+                          capture_output=True, timeout=120)
+    return done.returncode == 0
 
 
 if __name__ == "__main__":

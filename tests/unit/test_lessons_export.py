@@ -73,3 +73,16 @@ def test_title_and_failed_checks() -> None:
 def test_cli_dispatches_export(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["export", "--help"]) == 0
     assert "self-contained HTML lesson" in capsys.readouterr().out
+
+
+def test_a_widget_output_shows_its_static_fallback_in_the_lesson() -> None:
+    # What a `%%drill --tweak` cell leaves: the widget view and the latest run as HTML.
+    tweak = new_code_cell("%%drill --tweak", outputs=[
+        new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {
+                "model_id": "0123abcd", "version_major": 2, "version_minor": 0},
+            "text/html": "<div class='drill-banner'>PASS: the latest run</div>",
+            "text/plain": "DrillControls(...)"}),
+    ])
+    page = lesson_html(new_notebook(cells=[tweak]), title="Tweak")
+    assert "PASS: the latest run" in page

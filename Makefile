@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml
 
 # System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside
 # their namespace, as on the machines the C packetdrill verdicts come from), chromium for the
-# browser test.
+# browser test, tshark to read the pcap files drillbook writes.
 system-packages:
 	@missing=""; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || missing="$$missing ethtool"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v tshark >/dev/null || missing="$$missing tshark"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \

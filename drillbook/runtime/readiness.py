@@ -7,7 +7,9 @@ GIL), where the C tool needs ~50 µs. For a call on a socket whose data (or conn
 error) is already queued, the result cannot depend on which thread makes it, so the driver
 makes it on the spot, keeping the syscall thread's errno. The calls covered are the receive
 side: read, readv, recv, recvfrom, recvmsg and accept, on a socket that poll(2) reports
-readable, and never with MSG_WAITALL (which may wait for more than what is queued).
+readable (POLLIN) or hung up (POLLHUP), and never with MSG_WAITALL (which may wait for more than
+what is queued). POLLERR alone does not count: a TX timestamp waiting on the error queue sets
+it, yet a read would still block.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from drillbook.runtime.syscall_args import Args, SyscallFailure
 
 MSG_WAITALL = 0x100
-READY = select.POLLIN | select.POLLERR | select.POLLHUP
+READY = select.POLLIN | select.POLLHUP
 FLAGS_ARGUMENT = {"read": None, "readv": None, "accept": None, "recv": 3, "recvfrom": 3,
                   "recvmsg": 2}
 

@@ -3,6 +3,7 @@ checked on a real socketpair."""
 
 from __future__ import annotations
 
+import select
 import socket
 
 from drillbook.runtime.readiness import returns_at_once
@@ -43,3 +44,21 @@ def test_a_closed_peer_makes_a_read_return_at_once() -> None:
     with left:
         right.close()
         assert returns_at_once("read", _args(3, None, 10), {3: left.fileno()}.get)
+
+
+def test_a_timestamp_on_the_error_queue_does_not_make_a_read_return_at_once() -> None:
+    # SO_TIMESTAMPING puts a TX timestamp on the sender's error queue: poll says POLLERR,
+    # but there is nothing to read, so a blocking read would block.
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener, socket.create_connection(listener.getsockname()) as client:
+        server, _ = listener.accept()
+        with server:
+            so_timestamping, tx_software, software, opt_tsonly = 37, 1 << 1, 1 << 4, 1 << 11
+            client.setsockopt(socket.SOL_SOCKET, so_timestamping,
+                              tx_software | software | opt_tsonly)
+            client.send(b"x" * 10)
+            server.recv(10)
+            poller = select.poll()
+            poller.register(client.fileno(), select.POLLIN)
+            assert poller.poll(1000)  # the timestamp arrived: POLLERR
+            assert not returns_at_once("read", _args(3, None, 10), {3: client.fileno()}.get)

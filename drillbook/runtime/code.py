@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from drillbook.runtime.tcpinfo import CODE_CONSTANTS
+from drillbook.runtime.tcpinfo import CODE_CONSTANTS, CodeRaw
 from drillbook.script.model import CodeBlock
 
 # packetdrill's Python preamble, in behaviour: report the failing block's script line, then the
@@ -64,19 +64,32 @@ class CodeResult:
 class CodeRecorder:
     """Collects ``%{ }%`` snapshots during a run and runs them at its end."""
 
-    snapshots: list[CodeSnapshot] = field(default_factory=list)
+    _recorded: list[tuple[CodeBlock, int, dict[str, int] | CodeRaw]] = field(
+        default_factory=list
+    )
 
-    def snapshot(self, block: CodeBlock, line: int, values: dict[str, int]) -> None:
-        """Record ``block`` (at script ``line``) with the socket values read at its time."""
-        self.snapshots.append(CodeSnapshot(block, line, tuple(values.items())))
+    def snapshot(self, block: CodeBlock, line: int, values: dict[str, int] | CodeRaw) -> None:
+        """Record ``block`` (at script ``line``) with the socket values read at its time:
+        decoded, or raw reads that are decoded only when the program is written."""
+        self._recorded.append((block, line, values))
+
+    @property
+    def snapshots(self) -> list[CodeSnapshot]:
+        """The recorded blocks with their decoded values."""
+        return [
+            CodeSnapshot(block, line, tuple(
+                (values.values() if isinstance(values, CodeRaw) else values).items()
+            ))
+            for block, line, values in self._recorded
+        ]
 
     def __len__(self) -> int:
-        return len(self.snapshots)
+        return len(self._recorded)
 
     @property
     def has_blocks(self) -> bool:
         """Whether any block was recorded (packetdrill runs no Python otherwise)."""
-        return bool(self.snapshots)
+        return bool(self._recorded)
 
     def source(self, path: str) -> str:
         """The Python program packetdrill would write for these snapshots."""
@@ -94,7 +107,7 @@ class CodeRecorder:
 
         ``path`` is the script path as packetdrill prints it in messages.
         """
-        if not self.snapshots:
+        if not self._recorded:
             return CodeResult(True, None, "")  # packetdrill runs nothing without blocks
         with tempfile.TemporaryDirectory(prefix="drillbook-code-") as folder:
             program = os.path.join(folder, "code.py")

@@ -171,6 +171,9 @@ class RunBase:
         live_fd = self.engine.socket_live_fd()
         if live_fd is None:
             return None
+        return self._read_tcp_info(live_fd, when_us)
+
+    def _read_tcp_info(self, live_fd: int, when_us: int | None) -> RawTcpInfo | None:
         self._info_length.value = TCP_INFO_SIZE
         libc = self.executor.runtime.libc
         status = libc.getsockopt(

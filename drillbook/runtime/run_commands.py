@@ -84,7 +84,7 @@ class CommandSteps(RunBase):
             live_fd = self.engine.socket_live_fd()
             if live_fd is None:  # a child not accepted yet: packetdrill's getsockopt(-1) fails
                 raise SockoptReadError("can't find getsockopt to get TCP info")
-            values = self.executor.code_snapshot(live_fd)
+            values = self.executor.code_snapshot_raw(live_fd)  # decoded after the run
         except SockoptReadError as error:
             message = f"runtime error in code: {error}"
             self._step(

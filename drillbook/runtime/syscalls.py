@@ -34,7 +34,7 @@ from drillbook.runtime.syscall_context import (
 from drillbook.runtime.syscall_io import HANDLERS as IO_HANDLERS
 from drillbook.runtime.syscall_misc import HANDLERS as MISC_HANDLERS
 from drillbook.runtime.syscall_sockets import HANDLERS as SOCKET_HANDLERS
-from drillbook.runtime.tcpinfo import read_code_values, read_tcp_info
+from drillbook.runtime.tcpinfo import CodeRaw, read_code_raw, read_code_values, read_tcp_info
 from drillbook.script.model import SyscallSpec
 
 Handler = Callable[[CallContext], None]
@@ -131,6 +131,11 @@ class SyscallExecutor:
         fails; the driver reports it as ``runtime error in code: <message>``.
         """
         return read_code_values(live_fd, self._runtime.libc.getsockopt_bytes)
+
+    def code_snapshot_raw(self, live_fd: int) -> CodeRaw:
+        """The reads of code_snapshot, decoded later (CodeRaw.values): fast at the block's
+        time. Raises tcpinfo.SockoptReadError as code_snapshot does."""
+        return read_code_raw(live_fd, self._runtime.libc.getsockopt_bytes)
 
     def close_all(self) -> None:
         """Close every fd the script still has open (packetdrill does this at the end)."""

@@ -11,13 +11,17 @@ from pathlib import Path
 import pytest
 
 from drillbook.runtime import tcpinfo
+from drillbook.runtime.code import CodeRecorder
 from drillbook.runtime.tcpinfo import (
+    CC_INFO_SIZE,
     CODE_TCP_INFO_NAMES,
     TCP_INFO_SIZE,
+    CodeRaw,
     decode_cc_info,
     decode_meminfo,
     decode_tcp_info,
 )
+from drillbook.script.model import CodeBlock
 
 
 def _layout() -> dict[str, int]:
@@ -96,3 +100,16 @@ def test_meminfo() -> None:
     values = decode_meminfo(struct.pack("=9I", *range(1, 10)))
     assert values["SK_MEMINFO_RMEM_ALLOC"] == 1 and values["SK_MEMINFO_DROPS"] == 9
     assert len(decode_meminfo(bytes(16))) == 4
+
+
+def test_a_code_block_recorded_raw_writes_the_same_program_as_decoded() -> None:
+    info = bytearray(TCP_INFO_SIZE)
+    info[0] = 1  # tcpi_state ESTABLISHED
+    struct.pack_into("=I", info, 80, 10)  # tcpi_snd_cwnd
+    raw = CodeRaw(bytes(info), bytes(CC_INFO_SIZE), struct.pack("=9I", *range(9)))
+    lazy, eager = CodeRecorder(), CodeRecorder()
+    lazy.snapshot(CodeBlock("assert tcpi_snd_cwnd == 10"), 7, raw)
+    eager.snapshot(CodeBlock("assert tcpi_snd_cwnd == 10"), 7, raw.values())
+    assert lazy.source("x.pkt") == eager.source("x.pkt")
+    assert "tcpi_snd_cwnd = 10\n" in lazy.source("x.pkt")
+    assert len(lazy) == 1 and lazy.has_blocks

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kernel_support import run_with_timing_retries
 
 from drillbook.config import RunConfig
 from drillbook.parser import parse_script
-from drillbook.runtime.api import run_script
-from drillbook.trace.model import FailureKind, Trace
+from drillbook.trace.model import Trace
 
 pytestmark = pytest.mark.kernel
 
@@ -34,13 +34,7 @@ def _run(tail: str, tmp_path: Path, tolerance_us: int = 4000, attempts: int = 1)
     path = tmp_path / "at_once.pkt"
     path.write_text(text)
     config = RunConfig(tolerance_usecs=tolerance_us)
-    script = parse_script(text, str(path), config)
-    trace = run_script(script, config)
-    for _ in range(attempts - 1):
-        if trace.failure is None or trace.failure.kind is not FailureKind.TIMING:
-            break
-        trace = run_script(script, config)
-    return trace
+    return run_with_timing_retries(parse_script(text, str(path), config), config, attempts)
 
 
 def test_a_queued_read_fails_with_the_syscall_threads_errno(tmp_path: Path) -> None:

@@ -19,13 +19,13 @@ import re
 from pathlib import Path
 
 import pytest
+from kernel_support import run_with_timing_retries
 from seed_scripts import HANDSHAKE, SACK_FIXED
 
 from drillbook.config import UPSTREAM_COMMON_FLAGS, UPSTREAM_MODE_FLAGS, IpMode
 from drillbook.options import build_config, parse_argv
 from drillbook.parser import parse_header_options, parse_script
-from drillbook.runtime.api import run_script
-from drillbook.trace.model import FailureKind, Trace
+from drillbook.trace.model import Trace
 
 pytestmark = pytest.mark.kernel
 
@@ -39,13 +39,7 @@ def run(text: str, name: str, tmp_path: Path, attempts: int = 3) -> Trace:
     path.write_text(text)
     flags = parse_argv([*UPSTREAM_MODE_FLAGS[IpMode.IPV4], *UPSTREAM_COMMON_FLAGS])
     config = build_config(parse_header_options(text, str(path)), flags)
-    script = parse_script(text, str(path), config)
-    trace = run_script(script, config)
-    for _ in range(attempts - 1):
-        if trace.failure is None or trace.failure.kind is not FailureKind.TIMING:
-            break
-        trace = run_script(script, config)
-    return trace
+    return run_with_timing_retries(parse_script(text, str(path), config), config, attempts)
 
 
 def test_handshake_and_teardown_as_printed_passes(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import ctypes
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, PacketEngine, PacketFailure
@@ -143,6 +143,19 @@ class RunBase:
             state.index, event, kind, outcome, scheduled_us=state.schedule.start_us, **fields
         )
 
+    def _fail(
+        self,
+        event: Event,
+        state: EventState,
+        kind: StepKind,
+        failure: FailureKind,
+        message: str,
+        **fields: Any,
+    ) -> NoReturn:
+        """Record the event as failed with ``message``, and end the run there."""
+        self._step(event, state, kind, Outcome.FAILED, message=message, **fields)
+        raise EventFailure(failure, event.line, message)
+
     def _previous_us(self) -> int | None:
         return None if self.last_schedule is None else self.last_schedule.start_us
 
@@ -159,10 +172,8 @@ class RunBase:
                 description,
             )
             if error:
-                self._step(
-                    event, state, kind_of(event), Outcome.FAILED, actual_us=actual, message=error
-                )
-                raise EventFailure(FailureKind.TIMING, event.line, error)
+                kind = kind_of(event)
+                self._fail(event, state, kind, FailureKind.TIMING, error, actual_us=actual)
         return actual
 
     def _tcp_info(self, when_us: int | None) -> RawTcpInfo | None:

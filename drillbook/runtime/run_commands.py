@@ -58,15 +58,8 @@ class CommandSteps(RunBase):
         self.recorder.command_output(result.output)
         if result.returncode != 0:
             message = f"error executing `{spec.command}` command: {status_text(result.returncode)}"
-            self._step(
-                event,
-                state,
-                StepKind.COMMAND,
-                Outcome.FAILED,
-                actual_us=actual,
-                message=message,
-            )
-            raise EventFailure(FailureKind.COMMAND, event.line, message)
+            kind = StepKind.COMMAND
+            self._fail(event, state, kind, FailureKind.COMMAND, message, actual_us=actual)
         self._step(
             event,
             state,
@@ -87,10 +80,7 @@ class CommandSteps(RunBase):
             values = self.executor.code_snapshot_raw(live_fd)  # decoded after the run
         except SockoptReadError as error:
             message = f"runtime error in code: {error}"
-            self._step(
-                event, state, StepKind.CODE, Outcome.FAILED, actual_us=actual, message=message
-            )
-            raise EventFailure(FailureKind.CODE, event.line, message) from None
+            self._fail(event, state, StepKind.CODE, FailureKind.CODE, message, actual_us=actual)
         self.completed_us = self.clock.now_us()
         self.code.snapshot(spec, event.line, values)
         self._step(

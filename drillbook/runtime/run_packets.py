@@ -176,15 +176,7 @@ class PacketSteps(RunBase):
             )
             return
         message = "error handling packet: Timed out waiting for packet"
-        self._step(
-            event,
-            state,
-            StepKind.OUTBOUND,
-            Outcome.FAILED,
-            expected=expected,
-            message=message,
-        )
-        raise EventFailure(FailureKind.TIMEOUT, event.line, message)
+        self._fail(event, state, StepKind.OUTBOUND, FailureKind.TIMEOUT, message, expected=expected)
 
     def _packet_failure(
         self, event: Event, state: EventState, failure: PacketFailure, actual: Any

@@ -120,17 +120,16 @@ class SyscallSteps(RunBase):
             message = outcome.error
             if not message.startswith("runtime error"):
                 message = f"runtime error in {spec.name} call: {message}"
-            self._step(
+            self._fail(
                 event,
                 state,
                 StepKind.SYSCALL,
-                Outcome.FAILED,
+                FailureKind.SYSCALL,
+                message,
                 actual_us=actual_us,
                 end_scheduled_us=end_us,
                 syscall=record,
-                message=message,
             )
-            raise EventFailure(FailureKind.SYSCALL, event.line, message)
         self._step(
             event,
             state,

@@ -30,6 +30,9 @@ from drillbook.options import parse_argv
 from drillbook.runtime.api import run_script
 from drillbook.trace.model import Outcome, StepKind, Trace
 
+C_REFERENCE_SOURCE = "../shared/corpus/README.md"
+C_REFERENCE = "injections ~100-150 µs late, blocking returns ~550 µs late"
+
 CASES = (
     ("packetdrill/tests/linux/fast_retransmit/fr-4pkt-sack-linux.pkt", 500),
     ("tcp/blocking/blocking-read.pkt", 1000),
@@ -94,6 +97,7 @@ def main() -> None:
         if returns:
             print(f"  blocking returns (n={len(returns)}): p50 {percentile(returns, .5):.0f} µs,"
                   f" p99 {percentile(returns, .99):.0f} µs late")
+        print(f"  C packetdrill here ({C_REFERENCE_SOURCE}): {C_REFERENCE}")
         for line in failures[:3]:
             print(f"  failed: {line}")
         if args.packetdrill:

@@ -1,12 +1,15 @@
 """The driver: runs one parsed script inside the sandbox and returns its Trace.
 
 Theory of operation (packetdrill's run.c, run_packet.c, run_system_call.c):
-- Before time 0 the init command runs; time 0 starts just after a clock tick.
+- Before time 0 the init command runs, and every event's code path is rehearsed on scratch
+  state (rehearsal.py); time 0 starts just after a clock tick.
 - Events run in order. A relative time is anchored to when the previous event finished, except
   that consecutive inbound packets are anchored to the previous one's schedule.
 - Inbound packets, syscalls, commands and code snapshots wait for their time and then check
   that they are not late. Outbound packets are sniffed at once (early packets count) and their
-  kernel timestamp is checked against the schedule.
+  kernel timestamp is checked against the schedule. A `...` syscall runs on the syscall
+  thread (blocking.py) while the script goes on, unless its data is already queued
+  (readiness.py).
 - The first failure ends the run: only the cleanup command then runs. On success: cleanup
   command, then the deferred %{ }% code, then RSTs for the connection under test.
 The decisions (mapping, matching, wording) are the engine's; this module does the I/O.

@@ -73,7 +73,7 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
         with socket.socket(self.sandbox.addresses.socket_family, socket.SOCK_STREAM) as probe:
             self._read_tcp_info(probe.fileno(), 0)
             with contextlib.suppress(SockoptReadError):
-                self.executor.code_snapshot_raw(probe.fileno())
+                self.executor.code_snapshot(probe.fileno())
         self.clock.now_us()
 
     def _run(self) -> Trace:

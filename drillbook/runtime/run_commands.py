@@ -77,7 +77,7 @@ class CommandSteps(RunBase):
             live_fd = self.engine.socket_live_fd()
             if live_fd is None:  # a child not accepted yet: packetdrill's getsockopt(-1) fails
                 raise SockoptReadError("can't find getsockopt to get TCP info")
-            values = self.executor.code_snapshot_raw(live_fd)  # decoded after the run
+            values = self.executor.code_snapshot(live_fd)  # decoded after the run
         except SockoptReadError as error:
             message = f"runtime error in code: {error}"
             self._fail(event, state, StepKind.CODE, FailureKind.CODE, message, actual_us=actual)
@@ -97,7 +97,6 @@ def status_text(returncode: int) -> str:
     if returncode < 0:
         return f"killed by signal {-returncode}"
     return f"non-zero exit status {returncode}"
-
 
 
 def code_error(text: str) -> tuple[int, str, tuple[str, ...]]:

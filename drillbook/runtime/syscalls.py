@@ -34,7 +34,7 @@ from drillbook.runtime.syscall_context import (
 from drillbook.runtime.syscall_io import HANDLERS as IO_HANDLERS
 from drillbook.runtime.syscall_misc import HANDLERS as MISC_HANDLERS
 from drillbook.runtime.syscall_sockets import HANDLERS as SOCKET_HANDLERS
-from drillbook.runtime.tcpinfo import CodeRaw, read_code_raw, read_code_values, read_tcp_info
+from drillbook.runtime.tcpinfo import CodeRaw, read_code_raw, read_tcp_info
 from drillbook.script.model import SyscallSpec
 
 Handler = Callable[[CallContext], None]
@@ -124,17 +124,13 @@ class SyscallExecutor:
         """Decoded TCP_INFO with packetdrill's ``tcpi_*`` names; None if it cannot be read."""
         return read_tcp_info(live_fd, self._runtime.libc.getsockopt_bytes)
 
-    def code_snapshot(self, live_fd: int) -> dict[str, int]:
-        """TCP_INFO + TCP_CC_INFO + SO_MEMINFO as ``%{ }%`` variables (reference §4.9).
+    def code_snapshot(self, live_fd: int) -> CodeRaw:
+        """TCP_INFO + TCP_CC_INFO + SO_MEMINFO for ``%{ }%`` (reference §4.9), read now and
+        decoded later (``CodeRaw.values()``): the reads are all that happens at the block's time.
 
         Raises tcpinfo.SockoptReadError ("can't find getsockopt to get TCP info"...) if a read
         fails; the driver reports it as ``runtime error in code: <message>``.
         """
-        return read_code_values(live_fd, self._runtime.libc.getsockopt_bytes)
-
-    def code_snapshot_raw(self, live_fd: int) -> CodeRaw:
-        """The reads of code_snapshot, decoded later (CodeRaw.values): fast at the block's
-        time. Raises tcpinfo.SockoptReadError as code_snapshot does."""
         return read_code_raw(live_fd, self._runtime.libc.getsockopt_bytes)
 
     def close_all(self) -> None:

@@ -260,11 +260,6 @@ def read_code_raw(fd: int, read: SockoptReader = python_getsockopt) -> CodeRaw:
     return CodeRaw(info, cc_info, meminfo)
 
 
-def read_code_values(fd: int, read: SockoptReader = python_getsockopt) -> dict[str, int]:
-    """The variables one ``%{ }%`` snapshot defines for ``fd`` (constants excluded)."""
-    return read_code_raw(fd, read).values()
-
-
 __all__ = [
     "CC_INFO_SIZE",
     "CODE_CONSTANTS",
@@ -279,6 +274,5 @@ __all__ = [
     "decode_tcp_info",
     "python_getsockopt",
     "read_code_raw",
-    "read_code_values",
     "read_tcp_info",
 ]

@@ -228,7 +228,8 @@ def test_tcp_info_decoding() -> None:
         live = executor.live_fd(5)
         listener = executor.live_fd(3)
         assert live is not None and listener is not None
-        return executor.tcp_info(live), executor.tcp_info(listener), executor.code_snapshot(live)
+        snapshot = executor.code_snapshot(live).values()
+        return executor.tcp_info(live), executor.tcp_info(listener), snapshot
 
     info, listen_info, snapshot = in_netns(scenario)
     assert info is not None and listen_info is not None

@@ -7,24 +7,12 @@ answers (it merges 2001:3001 with 3001:6001 once segment 4 arrives).
 
 from __future__ import annotations
 
-HANDSHAKE = """\
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 1000
-+0  > S. 0:0(0) ack 1 <...>
-+.1 < . 1:1(0) ack 1 win 1000
-+0  accept(3, ..., ...) = 4
-+0 write(4, ..., 10)=10
-+0 > P. 1:11(10) ack 1
-+.0 < . 1:1(0) ack 11 win 1000
-+0 < F. 1:1(0) ack 11 win 4000
-+.005 > . 11:11(0) ack 2
-+0 close(4) = 0
-+0 > F. 11:11(0) ack 2
-+0 < . 2:2(0) ack 12 win 4000
-"""
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "notebooks" / "scripts"
+
+# The handshake lives in the project as an example script (the README runs it from there).
+HANDSHAKE = (SCRIPTS / "handshake.pkt").read_text()
 
 SACK_FIXED = """\
 // SACK: data segments 1,3,5,6,8,4,7,2 arrive out of order

@@ -75,8 +75,8 @@ def _timed(function: Callable[..., Any], sink: list[tuple[int, int]],
 def entry(sandbox: Any, request: Any) -> dict[str, Any]:
     """Worker entry: run the script with the hot-path calls timed; return the samples in ns."""
     from drillbook.parser import parse_script
-    from drillbook.runtime.driver import RunOptions, ScriptRun
-    from drillbook.runtime.entry import _EphemeralPorts
+    from drillbook.runtime.loop.driver import RunOptions, ScriptRun
+    from drillbook.runtime.workers.entry import _EphemeralPorts
 
     config = request.run_config
     samples: dict[str, list[tuple[int, int]]] = {"build": [], "write": [], "read": [], "match": []}
@@ -130,7 +130,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     from drillbook.config import RunConfig
-    from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
+    from drillbook.runtime.workers.client import run_in_worker
+    from drillbook.runtime.workers.request import WorkerRequest, config_to_dict
 
     args = [arg for arg in sys.argv[1:] if arg != "--profile"]
     if "--profile" in sys.argv:

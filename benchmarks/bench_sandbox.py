@@ -22,7 +22,7 @@ os.environ["PYTHONPATH"] = str(HERE.parents[1] / "tests" / "kernel")
 
 from test_worker_entries import make_request  # noqa: E402
 
-from drillbook.runtime.worker import run_in_worker  # noqa: E402
+from drillbook.runtime.workers.client import run_in_worker  # noqa: E402
 
 
 def _pct(values: list[float], q: float) -> float:

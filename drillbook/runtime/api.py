@@ -28,7 +28,8 @@ def run_script(
     """
     import json
 
-    from drillbook.runtime.worker import WorkerRequest, config_to_dict, run_in_worker
+    from drillbook.runtime.workers.client import run_in_worker
+    from drillbook.runtime.workers.request import WorkerRequest, config_to_dict
     from drillbook.trace.codec import trace_from_json
 
     config = config or RunConfig()
@@ -44,7 +45,7 @@ def run_script(
         script_path=path,
         cwd=folder,
         config=config_to_dict(config),
-        entry="drillbook.runtime.entry:drive",
+        entry="drillbook.runtime.workers.entry:drive",
     )
     try:
         reply = run_in_worker(request, timeout_s=timeout_s)

@@ -1,5 +1,5 @@
 """A `...` call whose data is already queued is made at once by the driver, not handed to the
-syscall thread (runtime/readiness.py); its result, errno and timing stay packetdrill's."""
+syscall thread (runtime/syscalls/readiness.py); its result, errno and timing stay packetdrill's."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import pytest
 from test_syscalls_netns import in_netns, loopback_executor, needs_netns
 from test_syscalls_netns import server_client_pair as pair
 
-from drillbook.runtime.code import CodeRecorder, CodeResult
-from drillbook.runtime.tcpinfo import SockoptReadError
+from drillbook.runtime.loop.code import CodeRecorder, CodeResult
+from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
 from drillbook.script.model import CodeBlock
 
 pytestmark = [pytest.mark.kernel, needs_netns]

@@ -3,7 +3,7 @@ never sends, a shell command that hangs. Each ends with a clear verdict in bound
 leaves the host as it was.
 
 The machine is shared: other people's runs create and drop namespaces and TUN devices while
-these tests run. So besides :func:`drillbook.runtime.hostcheck.diff` on what only we could
+these tests run. So besides :func:`drillbook.runtime.workers.hostcheck.diff` on what only we could
 change (links, named namespaces, our descendants, sysctls, our temporary folder), every process
 we start carries a marker in its environment (inherited by the worker and its shell commands),
 and no marked process may survive: namespaces and TUN devices live only as long as a process
@@ -26,7 +26,7 @@ import pytest
 from suite_scripts import PASSING, require_kernel, script_folder
 
 from drillbook.config import IpMode
-from drillbook.runtime.hostcheck import HostState, diff
+from drillbook.runtime.workers.hostcheck import HostState, diff
 from drillbook.suite import Case, Cause, SuiteOptions, Verdict, run_suite
 from drillbook.suite.result import CaseResult
 
@@ -105,7 +105,7 @@ def host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
     require_kernel()
     # The runtime keeps one warm fork server (the zygote) per client process for all its
     # runs: start it before the snapshot, so that it counts as part of the host as found.
-    from drillbook.runtime.zygote import ZygoteClient
+    from drillbook.runtime.workers.zygote import ZygoteClient
 
     ZygoteClient.get()
     with script_folder({}) as tmp_dir:

@@ -21,16 +21,17 @@ from kernel_support import missing_privilege
 from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.errors import RunAborted
-from drillbook.runtime.hostcheck import HostState, diff
-from drillbook.runtime.worker import WorkerReply, run_in_worker
-from drillbook.runtime.zygote import WORKER_NAME
+from drillbook.runtime.workers.client import run_in_worker
+from drillbook.runtime.workers.hostcheck import HostState, diff
+from drillbook.runtime.workers.request import WorkerReply
+from drillbook.runtime.workers.zygote import WORKER_NAME
 
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
 ]
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-WORKER_MARK = "drillbook.runtime.worker"  # a worker spawned as a fresh interpreter
+WORKER_MARK = "drillbook.runtime.workers.worker"  # a worker spawned as a fresh interpreter
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +42,10 @@ def _entries_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 def _strict(lines: list[str]) -> list[str]:
     # Shared with other people's runs: judged by attribution below. A descendant that ended
     # during the test (left by an earlier test of the session) is not a leak either.
-    # The zygote (drillbook/runtime/zygote.py) is a deliberate long-lived child that forks
+    # The zygote (drillbook/runtime/workers/zygote.py) is a deliberate long-lived child that forks
     # workers; it holds no namespace, TUN device or file of a run.
     shared = ("netns inode", "open /dev/net/tun", "file in /tmp", "descendant process gone",
-              "drillbook.runtime.zygote")
+              "drillbook.runtime.workers.zygote")
     return [line for line in lines if not any(word in line for word in shared)]
 
 
@@ -123,7 +124,7 @@ def _wait_for_worker(ancestor: int) -> tuple[int, int, list[int]]:
 
 
 def _session(sid: int) -> list[int]:
-    from drillbook.runtime.process import _session_of
+    from drillbook.runtime.sandbox.process import _session_of
 
     # The sandbox is up once sleep_forever's background job ("sleep 3600") exists.
     members = [int(p) for p in os.listdir("/proc") if p.isdigit()
@@ -196,7 +197,8 @@ def test_sigkill_of_the_worker_leaves_nothing() -> None:
 
 LAUNCHER = (
     "import sys\n"
-    "from drillbook.runtime.worker import WorkerRequest, run_in_worker\n"
+    "from drillbook.runtime.workers.client import run_in_worker\n"
+        "from drillbook.runtime.workers.request import WorkerRequest\n"
     "request = WorkerRequest('', 'x.pkt', '/', {}, 'test_worker_entries:sleep_forever')\n"
     "try:\n"
     "    run_in_worker(request, 60)\n"

@@ -1,5 +1,5 @@
 """Without root: ``drillbook run`` as a throwaway normal user, through a user namespace
-(drillbook.runtime.userns), where the machine allows unprivileged user namespaces and
+(drillbook.runtime.sandbox.userns), where the machine allows unprivileged user namespaces and
 /dev/net/tun is accessible; otherwise a message saying exactly what is missing."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from suite_scripts import PASSING, script_folder
 
-from drillbook.runtime.userns import missing_for_userns
+from drillbook.runtime.sandbox.userns import missing_for_userns
 
 pytestmark = pytest.mark.kernel
 
@@ -89,7 +89,7 @@ def public_script() -> Iterator[Path]:
 def test_the_user_namespace_path_runs_a_script(normal_user: NormalUser,
                                                public_script: Path) -> None:
     """enter_if_unprivileged() then the ordinary run: the worker inherits the namespace."""
-    code = ("from drillbook.runtime.userns import enter_if_unprivileged\n"
+    code = ("from drillbook.runtime.sandbox.userns import enter_if_unprivileged\n"
             "assert enter_if_unprivileged()\n"
             "from drillbook.cli import main\n"
             f"raise SystemExit(main(['run', {str(public_script)!r}]))\n")
@@ -108,7 +108,7 @@ def test_a_refused_user_namespace_says_why() -> None:
     code = ("import threading, time\n"
             "threading.Thread(target=time.sleep, args=(2,), daemon=True).start()\n"
             "from drillbook.errors import SandboxError\n"
-            "from drillbook.runtime.userns import enter_user_namespace\n"
+            "from drillbook.runtime.sandbox.userns import enter_user_namespace\n"
             "try:\n    enter_user_namespace()\nexcept SandboxError as exc:\n"
             "    print(exc.render())\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -10,7 +10,7 @@ from kernel_support import missing_privilege
 from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.config import IpMode
-from drillbook.runtime.worker import run_in_worker
+from drillbook.runtime.workers.client import run_in_worker
 
 pytestmark = [
     pytest.mark.kernel,

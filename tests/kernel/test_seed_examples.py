@@ -10,7 +10,7 @@
 A run that failed only on timing is retried twice (the machine is shared and noisy); a run that
 failed on a field never is. The handshake's `+.005 > . 11:11(0) ack 2` is the delicate line: the
 kernel ACKs the FIN on its next 4 ms tick, so the FIN must arrive at least 1 ms before that tick
-(it does in 30 of 30 runs here since the rehearsal before time 0; see runtime/rehearsal.py).
+(it does in 30 of 30 runs here since the rehearsal before time 0; see runtime/loop/rehearsal.py).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from test_syscalls_netns import call, in_netns, loopback_executor, needs_netns, 
 from test_syscalls_netns import server_client_pair as pair
 
 from drillbook.config import IpMode, RunConfig
-from drillbook.runtime.syscall_misc import poll_flags_to_string
-from drillbook.runtime.syscalls import SyscallExecutor
+from drillbook.runtime.syscalls.executor import SyscallExecutor
+from drillbook.runtime.syscalls.misc import poll_flags_to_string
 
 pytestmark = [pytest.mark.kernel, needs_netns]
 

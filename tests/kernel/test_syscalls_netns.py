@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from drillbook.config import IpMode, RunConfig
-from drillbook.runtime.syscall_context import SocketAddresses
-from drillbook.runtime.syscalls import SyscallExecutor
+from drillbook.runtime.syscalls.context import SocketAddresses
+from drillbook.runtime.syscalls.executor import SyscallExecutor
 from drillbook.script.model import (
     BinaryOrExpr,
     EllipsisExpr,

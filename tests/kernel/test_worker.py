@@ -16,7 +16,8 @@ from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.config import IpMode
 from drillbook.errors import RunAborted, ScriptError
-from drillbook.runtime.worker import WorkerRequest, run_in_worker
+from drillbook.runtime.workers.client import run_in_worker
+from drillbook.runtime.workers.request import WorkerRequest
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -38,7 +39,7 @@ def test_request_crosses_intact_and_cwd_is_the_scripts_folder() -> None:
                         request.entry)
     reply = run_in_worker(big, 20)
     assert reply.result == {
-        "script_len": 300_000, "cwd": KERNEL_DIR, "same_class": "drillbook.runtime.worker",
+        "script_len": 300_000, "cwd": KERNEL_DIR, "same_class": "drillbook.runtime.workers.request",
         "config": request.config, "run_config_mode": "ipv6",
     }
     t = reply.timings
@@ -112,7 +113,7 @@ def _nobody_python() -> tuple[str, str]:
 UNPRIVILEGED_RUN = (
     "import sys\n"
     "from test_worker_entries import make_request\n"
-    "from drillbook.runtime.worker import run_in_worker\n"
+    "from drillbook.runtime.workers.client import run_in_worker\n"
     "try:\n"
     "    reply = run_in_worker(make_request('handshake'), 20)\n"
     "    print('result', reply.result and reply.result['flags'], reply.error)\n"
@@ -122,7 +123,7 @@ UNPRIVILEGED_RUN = (
 
 
 def test_unprivileged_worker_runs_in_a_user_namespace() -> None:
-    from drillbook.runtime.userns import missing_for_userns
+    from drillbook.runtime.sandbox.userns import missing_for_userns
 
     setpriv, python = _nobody_python()
     if missing_for_userns():
@@ -160,7 +161,8 @@ def test_missing_tun_device_says_how_to_fix_it() -> None:
     if unshare is None:
         pytest.skip("unshare(1) is not installed: cannot hide /dev/net/tun")
     program = (
-        "from drillbook.runtime.worker import WorkerRequest, run_in_worker\n"
+        "from drillbook.runtime.workers.client import run_in_worker\n"
+        "from drillbook.runtime.workers.request import WorkerRequest\n"
         "try:\n"
         "    run_in_worker(WorkerRequest('', 'x.pkt', '/', {}, 'x:y'), 20)\n"
         "except Exception as exc:\n"

@@ -12,8 +12,8 @@ import struct
 import time
 from typing import Any
 
-from drillbook.runtime.sandbox import Sandbox
-from drillbook.runtime.worker import WorkerRequest
+from drillbook.runtime.sandbox.tun import Sandbox
+from drillbook.runtime.workers.request import WorkerRequest
 
 REMOTE_PORT = 40000
 
@@ -167,7 +167,7 @@ def leave_traces(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
 
 def shell_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     """A hanging shell command with a child of its own is killed, group and all."""
-    from drillbook.runtime.process import _session_of
+    from drillbook.runtime.sandbox.process import _session_of
 
     start = time.monotonic()
     result = sandbox.run_shell("sleep 30 & echo begun; sleep 30", {"PATH": os.defpath}, 0.5)
@@ -235,7 +235,7 @@ KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
 def make_request(entry: str, cwd: str = "/", **config: Any) -> WorkerRequest:
     """A request for one of this module's entries, with RunConfig fields from *config*."""
     from drillbook.config import RunConfig
-    from drillbook.runtime.worker import config_to_dict
+    from drillbook.runtime.workers.request import config_to_dict
 
     return WorkerRequest(
         script_text="", script_path="test.pkt", cwd=cwd,
@@ -304,7 +304,7 @@ def stuck_thread(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
 
 def partial_on_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     """Catches the timeout and returns what it has, as a driver returns a partial trace."""
-    from drillbook.runtime.worker import WorkerTimeout
+    from drillbook.runtime.loop.deadline import WorkerTimeout
 
     steps = []
     try:

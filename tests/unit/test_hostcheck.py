@@ -6,7 +6,7 @@ import os
 import subprocess
 from dataclasses import replace
 
-from drillbook.runtime.hostcheck import HostState, diff
+from drillbook.runtime.workers.hostcheck import HostState, diff
 
 
 def test_capture_sees_this_host() -> None:

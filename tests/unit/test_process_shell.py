@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from drillbook.runtime.process import kill_session, run_shell
+from drillbook.runtime.sandbox.process import kill_session, run_shell
 
 PATH_ENV = {"PATH": os.defpath}
 

@@ -1,13 +1,13 @@
-"""A `...` receive call runs at once when poll(2) says it cannot block (runtime/readiness.py),
-checked on a real socketpair."""
+"""A `...` receive call runs at once when poll(2) says it cannot block
+(runtime/syscalls/readiness.py), checked on a real socketpair."""
 
 from __future__ import annotations
 
 import select
 import socket
 
-from drillbook.runtime.readiness import returns_at_once
-from drillbook.runtime.syscall_args import Args
+from drillbook.runtime.syscalls.args import Args
+from drillbook.runtime.syscalls.readiness import returns_at_once
 from drillbook.script.model import EllipsisExpr, IntExpr
 
 ELL = EllipsisExpr()

@@ -1,5 +1,5 @@
 """The rehearsal before time 0 walks a script's code paths without touching the kernel or the
-run's own state (drillbook/runtime/rehearsal.py)."""
+run's own state (drillbook/runtime/loop/rehearsal.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from seed_scripts import HANDSHAKE
 
 from drillbook.config import RunConfig
 from drillbook.parser import parse_script
-from drillbook.runtime.rehearsal import RehearsalContext, rehearse
-from drillbook.runtime.syscall_context import SocketAddresses
-from drillbook.runtime.syscalls import SyscallExecutor
+from drillbook.runtime.loop.rehearsal import RehearsalContext, rehearse
+from drillbook.runtime.syscalls.context import SocketAddresses
+from drillbook.runtime.syscalls.executor import SyscallExecutor
 from drillbook.script.model import SyscallSpec
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from drillbook.config import IpMode, RunConfig
 from drillbook.errors import UsageError
-from drillbook.runtime.addresses import resolve_addresses
+from drillbook.runtime.sandbox.addresses import resolve_addresses
 
 UPSTREAM_V4 = {"local_ip": "192.168.0.1", "gateway_ip": "192.168.0.1", "remote_ip": "192.0.2.1"}
 UPSTREAM_V6 = {"local_ip": "fd3d:0a0b:17d6::1", "gateway_ip": "fd3d:0a0b:17d6:8888::1",

@@ -1,4 +1,4 @@
-"""drillbook.runtime.userns: the pure parts (maps, capability parsing, refusal wording)."""
+"""drillbook.runtime.sandbox.userns: the pure parts (maps, capability parsing, refusal wording)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import errno
 import os
 from pathlib import Path
 
-from drillbook.runtime import userns
+from drillbook.runtime.sandbox import userns
 
 
 def test_maps_make_the_caller_root_inside() -> None:

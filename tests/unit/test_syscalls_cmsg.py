@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from drillbook.runtime.syscall_args import Args, SyscallFailure, evaluate, type_name
-from drillbook.runtime.syscall_cmsg import TimeBase, compare_cmsgs, compare_opt_stats
-from drillbook.runtime.syscall_msg import (
+from drillbook.runtime.syscalls.args import Args, SyscallFailure, evaluate, type_name
+from drillbook.runtime.syscalls.cmsg import TimeBase, compare_cmsgs, compare_opt_stats
+from drillbook.runtime.syscalls.msg import (
     Cmsg,
     control_buffer,
     expected_cmsgs,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from drillbook.config import UPSTREAM_MODE_FLAGS, IpMode, RunConfig
-from drillbook.runtime.syscall_args import SyscallFailure, evaluate
-from drillbook.runtime.syscalls import SYSCALL_HANDLERS
+from drillbook.runtime.syscalls.args import SyscallFailure, evaluate
+from drillbook.runtime.syscalls.executor import SYSCALL_HANDLERS
 from drillbook.script.model import SyscallSpec
 
 PROJECT = Path(__file__).resolve().parents[2]

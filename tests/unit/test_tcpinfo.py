@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.runtime import tcpinfo
-from drillbook.runtime.code import CodeRecorder
-from drillbook.runtime.tcpinfo import (
+from drillbook.runtime.loop.code import CodeRecorder
+from drillbook.runtime.syscalls import tcpinfo
+from drillbook.runtime.syscalls.tcpinfo import (
     CC_INFO_SIZE,
     CODE_TCP_INFO_NAMES,
     TCP_INFO_SIZE,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from drillbook.config import IpMode, RunConfig
-from drillbook.runtime.worker import WorkerRequest, config_from_dict, config_to_dict
+from drillbook.runtime.workers.request import WorkerRequest, config_from_dict, config_to_dict
 
 
 def test_config_round_trips_through_json() -> None:
@@ -32,5 +32,5 @@ def test_request_json_round_trip() -> None:
     request = WorkerRequest("0 socket(...)\n", "a/b.pkt", "a", config_to_dict(RunConfig()))
     again = WorkerRequest.from_json(request.to_json())
     assert again == request
-    assert again.entry == "drillbook.runtime.driver:drive"
+    assert again.entry == "drillbook.runtime.workers.entry:drive"
     assert again.run_config == RunConfig()

@@ -1,7 +1,7 @@
 """What every step of a run shares: the run's state, its clock and schedule, and recording.
 
 ScriptRun (driver.py) is assembled from this base and three kinds of steps: packets
-(run_packets.py), syscalls (run_syscalls.py), shell commands and code (run_commands.py).
+(packet_steps.py), syscalls (syscall_steps.py), shell commands and code (command_steps.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, PacketEngine, PacketFailure
 from drillbook.engine.records import materialize
 from drillbook.engine.timing import Schedule, Tolerance, verify_time
-from drillbook.runtime.blocking import BlockingCallThread
-from drillbook.runtime.clock import RunClock
-from drillbook.runtime.code import CodeRecorder
-from drillbook.runtime.recorder import RawTcpInfo, TraceRecorder
-from drillbook.runtime.sandbox import Sandbox
-from drillbook.runtime.syscalls import SocketAddresses, SyscallExecutor
-from drillbook.runtime.tcpinfo import TCP_INFO_SIZE
+from drillbook.runtime.loop.blocking import BlockingCallThread
+from drillbook.runtime.loop.clock import RunClock
+from drillbook.runtime.loop.code import CodeRecorder
+from drillbook.runtime.loop.recorder import RawTcpInfo, TraceRecorder
+from drillbook.runtime.sandbox.tun import Sandbox
+from drillbook.runtime.syscalls.executor import SocketAddresses, SyscallExecutor
+from drillbook.runtime.syscalls.tcpinfo import TCP_INFO_SIZE
 from drillbook.script.model import Direction, Event, PacketSpec, Script, ShellCommand, SyscallSpec
 from drillbook.trace.model import FailureKind, Outcome, StepKind
 

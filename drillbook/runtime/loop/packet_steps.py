@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 from drillbook.engine.packets import OutboundVerdict, PacketFailure
 from drillbook.engine.records import lazy_script_record as script_record
 from drillbook.engine.timing import sniff_timeout_us, verify_time
-from drillbook.runtime.run_base import EventFailure, EventState, RunBase, is_inbound, summary
+from drillbook.runtime.loop.base import EventFailure, EventState, RunBase, is_inbound, summary
 from drillbook.script.model import Direction, Event, PacketSpec
 from drillbook.trace.model import FailureKind, Outcome, StepKind
 

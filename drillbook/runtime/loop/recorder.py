@@ -12,7 +12,7 @@ from typing import Any
 
 from drillbook.config import RunConfig
 from drillbook.engine.records import AnyRecord, materialize
-from drillbook.runtime.tcpinfo import decode_tcp_info
+from drillbook.runtime.syscalls.tcpinfo import decode_tcp_info
 from drillbook.script.model import Event, IntExpr, Script, SyscallSpec
 from drillbook.script.symbols import errno_name
 from drillbook.trace.model import (

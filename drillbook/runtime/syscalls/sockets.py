@@ -11,8 +11,7 @@ import ctypes
 import socket as pysocket
 import struct
 
-from drillbook.runtime.fdtable import FdEntry
-from drillbook.runtime.syscall_args import (
+from drillbook.runtime.syscalls.args import (
     SyscallFailure,
     get_int,
     positional,
@@ -20,8 +19,9 @@ from drillbook.runtime.syscall_args import (
     to_c_int,
     type_name,
 )
-from drillbook.runtime.syscall_context import CHECK_EXACT, CHECK_FD, CallContext, SocketEvent
-from drillbook.runtime.syscall_libc import SOCKADDR_STORAGE_SIZE, sockaddr, unspec_sockaddr
+from drillbook.runtime.syscalls.context import CHECK_EXACT, CHECK_FD, CallContext, SocketEvent
+from drillbook.runtime.syscalls.fdtable import FdEntry
+from drillbook.runtime.syscalls.libc import SOCKADDR_STORAGE_SIZE, sockaddr, unspec_sockaddr
 from drillbook.script.model import CallExpr, Expr, ListExpr, StringExpr, StructExpr
 
 

@@ -9,7 +9,7 @@ Theory of operation (packetdrill's run.c, run_packet.c, run_system_call.c):
   that they are not late. Outbound packets are sniffed at once (early packets count) and their
   kernel timestamp is checked against the schedule. A `...` syscall runs on the syscall
   thread (blocking.py) while the script goes on, unless its data is already queued
-  (readiness.py).
+  (syscalls/readiness.py).
 - The first failure ends the run: only the cleanup command then runs. On success: cleanup
   command, then the deferred %{ }% code, then RSTs for the connection under test.
 The decisions (mapping, matching, wording) are the engine's; this module does the I/O.
@@ -25,13 +25,13 @@ from drillbook.engine.expected import expected_tcp
 from drillbook.engine.records import lazy_script_record as script_record
 from drillbook.engine.records import materialize
 from drillbook.engine.timing import adjust
-from drillbook.runtime.rehearsal import rehearse
-from drillbook.runtime.run_base import EventFailure, EventState, RunOptions
-from drillbook.runtime.run_commands import CommandSteps, code_error
-from drillbook.runtime.run_packets import PacketSteps
-from drillbook.runtime.run_syscalls import SyscallSteps
-from drillbook.runtime.tcpinfo import SockoptReadError
-from drillbook.runtime.worker import WorkerTimeout
+from drillbook.runtime.loop.base import EventFailure, EventState, RunOptions
+from drillbook.runtime.loop.command_steps import CommandSteps, code_error
+from drillbook.runtime.loop.deadline import WorkerTimeout
+from drillbook.runtime.loop.packet_steps import PacketSteps
+from drillbook.runtime.loop.rehearsal import rehearse
+from drillbook.runtime.loop.syscall_steps import SyscallSteps
+from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
 from drillbook.script.model import (
     Direction,
     Event,

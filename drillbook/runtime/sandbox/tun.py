@@ -3,7 +3,7 @@ namespace, as packetdrill's ``netdev.c`` and ``packet_socket_linux.c`` set them 
 
 Theory of operation
 -------------------
-The worker process has already unshared a fresh network namespace (see ``worker.py``).
+The worker process has already unshared a fresh network namespace (see ``workers/worker.py``).
 :meth:`Sandbox.create` then
 
 1. resolves the addresses from the run configuration (:func:`resolve_addresses`, the rules of
@@ -12,7 +12,7 @@ The worker process has already unshared a fresh network namespace (see ``worker.
    ``TUNSETOFFLOAD`` CSUM|TSO4|TSO6|TSO_ECN, so that the kernel hands whole TSO super-segments
    to the device, as the corpus expects;
 3. sets the MTU, brings the link up, adds the local address and the route to the remote prefix
-   (``netlink.py``, plain rtnetlink);
+   (``netlink.py`` beside this module, plain rtnetlink);
 4. opens an ``AF_PACKET`` socket bound to tun0 that keeps only ``PACKET_OUTGOING`` frames
    (a classic BPF filter on the packet type, so inbound echoes never wake us), with a 2 MiB
    receive buffer and kernel receive timestamps (``SO_TIMESTAMPNS``, CLOCK_REALTIME).
@@ -36,9 +36,9 @@ from collections.abc import Mapping
 
 from drillbook.config import RunConfig
 from drillbook.errors import SandboxError
-from drillbook.runtime import netlink
-from drillbook.runtime.addresses import Addresses, resolve_addresses
-from drillbook.runtime.process import ShellResult, run_shell
+from drillbook.runtime.sandbox import netlink
+from drillbook.runtime.sandbox.addresses import Addresses, resolve_addresses
+from drillbook.runtime.sandbox.process import ShellResult, run_shell
 
 __all__ = ["Addresses", "Sandbox", "needs_cap_net_admin", "resolve_addresses"]
 

@@ -17,9 +17,9 @@ from errno import ENOENT
 from typing import Any
 
 from drillbook.config import RunConfig
-from drillbook.runtime.fdtable import FdEntry, FdError, FdTable
-from drillbook.runtime.syscall_args import Args, SyscallFailure, evaluate, get_s32, to_c_int
-from drillbook.runtime.syscall_libc import CallResult, Libc
+from drillbook.runtime.syscalls.args import Args, SyscallFailure, evaluate, get_s32, to_c_int
+from drillbook.runtime.syscalls.fdtable import FdEntry, FdError, FdTable
+from drillbook.runtime.syscalls.libc import CallResult, Libc
 from drillbook.script.model import SyscallSpec
 from drillbook.script.symbols import errno_message, lookup
 

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drillbook.runtime.syscall_args import (
+from drillbook.runtime.syscalls.args import (
     SyscallFailure,
     bad_type,
     get_int,
@@ -24,7 +24,7 @@ from drillbook.runtime.syscall_args import (
     struct_kind,
     to_c_int,
 )
-from drillbook.runtime.syscall_libc import (
+from drillbook.runtime.syscalls.libc import (
     CMSG_HEADER_SIZE,
     SOCKADDR_STORAGE_SIZE,
     IoVec,

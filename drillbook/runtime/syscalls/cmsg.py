@@ -13,7 +13,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drillbook.runtime.syscall_msg import (
+from drillbook.runtime.syscalls.msg import (
     IP_RECVERR,
     IPV6_RECVERR,
     NLA_HDRLEN,

@@ -23,18 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drillbook.config import RunConfig
-from drillbook.runtime.fdtable import FdEntry, FdError
-from drillbook.runtime.syscall_args import Args, SyscallFailure, evaluate
-from drillbook.runtime.syscall_context import (
+from drillbook.runtime.syscalls.args import Args, SyscallFailure, evaluate
+from drillbook.runtime.syscalls.context import (
     CallContext,
     Runtime,
     SocketAddresses,
     SocketEvent,
 )
-from drillbook.runtime.syscall_io import HANDLERS as IO_HANDLERS
-from drillbook.runtime.syscall_misc import HANDLERS as MISC_HANDLERS
-from drillbook.runtime.syscall_sockets import HANDLERS as SOCKET_HANDLERS
-from drillbook.runtime.tcpinfo import CodeRaw, read_code_raw, read_tcp_info
+from drillbook.runtime.syscalls.fdtable import FdEntry, FdError
+from drillbook.runtime.syscalls.io import HANDLERS as IO_HANDLERS
+from drillbook.runtime.syscalls.misc import HANDLERS as MISC_HANDLERS
+from drillbook.runtime.syscalls.sockets import HANDLERS as SOCKET_HANDLERS
+from drillbook.runtime.syscalls.tcpinfo import CodeRaw, read_code_raw, read_tcp_info
 from drillbook.script.model import SyscallSpec
 
 Handler = Callable[[CallContext], None]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import select
 from collections.abc import Callable
 
-from drillbook.runtime.syscall_args import Args, SyscallFailure
+from drillbook.runtime.syscalls.args import Args, SyscallFailure
 
 MSG_WAITALL = 0x100
 READY = select.POLLIN | select.POLLHUP

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drillbook.runtime.run_base import EventFailure, EventState, RunBase
-from drillbook.runtime.tcpinfo import SockoptReadError
+from drillbook.runtime.loop.base import EventFailure, EventState, RunBase
+from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
 from drillbook.script.model import CodeBlock, Event, ShellCommand
 from drillbook.trace.model import FailureKind, Outcome, StepKind
 

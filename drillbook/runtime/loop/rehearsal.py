@@ -31,10 +31,10 @@ from drillbook.config import RunConfig
 from drillbook.engine.packets import PacketEngine
 from drillbook.engine.results import PacketFailure
 from drillbook.engine.types import WireAddresses
-from drillbook.runtime.syscall_args import SyscallFailure
-from drillbook.runtime.syscall_context import CallContext, Runtime
-from drillbook.runtime.syscall_libc import CallResult
-from drillbook.runtime.syscalls import SYSCALL_HANDLERS, SyscallExecutor
+from drillbook.runtime.syscalls.args import SyscallFailure
+from drillbook.runtime.syscalls.context import CallContext, Runtime
+from drillbook.runtime.syscalls.executor import SYSCALL_HANDLERS, SyscallExecutor
+from drillbook.runtime.syscalls.libc import CallResult
 from drillbook.script.model import Direction, Event, PacketSpec, SyscallSpec
 
 MAX_EVENTS = 400  # paths repeat: a longer script gains nothing from walking all of it

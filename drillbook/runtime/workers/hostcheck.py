@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from drillbook.runtime.zygote import ZYGOTE_MODULE
+from drillbook.runtime.workers.zygote import ZYGOTE_MODULE
 
 SYSCTL_GLOBS = ("net/ipv4/tcp_*", "net/core/*")
 
@@ -27,7 +27,7 @@ class HostState:
     netns_names: frozenset[str]
     netns_inodes: frozenset[int]
     # (pid, command line) below the caller, except drillbook's zygote: it lives exactly as long
-    # as the caller does, by design (drillbook/runtime/zygote.py), and holds no namespace.
+    # as the caller does, by design (drillbook/runtime/workers/zygote.py), and holds no namespace.
     descendants: frozenset[tuple[int, str]]
     tun_fds: frozenset[tuple[int, int]]  # (pid, fd) holding /dev/net/tun open
     tmp_files: frozenset[str]

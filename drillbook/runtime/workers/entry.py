@@ -9,9 +9,9 @@ import socket
 from typing import Any
 
 from drillbook.parser import parse_script
-from drillbook.runtime.driver import RunOptions, ScriptRun
-from drillbook.runtime.sandbox import Sandbox
-from drillbook.runtime.worker import WorkerRequest
+from drillbook.runtime.loop.driver import RunOptions, ScriptRun
+from drillbook.runtime.sandbox.tun import Sandbox
+from drillbook.runtime.workers.request import WorkerRequest
 from drillbook.script.model import Direction, PacketSpec, Script, TcpSpec
 
 

@@ -1,5 +1,5 @@
 """The syscall steps of a run: a call made at once, or a blocking `...` call on the syscall
-thread (unless its data is already queued, see readiness.py)."""
+thread (unless its data is already queued, see syscalls/readiness.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import threading
 import time
 
 from drillbook.engine.timing import Schedule, verify_time
-from drillbook.runtime.blocking import BlockingCall, BlockingCallThread, install_sigchld_handler
-from drillbook.runtime.readiness import returns_at_once
-from drillbook.runtime.run_base import EventFailure, EventState, RunBase
-from drillbook.runtime.syscall_args import SyscallFailure
-from drillbook.runtime.syscalls import SyscallOutcome
+from drillbook.runtime.loop.base import EventFailure, EventState, RunBase
+from drillbook.runtime.loop.blocking import (
+    BlockingCall,
+    BlockingCallThread,
+    install_sigchld_handler,
+)
+from drillbook.runtime.syscalls.args import SyscallFailure
+from drillbook.runtime.syscalls.executor import SyscallOutcome
+from drillbook.runtime.syscalls.readiness import returns_at_once
 from drillbook.script.model import Event, SyscallSpec
 from drillbook.trace.model import FailureKind, Outcome, StepKind
 
@@ -85,7 +89,7 @@ class SyscallSteps(RunBase):
             spec.name, args, self.executor.live_fd
         ):
             # Its data is already queued: made here, it returns as it would on the thread,
-            # without the hand-over's delay (see runtime/readiness.py).
+            # without the hand-over's delay (see runtime/syscalls/readiness.py).
             with self.executor.runtime.errno_of(self.blocking.ident or 0):
                 call()
             entered_ns = libc.entered_ns.get(threading.get_ident(), 0)

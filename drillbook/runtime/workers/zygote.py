@@ -5,7 +5,7 @@ a suite of hundreds of runs, or a student pressing Run again and again, should n
 every time. The zygote is a child of the client process that has imported everything once.
 For each run the client passes it the run's pipe ends (stdin, stdout, stderr, reply) over a
 Unix socket; the zygote forks, and the fork becomes the worker exactly as a spawned
-``python -m drillbook.runtime.worker`` would (session leader, parent-death signal, fresh
+``python -m drillbook.runtime.workers.worker`` would (session leader, parent-death signal, fresh
 namespaces made after the fork). The zygote reports each fork's pid and exit status.
 
 Lifetimes: the zygote lives as long as its client process and exits when the client's end of
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 ENV_SWITCH = "DRILLBOOK_ZYGOTE"
-ZYGOTE_MODULE = "drillbook.runtime.zygote"  # in the zygote's command line
+ZYGOTE_MODULE = "drillbook.runtime.workers.zygote"  # in the zygote's command line
 WORKER_NAME = "drillbook-run"  # the comm of a forked worker (a spawned one runs -m ...worker)
 PR_SET_NAME = 15
 _HEADER_MAX = 4096
@@ -70,10 +70,10 @@ class ZygoteClient:
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        package_root = os.path.abspath(os.path.join(__file__, "../../../.."))  # above drillbook/
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "drillbook.runtime.zygote", str(child_end.fileno())],
+            [sys.executable, "-m", "drillbook.runtime.workers.zygote", str(child_end.fileno())],
             pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,
         )
@@ -163,8 +163,8 @@ class ZygoteClient:
 
 def _warm_up() -> None:
     """Import and build everything a run needs, once, before any fork."""
-    import drillbook.runtime.entry  # noqa: F401  (driver, engine, parser, syscalls, sandbox)
-    import drillbook.runtime.netlink  # noqa: F401
+    import drillbook.runtime.sandbox.netlink  # noqa: F401
+    import drillbook.runtime.workers.entry  # noqa: F401  (driver, engine, parser, syscalls, sandbox)
     import drillbook.trace.codec  # noqa: F401
     from drillbook.parser import parse_script
 
@@ -233,7 +233,7 @@ def _become_worker(
     sock: socket.socket, stdin_fd: int, stdout_fd: int, stderr_fd: int, reply_fd: int,
     env: dict[str, str],
 ) -> int:
-    from drillbook.runtime.worker import serve_request
+    from drillbook.runtime.workers.worker import serve_request
 
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -284,7 +284,7 @@ def _reap(sock: socket.socket, children: dict[int, int]) -> None:
 
 def _kill_all(children: dict[int, int]) -> None:
     """Kill each fork's whole session: its shell commands run in process groups of their own."""
-    from drillbook.runtime.process import kill_session
+    from drillbook.runtime.sandbox.process import kill_session
 
     for pid in children:
         with contextlib.suppress(OSError):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ctypes
 
-from drillbook.runtime.fdtable import FdEntry
-from drillbook.runtime.syscall_args import SyscallFailure, bad_type, get_int, struct_kind
-from drillbook.runtime.syscall_context import CHECK_EXACT, CHECK_FD, CallContext
-from drillbook.runtime.syscall_libc import EpollEvent, PollFd
+from drillbook.runtime.syscalls.args import SyscallFailure, bad_type, get_int, struct_kind
+from drillbook.runtime.syscalls.context import CHECK_EXACT, CHECK_FD, CallContext
+from drillbook.runtime.syscalls.fdtable import FdEntry
+from drillbook.runtime.syscalls.libc import EpollEvent, PollFd
 from drillbook.script.model import Expr, IntExpr, ListExpr, StringExpr, StructExpr
 
 # poll(2) flag names in packetdrill's order; unknown bits print as "???".

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from drillbook.runtime.tcpinfo import CODE_CONSTANTS, CodeRaw
+from drillbook.runtime.syscalls.tcpinfo import CODE_CONSTANTS, CodeRaw
 from drillbook.script.model import CodeBlock
 
 # packetdrill's Python preamble, in behaviour: report the failing block's script line, then the

@@ -12,18 +12,18 @@ import ctypes
 import socket as pysocket
 import time
 
-from drillbook.runtime.syscall_args import SyscallFailure
-from drillbook.runtime.syscall_cmsg import TimeBase, compare_cmsgs
-from drillbook.runtime.syscall_context import CHECK_EXACT, CallContext
-from drillbook.runtime.syscall_libc import SOCKADDR_STORAGE_SIZE
-from drillbook.runtime.syscall_msg import (
+from drillbook.runtime.syscalls.args import SyscallFailure
+from drillbook.runtime.syscalls.cmsg import TimeBase, compare_cmsgs
+from drillbook.runtime.syscalls.context import CHECK_EXACT, CallContext
+from drillbook.runtime.syscalls.libc import SOCKADDR_STORAGE_SIZE
+from drillbook.runtime.syscalls.msg import (
     build_iovecs,
     build_msg,
     iovec_lengths,
     msg_spec,
     parse_cmsgs,
 )
-from drillbook.runtime.syscall_sockets import connect_address
+from drillbook.runtime.syscalls.sockets import connect_address
 
 ICMP_ECHO = 8
 ICMPV6_ECHO_REQUEST = 128

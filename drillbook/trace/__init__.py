@@ -1,5 +1,16 @@
 """What happened in a run: steps, packets, verdict; JSON codec, text report, pcap export."""
 
+from drillbook.trace.kernel import (
+    Cause,
+    Change,
+    CounterDelta,
+    CounterSample,
+    Explanation,
+    KernelEvent,
+    KernelSources,
+    SocketRecord,
+    Source,
+)
 from drillbook.trace.model import (
     TRACE_FORMAT_VERSION,
     Direction,
@@ -17,6 +28,15 @@ from drillbook.trace.model import (
 
 __all__ = [
     "TRACE_FORMAT_VERSION",
+    "Cause",
+    "Change",
+    "CounterDelta",
+    "CounterSample",
+    "Explanation",
+    "KernelEvent",
+    "KernelSources",
+    "SocketRecord",
+    "Source",
     "Direction",
     "Failure",
     "FailureKind",

@@ -4,8 +4,8 @@ The mapping is generic, driven by each dataclass's type hints rather than writte
 dataclass -> object (one key per field), enum -> its value, bytes -> hex string, tuple -> array,
 ``X | None`` -> null or X, and int/float/str/bool as themselves. Decoding checks every value
 against its annotation, so a damaged file fails with the path of the bad value instead of
-yielding a Trace that breaks later. The document carries ``version``; any other version than
-:data:`TRACE_FORMAT_VERSION` is refused.
+yielding a Trace that breaks later. The document carries ``version``; versions other than
+:data:`READABLE_FORMAT_VERSIONS` are refused (an older one reads with the newer fields empty).
 
 Both directions compile a converter per type once per call (no module-level cache), so a trace
 of thousands of packets costs a dictionary lookup per value rather than a type analysis.
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drillbook.errors import DrillbookError
-from drillbook.trace.model import TRACE_FORMAT_VERSION, Trace
+from drillbook.trace.model import READABLE_FORMAT_VERSIONS, TRACE_FORMAT_VERSION, Trace
 
 T = TypeVar("T")
 Converter = Callable[[Any], Any]
@@ -50,12 +50,14 @@ def trace_from_json(text: str) -> Trace:
     if not isinstance(data, dict):
         raise TraceFormatError("trace JSON must be an object")
     version = data.get("version")
-    if version != TRACE_FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS:
+        readable = ", ".join(map(str, READABLE_FORMAT_VERSIONS))
         raise TraceFormatError(
-            f"unsupported trace format version {version!r}: this drillbook reads version "
-            f"{TRACE_FORMAT_VERSION}"
+            f"unsupported trace format version {version!r}: this drillbook reads versions "
+            f"{readable}"
         )
-    return from_jsonable(Trace, data)
+    # An older document lacks the newer fields (their defaults apply); it reads as current.
+    return from_jsonable(Trace, {**data, "version": TRACE_FORMAT_VERSION})
 
 
 # -- encoding ----------------------------------------------------------------------------------

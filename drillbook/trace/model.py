@@ -6,6 +6,10 @@ A run always yields a Trace, whether it passed or not: mismatches are data, not 
 Times are integer microseconds since the run's time 0 (the script's ``0``).
 Sequence and ack numbers in :class:`PacketRecord` are in *script* space (the relative numbers a
 script writes); the live numbers are kept beside them.
+
+Format versions: 1 had no kernel evidence; 2 adds what the kernel said (kernel.py): the run's
+sockets and their cookies, counter samples, attributed kernel events, explanations and the
+sources that were available. A version-1 document still reads (those fields stay empty).
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-TRACE_FORMAT_VERSION = 1
+from drillbook.trace.kernel import (
+    CounterSample,
+    Explanation,
+    KernelEvent,
+    KernelSources,
+    SocketRecord,
+)
+
+TRACE_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 
 class Direction(enum.Enum):
@@ -174,10 +187,28 @@ class Trace:
     local_ip: str = ""
     remote_ip: str = ""
     version: int = TRACE_FORMAT_VERSION
+    # What the kernel said (format version 2, see kernel.py).
+    started_monotonic_ns: int = 0  # time 0 on CLOCK_MONOTONIC (tracefs's trace_clock=mono)
+    sockets: tuple[SocketRecord, ...] = ()
+    counter_samples: tuple[CounterSample, ...] = ()
+    kernel_events: tuple[KernelEvent, ...] = ()
+    explanations: tuple[Explanation, ...] = ()
+    sources: KernelSources = field(default_factory=KernelSources)
 
     @property
     def passed(self) -> bool:
         return self.failure is None
+
+    def explanations_at(self, line: int) -> tuple[Explanation, ...]:
+        """The explanations of one script line, in time order."""
+        return tuple(e for e in self.explanations if e.line == line)
+
+    def counters_for_step(self, index: int) -> CounterSample | None:
+        """The counter sample that covers step ``index`` (the first taken after it)."""
+        for sample in self.counter_samples:
+            if sample.after_step >= index:
+                return sample
+        return None
 
     def raise_for_failures(self) -> None:
         if self.failure is not None:

@@ -108,7 +108,7 @@ def example_trace() -> Trace:
 
 def test_document_shape() -> None:
     document = json.loads(trace_to_json(example_trace()))
-    assert next(iter(document)) == "version" and document["version"] == 1
+    assert next(iter(document)) == "version" and document["version"] == 2
     assert document["packets"][0]["raw"] == "4500"
     assert document["packets"][0]["direction"] == "<"
     assert document["steps"][1]["kind"] == "syscall"
@@ -122,7 +122,18 @@ def test_indent_is_only_layout() -> None:
     assert "\n" in trace_to_json(trace, indent=2) and "\n" not in trace_to_json(trace)
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None])
+def test_a_version_1_document_still_reads() -> None:
+    """Format 1 had no kernel evidence: it reads with those fields empty."""
+    document = json.loads(trace_to_json(example_trace()))
+    for name in ("started_monotonic_ns", "sockets", "counter_samples", "kernel_events",
+                 "explanations", "sources"):
+        del document[name]
+    document["version"] = 1
+    trace = trace_from_json(json.dumps(document))
+    assert trace == example_trace() and trace.version == TRACE_FORMAT_VERSION == 2
+
+
+@pytest.mark.parametrize("version", [0, 3, "1", None])
 def test_unknown_versions_are_refused(version: object) -> None:
     document = json.loads(trace_to_json(example_trace()))
     document["version"] = version

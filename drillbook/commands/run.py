@@ -7,6 +7,7 @@ Scripts run one after another and the first failure stops the command, as packet
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drillbook.config import RunConfig
@@ -15,6 +16,7 @@ from drillbook.options import ArgvFlags, parse_argv
 from drillbook.parser import parse_with_flags
 from drillbook.script.checks import check_script
 from drillbook.script.model import Script
+from drillbook.trace.model import Trace
 
 HELP = """usage: drillbook run [packetdrill flags] SCRIPT.pkt...
 
@@ -30,6 +32,13 @@ Flags are packetdrill's (config.c), as --flag=value or --flag value, e.g.:
 A script's own --flag lines apply first; the command line overrides them.
 --dry_run parses and checks the scripts (syntax, packetdrill's semantic checks, unknown
 symbols) without running them.
+
+drillbook's own flags:
+  --explain       print why the kernel acted, one line per explained event:
+                  FILE:LINE: cause=... key=value ... — sentence
+  --trace FILE    write the run's trace (versioned JSON, explanations included) to FILE
+                  (with several scripts, one FILE per script: FILE gets .1, .2, ... added)
+  --no-kernel-events  no tracefs capture and no explanations (DRILLBOOK_EXPLAIN=0 too)
 
 exit status:
   0  every script passed (or, with --dry_run, parsed and checked)
@@ -58,7 +67,49 @@ def load(path: str, flags: ArgvFlags) -> tuple[Script, RunConfig]:
     return parse_with_flags(read_script(path), path, flags)
 
 
-def run_one(path: str, flags: ArgvFlags) -> int:
+@dataclass(frozen=True)
+class OwnFlags:
+    """drillbook's flags beside packetdrill's (taken out before packetdrill's are parsed)."""
+
+    explain: bool = False
+    trace_path: str | None = None
+    kernel_events: bool = True
+
+
+def split_own_flags(argv: list[str]) -> tuple[OwnFlags, list[str]]:
+    """``--explain``, ``--trace FILE`` / ``--trace=FILE`` and ``--no-kernel-events`` out of
+    argv (before ``--``); the rest is packetdrill's."""
+    own = OwnFlags()
+    rest: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            rest.extend(argv[index - 1 :])
+            break
+        if arg == "--explain":
+            own = replace(own, explain=True)
+        elif arg == "--no-kernel-events":
+            own = replace(own, kernel_events=False)
+        elif arg == "--trace" or arg.startswith("--trace="):
+            if arg == "--trace":
+                if index >= len(argv):
+                    raise UsageError("option '--trace' requires an argument")
+                value, index = argv[index], index + 1
+            else:
+                value = arg.split("=", 1)[1]
+            if not value:
+                raise UsageError("option '--trace' requires a file name")
+            own = replace(own, trace_path=value)
+        else:
+            rest.append(arg)
+    return own, rest
+
+
+def run_one(
+    path: str, flags: ArgvFlags, own: OwnFlags = OwnFlags(), trace_path: str | None = None
+) -> int:
     """Dry-run or run one script; returns its exit status."""
     script, config = load(path, flags)
     if config.dry_run:
@@ -66,9 +117,14 @@ def run_one(path: str, flags: ArgvFlags) -> int:
         return 0
     from drillbook.runtime.api import run_script
 
-    trace = run_script(script, config)
+    trace = run_script(script, config, explain=None if own.kernel_events else False)
     if config.verbose and trace.output:
         sys.stdout.write(trace.output if trace.output.endswith("\n") else trace.output + "\n")
+    if trace_path:
+        write_trace(trace, trace_path)
+    if own.explain:
+        for explanation in trace.explanations:
+            print(explanation.render(path))
     if trace.passed:
         return 0
     assert trace.failure is not None
@@ -76,19 +132,31 @@ def run_one(path: str, flags: ArgvFlags) -> int:
     return 1
 
 
+def write_trace(trace: Trace, path: str) -> None:
+    try:
+        Path(path).write_text(trace.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the trace: {exc.strerror or exc}") from None
+
+
 def main(argv: list[str]) -> int:
     """``drillbook run``: returns the exit status (errors are raised to drillbook.cli)."""
+    own, argv = split_own_flags(argv)
     flags = parse_argv(argv)
     if flags.help:
         sys.stdout.write(HELP)
         return 0
     if not flags.scripts:
         raise UsageError("drillbook run: no script given (see drillbook run --help)")
-    for path in flags.scripts:
-        status = run_one(path, flags)
+    several = len(flags.scripts) > 1
+    for number, path in enumerate(flags.scripts, 1):
+        trace_path = own.trace_path
+        if trace_path and several:
+            trace_path = f"{trace_path}.{number}"
+        status = run_one(path, flags, own, trace_path)
         if status:
             return status
     return 0
 
 
-__all__ = ["HELP", "load", "main", "read_script", "run_one"]
+__all__ = ["HELP", "OwnFlags", "load", "main", "read_script", "run_one", "split_own_flags"]

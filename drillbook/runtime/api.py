@@ -20,14 +20,19 @@ def run_script(
     explore: bool = False,
     explore_grace_us: int = 300_000,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    explain: bool | None = None,
 ) -> Trace:
     """Run ``script`` in a worker process inside a fresh network namespace; return its Trace.
 
     Raises SandboxError when the namespace cannot be made, RunAborted when the worker dies or
     times out. A script that fails against the kernel returns a Trace with ``failure`` set.
+
+    ``explain`` (default: on, unless ``DRILLBOOK_EXPLAIN=0``) captures the kernel's own events
+    for the run (root only) and adds explanations to the trace (runtime/capture/evidence.py).
     """
     import json
 
+    from drillbook.runtime.capture.evidence import run_evidence
     from drillbook.runtime.workers.client import run_in_worker
     from drillbook.runtime.workers.request import WorkerRequest, config_to_dict
     from drillbook.trace.codec import trace_from_json
@@ -37,23 +42,29 @@ def run_script(
     if explore:
         extra["explore"] = "1"
         extra["explore_grace_us"] = str(explore_grace_us)
-    config = replace(config, extra=tuple(sorted(extra.items())))
     path = script.source.path
     folder = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
-    request = WorkerRequest(
-        script_text=script.source.text,
-        script_path=path,
-        cwd=folder,
-        config=config_to_dict(config),
-        entry="drillbook.runtime.workers.entry:drive",
-    )
-    try:
-        reply = run_in_worker(request, timeout_s=timeout_s)
-    except RunAborted as aborted:
-        if isinstance(aborted.trace, dict):  # a partial trace from a run that timed out
-            aborted.trace = trace_from_json(json.dumps(aborted.trace))
-        raise
-    reply.raise_for_error()
-    if reply.result is None:
-        raise RunAborted("the worker returned no trace")
-    return trace_from_json(json.dumps(reply.result))
+    with run_evidence(explain) as evidence:
+        if evidence.instance_path:
+            extra["capture_instance"] = evidence.instance_path
+        config = replace(config, extra=tuple(sorted(extra.items())))
+        request = WorkerRequest(
+            script_text=script.source.text,
+            script_path=path,
+            cwd=folder,
+            config=config_to_dict(config),
+            entry="drillbook.runtime.workers.entry:drive",
+        )
+        try:
+            reply = run_in_worker(request, timeout_s=timeout_s)
+        except RunAborted as aborted:
+            if isinstance(aborted.trace, dict):  # a partial trace from a run that timed out
+                aborted.trace = trace_from_json(json.dumps(aborted.trace))
+            raise
+        reply.raise_for_error()
+        if reply.result is None:
+            raise RunAborted("the worker returned no trace")
+        trace = trace_from_json(json.dumps(reply.result))
+        if evidence.capture is None:
+            return trace
+        return evidence.complete(trace)

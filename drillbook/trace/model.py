@@ -189,6 +189,7 @@ class Trace:
     version: int = TRACE_FORMAT_VERSION
     # What the kernel said (format version 2, see kernel.py).
     started_monotonic_ns: int = 0  # time 0 on CLOCK_MONOTONIC (tracefs's trace_clock=mono)
+    script_end_us: int = 0  # when the last event finished, before drillbook's end-of-run RSTs
     sockets: tuple[SocketRecord, ...] = ()
     counter_samples: tuple[CounterSample, ...] = ()
     kernel_events: tuple[KernelEvent, ...] = ()

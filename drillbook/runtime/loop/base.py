@@ -16,6 +16,7 @@ from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, PacketEngine, PacketFailure
 from drillbook.engine.records import materialize
 from drillbook.engine.timing import Schedule, Tolerance, verify_time
+from drillbook.runtime.capture.observer import RunObserver
 from drillbook.runtime.loop.blocking import BlockingCallThread
 from drillbook.runtime.loop.clock import RunClock
 from drillbook.runtime.loop.code import CodeRecorder
@@ -94,6 +95,11 @@ class RunBase:
             on_event=self.engine.on_socket_event,
         )
         self.recorder = TraceRecorder(script, config, addresses)
+        # Kernel evidence (runtime/capture/observer.py): cookies, counters, the capture's gate.
+        self.observer = RunObserver(
+            dict(config.extra).get("capture_instance", ""), self.executor.fd_entries
+        )
+        self.last_step_index = -1
         self.code = CodeRecorder()
         self.blocking: BlockingCallThread | None = None
         self.async_failure: EventFailure | None = None
@@ -142,6 +148,8 @@ class RunBase:
         self.recorder.step(
             state.index, event, kind, outcome, scheduled_us=state.schedule.start_us, **fields
         )
+        self.last_step_index = max(self.last_step_index, state.index)
+        self.observer.after_step(state.index, event.line, state.schedule.start_us)
 
     def _fail(
         self,
@@ -161,6 +169,7 @@ class RunBase:
 
     def _wait_for(self, event: Event, state: EventState, description: str) -> int:
         """packetdrill's wait_for_event: wait, then fail if we start late (not for event 0)."""
+        self.observer.idle(self.last_step_index, self.clock.now_us(), state.schedule.start_us)
         actual = self.clock.wait_until(state.schedule.start_us)
         if state.index > 0:
             error = verify_time(

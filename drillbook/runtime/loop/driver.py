@@ -84,15 +84,20 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
             self._start_blocking_thread()  # ready before time 0, not created mid-script
         try:
             self._run_init_command()
+            self.observer.before_time_zero()
             self.clock.start()
+            self.observer.time_zero(self.clock.start_ns)
             self.recorder.started_at = self.clock.started_at
             for index, event in enumerate(self.script.events):
                 self.current_event = event
                 self._raise_async_failure()
                 self._run_event(index, event)
                 self.last_event = event
+            self.observer.script_done(self.clock.now_us())
             self._finish_success()
         except EventFailure as failure:
+            if not self.observer.script_end_us:
+                self.observer.script_done(self.clock.now_us())
             self.recorder.fail(
                 failure.kind, failure.line, failure.message, failure.details, failure.field_name
             )
@@ -112,6 +117,8 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
                 self._drain_remaining_packets()
             self._shutdown()
         self.recorder.duration_us = self.clock.now_us()
+        self.observer.finish(self.last_step_index, self.recorder.duration_us)
+        self.recorder.evidence(self.observer.evidence())
         return self.recorder.build(output="\n".join(self.verbose))
 
     def _run_event(self, index: int, event: Event) -> None:

@@ -68,6 +68,7 @@ class PacketSteps(RunBase):
         if self.options.explore:
             timeout = max(0, state.schedule.end_us - self.clock.now_us()) + EXPLORE_WAIT_US
         sniff_start = state.schedule.offset_us if event.time.is_relative else self._anchor(event)
+        self.observer.idle(self.last_step_index, self.clock.now_us(), state.schedule.start_us)
         while True:
             self._raise_async_failure()
             got = self.sandbox.read_outbound(FOREVER_S if timeout is None else timeout / 1e6)

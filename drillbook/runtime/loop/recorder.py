@@ -12,6 +12,7 @@ from typing import Any
 
 from drillbook.config import RunConfig
 from drillbook.engine.records import AnyRecord, materialize
+from drillbook.runtime.capture.observer import WorkerEvidence
 from drillbook.runtime.syscalls.tcpinfo import decode_tcp_info
 from drillbook.script.model import Event, IntExpr, Script, SyscallSpec
 from drillbook.script.symbols import errno_name
@@ -74,6 +75,7 @@ class TraceRecorder:
         self.outputs: list[str] = []
         self.started_at = 0.0
         self.duration_us = 0
+        self.kernel: WorkerEvidence | None = None
         self.local_ip = getattr(addresses, "local_ip", "")
         self.remote_ip = getattr(addresses, "remote_ip", "")
 
@@ -87,6 +89,10 @@ class TraceRecorder:
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
+
+    def evidence(self, kernel: WorkerEvidence) -> None:
+        """The run's sockets, counter samples and sources (runtime/capture/observer.py)."""
+        self.kernel = kernel
 
     def command_output(self, text: str) -> None:
         if text:
@@ -179,5 +185,13 @@ class TraceRecorder:
                                  key=lambda p: p.time_us)),
             failure=self.failure, warnings=tuple(self.warnings), output=text,
             duration_us=self.duration_us, started_at=self.started_at,
-            local_ip=self.local_ip, remote_ip=self.remote_ip,
+            local_ip=self.local_ip, remote_ip=self.remote_ip, **self._kernel_fields(),
         )
+
+    def _kernel_fields(self) -> dict[str, Any]:
+        kernel = self.kernel
+        if kernel is None:
+            return {}
+        return {"started_monotonic_ns": kernel.started_monotonic_ns,
+                "script_end_us": kernel.script_end_us, "sockets": kernel.sockets,
+                "counter_samples": kernel.counter_samples, "sources": kernel.sources}

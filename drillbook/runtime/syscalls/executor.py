@@ -120,6 +120,10 @@ class SyscallExecutor:
         """What the script fd is (socket, file, epoll, pipe) and its live fd, or None."""
         return self._runtime.fds.get(script_fd)
 
+    def fd_entries(self) -> list[FdEntry]:
+        """Every fd the script has open now (the observer reads the sockets' cookies)."""
+        return self._runtime.fds.entries()
+
     def tcp_info(self, live_fd: int) -> dict[str, int] | None:
         """Decoded TCP_INFO with packetdrill's ``tcpi_*`` names; None if it cannot be read."""
         return read_tcp_info(live_fd, self._runtime.libc.getsockopt_bytes)

@@ -89,6 +89,11 @@ class FdTable:
                     return entry
             return None
 
+    def entries(self) -> list[FdEntry]:
+        """Every open fd the script knows, now."""
+        with self._lock:
+            return list(self._entries.values())
+
     def drain(self) -> list[FdEntry]:
         """Remove and return every entry (for closing all fds at the end of a run)."""
         with self._lock:

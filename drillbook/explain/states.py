@@ -1,0 +1,122 @@
+"""TCP state changes and congestion-state changes of the run's sockets.
+
+Evidence: ``sock:inet_sock_set_state`` and ``tcp:tcp_cong_state_set`` (tracefs), which see
+every socket of the run, even after its fd is closed; else the socket under test's TCP_INFO
+from one step to the next (while its fd is open).
+"""
+
+from __future__ import annotations
+
+from drillbook.explain.context import TraceView
+from drillbook.explain.vocabulary import CA_STATES, TCP_STATES
+from drillbook.trace.kernel import Change, Explanation, Source
+
+STATE_SENTENCES = {
+    ("CLOSE", "SYN_SENT"): "connect() sent a SYN",
+    ("SYN_SENT", "ESTABLISHED"): "the SYN-ACK arrived: the connection is open",
+    ("LISTEN", "SYN_RECV"): "a SYN arrived at the listener: a new connection is being set up",
+    ("NEW_SYN_RECV", "SYN_RECV"): "the handshake's ACK arrived: the child socket is made",
+    ("SYN_RECV", "ESTABLISHED"): "the handshake's ACK arrived: the connection is open",
+    ("ESTABLISHED", "CLOSE_WAIT"): "the peer's FIN arrived (passive close): the application "
+    "still has to close",
+    ("CLOSE_WAIT", "LAST_ACK"): "close() sent our FIN; waiting for its ACK",
+    ("LAST_ACK", "CLOSE"): "our FIN was acknowledged: the connection is gone",
+    ("ESTABLISHED", "FIN_WAIT1"): "close() or shutdown() sent our FIN (active close)",
+    ("FIN_WAIT1", "FIN_WAIT2"): "our FIN was acknowledged; waiting for the peer's FIN",
+    ("FIN_WAIT1", "CLOSING"): "the peer's FIN crossed ours (simultaneous close)",
+    ("FIN_WAIT2", "TIME_WAIT"): "the peer's FIN arrived: TIME_WAIT holds the connection for 2 MSL",
+    ("FIN_WAIT1", "TIME_WAIT"): "the peer acknowledged our FIN and sent its own",
+    ("CLOSING", "TIME_WAIT"): "our FIN was acknowledged: TIME_WAIT holds the connection",
+    ("CLOSE", "LISTEN"): "listen() made it a listening socket",
+}
+
+
+def explain_states(view: TraceView) -> list[Explanation]:
+    if view.trace.sources.tracefs:
+        return _from_events(view)
+    return _from_tcp_info(view)
+
+
+def _from_events(view: TraceView) -> list[Explanation]:
+    found = []
+    last_cong: dict[int, int] = {}
+    for event in view.trace.kernel_events:
+        step = view.step_of_event(event.time_us)
+        if step is None or view.after_script(event.time_us):
+            continue
+        if event.name == "inet_sock_set_state":
+            old = TCP_STATES.get(event.field("oldstate"), str(event.field("oldstate")))
+            new = TCP_STATES.get(event.field("newstate"), str(event.field("newstate")))
+            found.append(_state(step.line, step.index, event.time_us, old, new, Source.TRACEFS))
+        elif event.name == "tcp_cong_state_set":
+            new_ca = event.field("cong_state")
+            old_ca = last_cong.get(event.cookie, 0)
+            last_cong[event.cookie] = new_ca
+            if new_ca != old_ca and not _beside_retransmission(view, event.time_us):
+                found.append(
+                    _cong(step.line, step.index, event.time_us, old_ca, new_ca, Source.TRACEFS)
+                )
+    return found
+
+
+def _beside_retransmission(view: TraceView, time_us: int) -> bool:
+    """A congestion change just before a retransmission is told with that retransmission."""
+    from drillbook.explain.retransmits import CONG_WINDOW_US, retransmitted
+
+    return any(
+        0 <= p.time_us - time_us <= CONG_WINDOW_US for p in retransmitted(view.trace.packets)
+    )
+
+
+def _from_tcp_info(view: TraceView) -> list[Explanation]:
+    found = []
+    previous = None
+    for step in view.steps:
+        info = step.tcp_info
+        if info is None:
+            continue
+        if previous is not None and previous.state != info.state:
+            found.append(
+                _state(
+                    step.line, step.index, info.time_us, previous.state, info.state, Source.TCP_INFO
+                )
+            )
+        if previous is not None and previous.ca_state != info.ca_state:
+            found.append(
+                _cong(
+                    step.line,
+                    step.index,
+                    info.time_us,
+                    previous.ca_state,
+                    info.ca_state,
+                    Source.TCP_INFO,
+                )
+            )
+        previous = info
+    return found
+
+
+def _state(line: int, index: int, time_us: int, old: str, new: str, source: Source) -> Explanation:
+    text = STATE_SENTENCES.get((old, new), f"the socket went from {old} to {new}")
+    return Explanation(
+        kind="state",
+        line=line,
+        step_index=index,
+        time_us=time_us,
+        sentence=text,
+        state=Change(old, new),
+        evidence=(source,),
+    )
+
+
+def _cong(line: int, index: int, time_us: int, old: int, new: int, source: Source) -> Explanation:
+    old_name, new_name = CA_STATES.get(old, str(old)), CA_STATES.get(new, str(new))
+    return Explanation(
+        kind="cong",
+        line=line,
+        step_index=index,
+        time_us=time_us,
+        sentence=f"congestion state {old_name} → {new_name}",
+        cong=Change(old_name, new_name),
+        evidence=(source,),
+    )

@@ -1,0 +1,162 @@
+"""Which captured kernel events belong to this run: decisions only, no I/O.
+
+Tracepoints are global: every run on the machine, in every namespace, shows up in every
+instance, with the same addresses and ports when runs are parallel, and timer-driven events
+run in pid 0's context. So an event is attributed to one of the run's sockets
+
+1. by its ``sock_cookie`` where it has one (``getsockopt(SO_COOKIE)`` in the worker gave the
+   run's cookies);
+2. otherwise by its ``skaddr`` (the kernel's socket address) inside that socket's lifetime:
+   from its birth state change (``inet_sock_set_state`` out of CLOSE, or into SYN_RECV for a
+   child) to its ``tcp_destroy_sock``. Socket addresses are reused within milliseconds, but
+   never by two sockets alive at once;
+3. ``inet_sk_error_report``, which names neither, belongs to the socket whose attributed event
+   came just before it on the same CPU (the kernel reports the error in the same call that
+   closed or reset the socket).
+
+Never by address, port or pid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drillbook.runtime.capture.formats import EventDecoder, EventFormat, common_type
+from drillbook.runtime.capture.ringbuffer import RawEvent
+from drillbook.trace.kernel import KernelEvent
+
+TCP_CLOSE = 7
+TCP_SYN_RECV = 3
+FOLLOW_US = 200  # how close an error report must follow its socket's event on the same CPU
+
+
+@dataclass
+class _Decoded:
+    name: str
+    timestamp_ns: int
+    cpu: int
+    fields: tuple[tuple[str, int], ...]
+    symbols: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> int | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass
+class _Lifetime:
+    cookie: int
+    skaddr: int
+    start_ns: int
+    end_ns: int
+
+
+def decode_all(events: list[RawEvent], formats: list[EventFormat]) -> list[_Decoded]:
+    decoders: dict[int, EventDecoder] = {f.event_id: f.decoder() for f in formats}
+    decoded = []
+    for raw in events:
+        decoder = decoders.get(common_type(raw.payload))
+        if decoder is None:
+            continue
+        fields, symbols = decoder.decode(raw.payload)
+        decoded.append(_Decoded(decoder.format.name, raw.timestamp_ns, raw.cpu, fields, symbols))
+    decoded.sort(key=lambda d: d.timestamp_ns)
+    return decoded
+
+
+def attribute(
+    events: list[RawEvent],
+    formats: list[EventFormat],
+    cookies: set[int],
+    started_monotonic_ns: int,
+) -> tuple[KernelEvent, ...]:
+    """The run's own events, in time order, with script times."""
+    decoded = decode_all(events, formats)
+    lifetimes = _lifetimes(decoded, cookies)
+    owners: list[int] = []
+    for event in decoded:
+        cookie = event.get("sock_cookie")
+        if cookie is None:
+            skaddr = event.get("skaddr")
+            cookie = _owner(lifetimes.get(skaddr, []), event.timestamp_ns) if skaddr else 0
+        owners.append(cookie if cookie in cookies else 0)
+    _attach_error_reports(decoded, owners)
+    result = []
+    for event, owner in zip(decoded, owners, strict=True):
+        if owner:
+            fields = tuple((k, v) for k, v in event.fields if k not in _NOISE)
+            result.append(
+                KernelEvent(
+                    name=event.name,
+                    time_us=(event.timestamp_ns - started_monotonic_ns) // 1000,
+                    cpu=event.cpu,
+                    cookie=owner,
+                    fields=fields,
+                    symbols=event.symbols,
+                )
+            )
+    return tuple(result)
+
+
+_NOISE = {"skbaddr", "skaddr", "req", "sock_cookie", "mark"}
+
+
+def _lifetimes(decoded: list[_Decoded], cookies: set[int]) -> dict[int, list[_Lifetime]]:
+    """For each socket address of one of our sockets: the intervals it was ours."""
+    # Which addresses our cookies had, and when each pair was seen first and last.
+    seen: dict[tuple[int, int], list[int]] = {}
+    for event in decoded:
+        cookie, skaddr = event.get("sock_cookie"), event.get("skaddr")
+        if cookie in cookies and skaddr:
+            assert cookie is not None
+            span = seen.setdefault((cookie, skaddr), [event.timestamp_ns, event.timestamp_ns])
+            span[1] = event.timestamp_ns
+            if event.name == "tcp_destroy_sock":
+                span[1] = event.timestamp_ns
+    births: dict[int, list[int]] = {}
+    for event in decoded:
+        if event.name != "inet_sock_set_state":
+            continue
+        skaddr = event.get("skaddr")
+        if skaddr and (event.get("oldstate") == TCP_CLOSE or event.get("newstate") == TCP_SYN_RECV):
+            births.setdefault(skaddr, []).append(event.timestamp_ns)
+    lifetimes: dict[int, list[_Lifetime]] = {}
+    for (cookie, skaddr), (first, last) in seen.items():
+        earlier = [t for t in births.get(skaddr, []) if t <= first]
+        start = max(earlier) if earlier else first
+        later_births = [t for t in births.get(skaddr, []) if t > last]
+        end = _destroy_time(decoded, cookie, last)
+        if later_births:
+            end = min(end, min(later_births) - 1)
+        lifetimes.setdefault(skaddr, []).append(_Lifetime(cookie, skaddr, start, end))
+    return lifetimes
+
+
+def _destroy_time(decoded: list[_Decoded], cookie: int, last: int) -> int:
+    for event in decoded:
+        if event.name == "tcp_destroy_sock" and event.get("sock_cookie") == cookie:
+            return event.timestamp_ns
+    return 1 << 62  # still alive when the capture ended
+
+
+def _owner(lifetimes: list[_Lifetime], timestamp_ns: int) -> int:
+    for life in lifetimes:
+        if life.start_ns <= timestamp_ns <= life.end_ns:
+            return life.cookie
+    return 0
+
+
+def _attach_error_reports(decoded: list[_Decoded], owners: list[int]) -> None:
+    last_on_cpu: dict[int, int] = {}  # cpu -> index of the previous event there
+    for index, event in enumerate(decoded):
+        if event.name == "inet_sk_error_report" and not owners[index]:
+            previous = last_on_cpu.get(event.cpu)
+            if (
+                previous is not None
+                and owners[previous]
+                and event.timestamp_ns - decoded[previous].timestamp_ns <= FOLLOW_US * 1000
+            ):
+                owners[index] = owners[previous]
+        last_on_cpu[event.cpu] = index

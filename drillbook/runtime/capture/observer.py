@@ -1,0 +1,133 @@
+"""The worker's side of a run's kernel evidence: its sockets' cookies, the namespace's counter
+samples, and the wait for the caller's tracefs capture before time 0.
+
+The run loop calls four hooks, none on the hot path:
+- ``before_time_zero()``: wait (bounded) until the capture is armed, take the counter baseline;
+- ``after_step(index, line, now_us)``: note the cookie of any socket that appeared (one
+  ``getsockopt(SO_COOKIE)`` per new socket, ~1 µs; nothing otherwise);
+- ``idle(last_index, now_us, until_us)``: before a wait that leaves time, sample the counters
+  (a sample then covers every step since the previous one);
+- ``finish(last_index, now_us)``: the last sample.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drillbook.runtime.capture.counters import CounterReader, counter_samples
+from drillbook.runtime.syscalls.fdtable import FdEntry
+from drillbook.trace.kernel import CounterSample, KernelSources, SocketRecord
+
+SO_COOKIE = 57  # <asm-generic/socket.h>
+ARM_TIMEOUT_S = 3.0
+ARM_POLL_S = 0.0005
+IDLE_SLACK_US = 1500  # sample the counters only when the next event is at least this far away
+
+
+def wait_until_armed(instance_path: str, timeout_s: float = ARM_TIMEOUT_S) -> bool:
+    """Wait until the caller's instance has tracing on (armed) or is gone (it failed)."""
+    if not instance_path:
+        return False
+    deadline = time.monotonic() + timeout_s
+    flag = os.path.join(instance_path, "tracing_on")
+    while time.monotonic() < deadline:
+        try:
+            with open(flag) as handle:
+                if handle.read().strip() == "1":
+                    return True
+        except OSError:
+            return False  # removed: the capture could not be armed
+        time.sleep(ARM_POLL_S)
+    return False
+
+
+def socket_cookie(live_fd: int) -> int:
+    """``getsockopt(SO_COOKIE)`` of a live fd (0 if it has none)."""
+    sock = socket.socket(fileno=live_fd)
+    try:
+        return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_COOKIE, 8), "little")
+    except OSError:
+        return 0
+    finally:
+        sock.detach()
+
+
+class RunObserver:
+    """Collects a run's sockets and counter samples inside the worker."""
+
+    def __init__(self, instance_path: str, fd_entries: Callable[[], list[FdEntry]]) -> None:
+        self.instance_path = instance_path
+        self.fd_entries = fd_entries
+        self.counters = CounterReader()
+        self.armed = False
+        self.started_monotonic_ns = 0
+        self._sockets: list[SocketRecord] = []
+        self._known: dict[int, int] = {}  # live fd -> cookie
+        self._sampled_after = -2
+        self.script_end_us = 0
+
+    def before_time_zero(self) -> None:
+        self.armed = wait_until_armed(self.instance_path)
+        self.counters.sample(-1, 0)
+        self._sampled_after = -1
+
+    def time_zero(self, wall_start_ns: int) -> None:
+        """Record time 0 on CLOCK_MONOTONIC (the tracefs clock) too."""
+        self.started_monotonic_ns = wall_start_ns - (time.time_ns() - time.monotonic_ns())
+
+    def after_step(self, index: int, line: int, now_us: int) -> None:
+        entries = [e for e in self.fd_entries() if e.kind == "socket"]
+        if len(entries) != len(self._known) or any(e.live_fd not in self._known for e in entries):
+            # A closed fd's number may come back as the next socket: keep only open ones.
+            known = {e.live_fd: self._known[e.live_fd] for e in entries if e.live_fd in self._known}
+            for entry in entries:
+                if entry.live_fd not in known:
+                    cookie = known[entry.live_fd] = socket_cookie(entry.live_fd)
+                    if cookie:
+                        self._sockets.append(
+                            SocketRecord(cookie, entry.live_fd, entry.script_fd, now_us, line)
+                        )
+            self._known = known
+
+    def script_done(self, now_us: int) -> None:
+        """The script's last event finished (what follows is drillbook's own clean-up)."""
+        self.script_end_us = now_us
+
+    def idle(self, last_index: int, now_us: int, until_us: int) -> None:
+        if last_index > self._sampled_after and until_us - now_us >= IDLE_SLACK_US:
+            self.counters.sample(last_index, now_us)
+            self._sampled_after = last_index
+
+    def finish(self, last_index: int, now_us: int) -> None:
+        if last_index > self._sampled_after:
+            self.counters.sample(last_index, now_us)
+            self._sampled_after = last_index
+        self.counters.close()
+
+    def evidence(self) -> WorkerEvidence:
+        """What the worker contributes to the trace (built after the run)."""
+        return WorkerEvidence(
+            started_monotonic_ns=self.started_monotonic_ns,
+            script_end_us=self.script_end_us,
+            sockets=tuple(self._sockets),
+            counter_samples=counter_samples(self.counters.samples),
+            sources=KernelSources(
+                tracefs=self.armed,
+                tracefs_note="" if self.armed else "no tracefs capture armed for this run",
+                counters=tuple(self.counters.paths),
+                tcp_info=True,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerEvidence:
+    started_monotonic_ns: int
+    script_end_us: int
+    sockets: tuple[SocketRecord, ...]
+    counter_samples: tuple[CounterSample, ...]
+    sources: KernelSources

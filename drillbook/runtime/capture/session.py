@@ -1,0 +1,140 @@
+"""The caller's side of a run's kernel-event capture: arm a tracefs instance, drain it while
+the run goes on, hand back the raw events, and remove the instance on every exit.
+
+It runs in the process that started the run (a shell, pytest, a Jupyter kernel), never in the
+worker: the worker keeps its CPU time for the script's timing, and the instance is removed
+even when the worker dies. A capture thread arms the instance while the worker starts (the
+worker waits for tracing to be on before its time 0, see gate.py), then reads every CPU's
+``trace_pipe_raw`` every few milliseconds, so that the small per-CPU buffer never fills with
+the host's own TCP traffic. Nothing is decoded during the run: pages are kept as bytes and
+parsed after it (attribute.py).
+
+Theory of exits: ``stop()`` (called from a ``finally``) removes the instance whether the run
+passed, failed, timed out or was interrupted. A SIGKILL of this process leaves the instance
+behind; the next capture's start sweeps instances whose pid is dead (tracefs.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass, field
+
+from drillbook.runtime.capture.formats import EventFormat
+from drillbook.runtime.capture.ringbuffer import PageLayout, RawEvent, parse_header_page, parse_page
+from drillbook.runtime.capture.tracefs import (
+    Instance,
+    TracefsUnavailable,
+    sweep_stale,
+    tracefs_root,
+)
+
+DRAIN_INTERVAL_S = 0.02
+READ_SIZE = 1 << 16
+
+
+@dataclass
+class CaptureResult:
+    """What a capture saw: raw events of every CPU, the formats to decode them, what was lost."""
+
+    formats: list[EventFormat] = field(default_factory=list)
+    events: list[RawEvent] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    overruns: int = 0
+    armed: bool = False
+    note: str = ""
+
+
+class KernelCapture:
+    """One run's capture. ``start()`` never raises: without tracefs it records why."""
+
+    def __init__(self) -> None:
+        self.instance: Instance | None = None
+        self.result = CaptureResult()
+        self._pages: list[tuple[int, bytes]] = []
+        self._layout = PageLayout()
+        self._page_size = 4096
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def instance_path(self) -> str:
+        """The instance's folder, for the worker's gate ("" without a capture)."""
+        return self.instance.path if self.instance is not None else ""
+
+    @classmethod
+    def start(cls) -> KernelCapture:
+        capture = cls()
+        try:
+            root = tracefs_root()
+            sweep_stale(root)
+            capture.instance = Instance.create(root)
+        except TracefsUnavailable as exc:
+            capture.result.note = str(exc)
+            return capture
+        except OSError as exc:
+            capture.result.note = f"tracefs: {exc}"
+            return capture
+        capture._thread = threading.Thread(
+            target=capture._run, name="drillbook-capture", daemon=True
+        )
+        capture._thread.start()
+        return capture
+
+    def _run(self) -> None:
+        instance = self.instance
+        assert instance is not None
+        fds: dict[int, int] = {}
+        try:
+            with (
+                contextlib.suppress(OSError),
+                open(os.path.join(instance.root, "events", "header_page")) as header,
+            ):
+                self._layout = parse_header_page(header.read())
+            formats, missing = instance.formats()
+            self.result.formats, self.result.missing = formats, missing
+            instance.arm(formats)
+            with contextlib.suppress(OSError, ValueError):
+                self._page_size = int(instance.read("buffer_subbuf_size_kb")) * 1024
+            fds = {cpu: instance.open_pipe(cpu) for cpu in instance.cpus()}
+            self.result.armed = True
+            while not self._stop.wait(DRAIN_INTERVAL_S):
+                self._drain(fds)
+            self._drain(fds)
+            self.result.overruns = instance.overruns()
+        except OSError as exc:
+            self.result.note = f"tracefs: {exc}"
+            # The worker waits for tracing to be on: remove the instance so that it goes on.
+            instance.remove()
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+    def _drain(self, fds: dict[int, int]) -> None:
+        for cpu, fd in fds.items():
+            while True:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except BlockingIOError:
+                    break
+                if not data:
+                    break
+                self._pages.append((cpu, data))
+
+    def stop(self) -> CaptureResult:
+        """End the capture, remove the instance, and return the events (parsed here)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        if self.instance is not None:
+            self.instance.remove()
+        page_size = self._page_size
+        for cpu, data in self._pages:
+            for start in range(0, len(data), page_size):
+                page = parse_page(data[start : start + page_size], cpu, self._layout)
+                self.result.events.extend(page.events)
+                if page.missed:
+                    self.result.overruns += max(page.missed, 1)
+        self._pages.clear()
+        return self.result

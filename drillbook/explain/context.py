@@ -20,6 +20,12 @@ class TraceView:
         timed = [s for s in trace.steps if s.actual_us is not None]
         self._timed = sorted(timed, key=lambda s: (s.actual_us or 0, s.index))
         self._times = [s.actual_us or 0 for s in self._timed]
+        # Steps that make something happen (an injection, a call, a command): an outbound
+        # step's time is the kernel's packet, which the kernel's own state change may follow.
+        self._actors = [
+            s for s in self._timed if s.actual is None or s.actual.direction is Direction.INBOUND
+        ]
+        self._actor_times = [s.actual_us or 0 for s in self._actors]
         self._by_packet = {
             (s.actual.time_us, s.actual.live_seq, s.actual.flags): s
             for s in trace.steps
@@ -37,6 +43,14 @@ class TraceView:
         if position == 0:
             return self._timed[0] if self._timed else None
         return self._timed[position - 1]
+
+    def cause_step_at(self, time_us: int) -> Step | None:
+        """The last step that acted (inbound packet, call, command) at or before ``time_us``:
+        the step a state change it made belongs to."""
+        position = bisect_right(self._actor_times, time_us)
+        if position == 0:
+            return self._actors[0] if self._actors else None
+        return self._actors[position - 1]
 
     def step_of_event(self, time_us: int) -> Step | None:
         """The step a kernel event belongs to: the step running when it happened, or the

@@ -26,7 +26,7 @@ def explain_resets(view: TraceView) -> list[Explanation]:
                 found.append(explanation)
     for event in view.trace.kernel_events:
         if event.name == "tcp_receive_reset" and not view.after_script(event.time_us):
-            step = view.step_at(event.time_us)
+            step = view.cause_step_at(event.time_us)
             if step is not None:
                 found.append(
                     Explanation(

@@ -27,6 +27,10 @@ STATE_SENTENCES = {
     ("FIN_WAIT2", "TIME_WAIT"): "the peer's FIN arrived: TIME_WAIT holds the connection for 2 MSL",
     ("FIN_WAIT1", "TIME_WAIT"): "the peer acknowledged our FIN and sent its own",
     ("CLOSING", "TIME_WAIT"): "our FIN was acknowledged: TIME_WAIT holds the connection",
+    ("FIN_WAIT2", "CLOSE"): "the peer's FIN arrived: a TIME_WAIT entry now holds the connection "
+    "for 60 s and the socket itself is closed",
+    ("CLOSING", "CLOSE"): "our FIN was acknowledged: a TIME_WAIT entry holds the connection",
+    ("ESTABLISHED", "CLOSE"): "the connection was aborted (a RST was sent or received)",
     ("CLOSE", "LISTEN"): "listen() made it a listening socket",
 }
 
@@ -41,7 +45,8 @@ def _from_events(view: TraceView) -> list[Explanation]:
     found = []
     last_cong: dict[int, int] = {}
     for event in view.trace.kernel_events:
-        step = view.step_of_event(event.time_us)
+        # The step running when it happened (the inbound packet or call that caused it).
+        step = view.cause_step_at(event.time_us)
         if step is None or view.after_script(event.time_us):
             continue
         if event.name == "inet_sock_set_state":

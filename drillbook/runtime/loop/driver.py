@@ -93,7 +93,6 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
                 self._raise_async_failure()
                 self._run_event(index, event)
                 self.last_event = event
-            self.observer.script_done(self.clock.now_us())
             self._finish_success()
         except EventFailure as failure:
             if not self.observer.script_end_us:
@@ -194,6 +193,7 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
         # below (challenge ACKs) do not.
         self._drain_remaining_packets()
         self.reset_sent = True
+        self.observer.script_done(self.clock.now_us())  # what follows, no line caused
         for packet in self.engine.reset_packets():
             self.sandbox.inject(packet)
 

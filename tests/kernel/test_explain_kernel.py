@@ -1,0 +1,181 @@
+"""Explanations of real runs: the right cause at the right line, as root (tracefs, counters,
+TCP_INFO) and as a normal user (counters and TCP_INFO only); parallel runs see only their own
+events; no tracefs instance is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from test_nonroot import NormalUser, normal_user  # noqa: F401 (a fixture)
+
+from drillbook.parser import parse_script
+from drillbook.runtime.api import run_script
+from drillbook.runtime.capture.tracefs import leftover_instances
+from drillbook.trace.kernel import Cause, Source
+from drillbook.trace.model import Trace
+
+pytestmark = pytest.mark.kernel
+
+SCRIPTS = Path(__file__).parent / "explain_scripts"
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run(name: str) -> Trace:
+    path = SCRIPTS / name
+    for _ in range(3):  # a shared machine may miss a timing edge: that is not what we test
+        trace = run_script(parse_script(path.read_text(), str(path)))
+        if trace.passed:
+            return trace
+    assert trace.passed, trace.failure.render() if trace.failure else ""
+    return trace
+
+
+def keys_at(trace: Trace, line: int) -> list[str]:
+    return [e.keys() for e in trace.explanations_at(line)]
+
+
+def test_tail_loss_probe_then_timer_retransmissions_with_backoff() -> None:
+    trace = run("tlp-then-rto.pkt")
+    assert trace.sources.tracefs and trace.sources.overruns == 0, trace.sources
+    causes = {e.line: e for e in trace.explanations if e.kind == "retransmission"}
+    assert causes[14].cause is Cause.TLP
+    assert causes[15].cause is Cause.RTO and causes[15].backoff == 1
+    assert causes[15].cong is not None and causes[15].cong.new == "Loss"
+    assert causes[15].cwnd is not None and causes[15].cwnd.new == "1"
+    assert causes[16].cause is Cause.RTO and causes[16].backoff == 2
+    assert causes[16].rto_us == 2 * (causes[15].rto_us or 0)
+    assert Source.TRACEFS in causes[15].evidence
+    assert set(causes) == {14, 15, 16}
+
+
+def test_three_duplicate_acks_with_sack_are_a_fast_retransmit() -> None:
+    trace = run("fast-retransmit-sack.pkt")
+    (explanation,) = [e for e in trace.explanations if e.kind == "retransmission"]
+    assert explanation.line == 19 and explanation.cause is Cause.FAST_RETRANSMIT
+    assert explanation.cong is not None and explanation.cong.new == "Recovery"
+
+
+def test_close_with_unread_data_resets_with_abort_on_close() -> None:
+    trace = run("close-unread-reset.pkt")
+    (reset,) = [e for e in trace.explanations if e.kind == "reset"]
+    assert reset.line == 13 and reset.reason == "TCP_ABORT_ON_CLOSE"
+    assert reset.evidence == (Source.TRACEFS,)
+
+
+def test_passive_close_state_changes() -> None:
+    trace = run("passive-close.pkt")
+    assert "state=ESTABLISHED->CLOSE_WAIT" in keys_at(trace, 10)  # < F.
+    assert "state=CLOSE_WAIT->LAST_ACK" in keys_at(trace, 12)  # close()
+    assert "state=LAST_ACK->CLOSE" in keys_at(trace, 14)  # < . ack 2
+
+
+def test_active_close_state_changes() -> None:
+    trace = run("active-close.pkt")
+    assert "state=ESTABLISHED->FIN_WAIT1" in keys_at(trace, 10)  # shutdown()
+    assert "state=FIN_WAIT1->FIN_WAIT2" in keys_at(trace, 12)  # < . ack 2
+    assert "state=FIN_WAIT2->CLOSE" in keys_at(trace, 13)  # < F.
+
+
+def test_drillbook_run_explain_prints_file_line_keys_and_sentence(tmp_path: Path) -> None:
+    script = SCRIPTS / "close-unread-reset.pkt"
+    trace_file = tmp_path / "trace.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "drillbook", "run", "--explain", "--trace", str(trace_file),
+         str(script)], capture_output=True, text=True, timeout=120, cwd=PROJECT)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{script}:13: reason=TCP_ABORT_ON_CLOSE — RST: " in proc.stdout
+    trace = Trace.from_json(trace_file.read_text())
+    assert any(e.reason == "TCP_ABORT_ON_CLOSE" for e in trace.explanations)
+
+
+def test_parallel_runs_of_the_same_script_get_only_their_own_events() -> None:
+    """Same addresses, same ports, same times: only cookies and socket lifetimes tell them
+    apart. Each run must see exactly one connection's events, with its own cookies."""
+    with ThreadPoolExecutor(2) as pool:
+        traces = list(pool.map(lambda _: run("passive-close.pkt"), range(2)))
+    for trace in traces:
+        cookies = {s.cookie for s in trace.sockets}
+        assert cookies and {e.cookie for e in trace.kernel_events} <= cookies
+        changes = [e.keys() for e in trace.explanations if e.kind == "state"]
+        assert changes.count("state=ESTABLISHED->CLOSE_WAIT") == 1, changes
+        assert changes.count("state=CLOSE->LISTEN") == 1, changes
+    assert not {s.cookie for s in traces[0].sockets} & {s.cookie for s in traces[1].sockets}
+
+
+# -- without root: counters and TCP_INFO only ------------------------------------------------
+
+
+def run_as(user: NormalUser, name: str) -> list[str]:
+    path = SCRIPTS / name
+    for _ in range(3):
+        proc = user.run("-m", "drillbook", "run", "--explain", str(path))
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def readable_scripts() -> None:
+    for path in (SCRIPTS, *SCRIPTS.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_explanations_without_root(normal_user: NormalUser, readable_scripts: None) -> None:  # noqa: F811
+    lines = run_as(normal_user, "tlp-then-rto.pkt")
+    by_line = {line.split(":")[1]: line for line in lines if "cause=" in line}
+    assert "cause=tlp" in by_line["14"]
+    assert "cause=rto" in by_line["15"] and "backoff=1" in by_line["15"]
+    assert "cause=rto" in by_line["16"] and "backoff=2" in by_line["16"]
+    lines = run_as(normal_user, "fast-retransmit-sack.pkt")
+    assert any(":19: cause=fast-retransmit" in line for line in lines), lines
+    lines = run_as(normal_user, "close-unread-reset.pkt")
+    assert any(":13: reason=TCP_ABORT_ON_CLOSE" in line for line in lines), lines
+    lines = run_as(normal_user, "passive-close.pkt")
+    assert any(":10: state=ESTABLISHED->CLOSE_WAIT" in line for line in lines), lines
+    lines = run_as(normal_user, "active-close.pkt")
+    assert any(":10: state=ESTABLISHED->FIN_WAIT1" in line for line in lines), lines
+    assert any(":12: state=FIN_WAIT1->FIN_WAIT2" in line for line in lines), lines
+    assert any(":13: state=FIN_WAIT2->CLOSE" in line for line in lines), lines
+
+
+# -- nothing left behind -----------------------------------------------------------------------
+
+
+def test_no_instance_left_after_a_pass_or_a_failure(tmp_path: Path) -> None:
+    run("passive-close.pkt")
+    failing = tmp_path / "fail.pkt"
+    failing.write_text((SCRIPTS / "passive-close.pkt").read_text().replace("ack 2\n", "ack 3\n"))
+    trace = run_script(parse_script(failing.read_text(), str(failing)))
+    assert not trace.passed
+    assert not [n for n in leftover_instances() if n.startswith(f"drillbook-{os.getpid()}-")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_no_instance_namespace_or_process_left_after_a_kill(sig: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drillbook", "run", str(SCRIPTS / "tlp-then-rto.pkt")],
+        cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    mine = f"drillbook-{proc.pid}-"
+    deadline = time.monotonic() + 30
+    while not any(n.startswith(mine) for n in leftover_instances()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.5)  # mid-run
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    if sig == signal.SIGKILL:
+        # Nothing ran in the killed process: the next run's start sweeps what it left.
+        run("passive-close.pkt")
+    assert not [n for n in leftover_instances() if n.startswith(mine)]
+    time.sleep(0.5)
+    survivors = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
+    assert survivors.stdout.strip() == "", survivors.stdout

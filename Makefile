@@ -1,16 +1,28 @@
 # drillbook: two commands do all the set-up.
-#   make lab   - set up, then serve JupyterLab on 127.0.0.1:8888 opened at labs/
-#   make test  - set up, then run the whole test suite (lint, types, tests)
+#   make lab     - set up, then serve JupyterLab on 127.0.0.1:8888 opened at labs/
+#   make test    - set up, then run the whole test suite (lint, types, tests)
+#   make install - install drillbook for every account of this machine (PREFIX, BINDIR)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup lab test lint typecheck pytest system-packages clean
+# The interpreter the venvs are built from: /usr/bin/python3 when it is 3.11 or newer, because
+# every account may execute it (the first python3 on PATH may live under root's 0700 home, as
+# pyenv's does, and a venv made from it works for root alone); otherwise python3 from PATH.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; assert sys.version_info >= (3, 11)' \
+                  2>/dev/null && echo /usr/bin/python3 || echo python3)
+
+# make install: a world-readable, non-editable install in $(PREFIX)/venv, and the drillbook
+# command linked into $(BINDIR), so that any account can run it.
+PREFIX ?= /opt/drillbook
+BINDIR ?= /usr/local/bin
+
+.PHONY: setup lab test lint typecheck pytest system-packages install clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -43,6 +55,16 @@ pytest: setup system-packages
 	$(PY) -m pytest -q tests
 
 test: lint typecheck pytest
+
+install:
+	umask 022 && $(PYTHON) -m venv $(PREFIX)/venv
+	umask 022 && $(PREFIX)/venv/bin/python -m pip install --quiet --upgrade pip
+	rm -rf build  # setuptools would pack stale files left in build/lib by an older tree
+	umask 022 && $(PREFIX)/venv/bin/python -m pip install --quiet .
+	chmod -R a+rX $(PREFIX)
+	mkdir -p $(BINDIR)
+	ln -sfn $(PREFIX)/venv/bin/drillbook $(BINDIR)/drillbook
+	@echo "installed: $(BINDIR)/drillbook -> $(PREFIX)/venv/bin/drillbook ($$($(PREFIX)/venv/bin/python --version))"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,11 +1,14 @@
-"""Shared fixtures: where the conformance corpus is (beside the project, never inside it)."""
+"""Shared fixtures: where the conformance corpus is (beside the project, never inside it);
+this checkout staged for other accounts."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from other_user import Stage, missing_tools, staged
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +26,14 @@ def corpus_dir() -> Path:
     if not (path / "gtests-net").is_dir():
         pytest.skip(f"corpus not found at {path} (set DRILLBOOK_CORPUS)")
     return path
+
+
+@pytest.fixture(scope="session")
+def stage() -> Iterator[Stage]:
+    """This checkout staged for other accounts (see other_user.py); skips with the reason
+    where this process cannot run anything as another account."""
+    problem = missing_tools()
+    if problem:
+        pytest.skip(problem)
+    with staged() as folder:
+        yield folder

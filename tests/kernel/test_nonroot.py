@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -14,52 +14,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from suite_scripts import PASSING, script_folder
+from other_user import Account, Stage
+from suite_scripts import PASSING
 
 from drillbook.runtime.sandbox.userns import missing_for_userns
 
 pytestmark = pytest.mark.kernel
 
 PROJECT = Path(__file__).resolve().parents[2]
-SITE = Path(sys.prefix, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}",
-            "site-packages")
 
 
 @dataclass(frozen=True)
 class NormalUser:
-    """A throwaway account and how to run this project's Python as it."""
+    """A throwaway account and how to run this project's Python as it, from the stage (the
+    checkout and the venv's interpreter may sit in a private folder)."""
 
-    name: str
+    account: Account
     python: str
+    stage: Stage
 
     def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/var/tmp",
-               f"PYTHONPATH={PROJECT}{os.pathsep}{SITE}"]
-        command = ["setpriv", f"--reuid={self.name}", f"--regid={self.name}",
-                   "--clear-groups", *env, self.python, *argv]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              cwd="/")
-
-
-def _python_for(name: str) -> str | None:
-    """An interpreter of this Python version that the user can execute (the venv's may live
-    under a private home), with this project importable."""
-    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for candidate in (sys.executable, f"/usr/bin/{minor}", f"/usr/local/bin/{minor}"):
-        probe = subprocess.run(
-            ["setpriv", f"--reuid={name}", f"--regid={name}", "--clear-groups", "env", "-i",
-             f"PYTHONPATH={PROJECT}{os.pathsep}{SITE}", candidate, "-c", "import drillbook"],
-            capture_output=True, timeout=60)
-        if probe.returncode == 0:
-            return candidate
-    return None
+        return subprocess.run(self.stage.command(self.account, self.python, argv),
+                              capture_output=True, text=True, timeout=timeout, cwd="/")
 
 
 @pytest.fixture(scope="module")
-def normal_user() -> Iterator[NormalUser]:
-    if os.geteuid() != 0:
-        pytest.skip("creating a throwaway user needs root")
-    for tool in ("useradd", "userdel", "setpriv"):
+def normal_user(stage: Stage) -> Iterator[NormalUser]:
+    for tool in ("useradd", "userdel"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
     missing = missing_for_userns()
@@ -69,23 +50,22 @@ def normal_user() -> Iterator[NormalUser]:
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                     name], check=True, capture_output=True)
     try:
-        python = _python_for(name)
+        entry = pwd.getpwnam(name)
+        account = Account(entry.pw_uid, entry.pw_gid)
+        python = stage.python_for(account)
         if python is None:
-            pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} that a "
-                        f"normal user may run can import {PROJECT}")
-        yield NormalUser(name, python)
+            pytest.skip(stage.no_python_reason(account))
+        yield NormalUser(account, python, stage)
     finally:
         subprocess.run(["userdel", name], capture_output=True)
 
 
 @pytest.fixture
-def public_script() -> Iterator[Path]:
-    with script_folder({"ok.pkt": PASSING}) as folder:
-        for path in (folder, folder / "ok.pkt"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        yield folder / "ok.pkt"
+def public_script(stage: Stage) -> Path:
+    return stage.add_file("ok.pkt", PASSING)
 
 
+@pytest.mark.other_user
 def test_the_user_namespace_path_runs_a_script(normal_user: NormalUser,
                                                public_script: Path) -> None:
     """enter_if_unprivileged() then the ordinary run: the worker inherits the namespace."""
@@ -97,6 +77,7 @@ def test_the_user_namespace_path_runs_a_script(normal_user: NormalUser,
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.other_user
 def test_drillbook_run_as_a_normal_user(normal_user: NormalUser, public_script: Path) -> None:
     """The ordinary command: the worker enters the user namespace itself."""
     proc = normal_user.run("-m", "drillbook", "run", str(public_script))

@@ -3,7 +3,6 @@ machine refuses a sandbox."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from kernel_support import missing_privilege
+from other_user import NOBODY, Stage
 from test_worker_entries import KERNEL_DIR, make_request
 
 from drillbook.config import IpMode
@@ -87,29 +87,6 @@ def test_timeout_kills_the_worker() -> None:
     assert time.monotonic() - start < 3.0
 
 
-def _runs_as_nobody(setpriv: str, python: str) -> bool:
-    probe = subprocess.run(
-        [*NOBODY(setpriv), python, "-c", "import sys; assert sys.version_info >= (3, 11)"],
-        capture_output=True, timeout=30, cwd="/",
-    )
-    return probe.returncode == 0
-
-
-def NOBODY(setpriv: str) -> list[str]:  # noqa: N802 - reads as a command prefix
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-
-
-def _nobody_python() -> tuple[str, str]:
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv is not installed: cannot run the worker unprivileged")
-    # The venv's interpreter may live under root's home; nobody can run the system one.
-    python = shutil.which("python3", path="/usr/bin:/bin")
-    if python is None or not _runs_as_nobody(setpriv, python):
-        pytest.skip("no Python interpreter that user nobody may execute")
-    return setpriv, python
-
-
 UNPRIVILEGED_RUN = (
     "import sys\n"
     "from test_worker_entries import make_request\n"
@@ -122,21 +99,29 @@ UNPRIVILEGED_RUN = (
 )
 
 
-def test_unprivileged_worker_runs_in_a_user_namespace() -> None:
+def _as_nobody(stage: Stage) -> list[str]:
+    """The unprivileged run as user nobody, from the stage (the checkout may be private)."""
+    python = stage.python_for(NOBODY)
+    if python is None:
+        pytest.skip(stage.no_python_reason(NOBODY))
+    stage.add_module(Path(KERNEL_DIR, "test_worker_entries.py"))
+    return stage.command(NOBODY, python, ["-c", UNPRIVILEGED_RUN])
+
+
+@pytest.mark.other_user
+def test_unprivileged_worker_runs_in_a_user_namespace(stage: Stage) -> None:
     from drillbook.runtime.sandbox.userns import missing_for_userns
 
-    setpriv, python = _nobody_python()
+    command = _as_nobody(stage)
     if missing_for_userns():
         pytest.skip("this machine forbids unprivileged runs: " + "; ".join(missing_for_userns()))
-    done = subprocess.run(
-        [*NOBODY(setpriv), python, "-c", UNPRIVILEGED_RUN], capture_output=True, text=True,
-        timeout=60, cwd="/", env={"PYTHONPATH": os.pathsep.join((PROJECT_ROOT, KERNEL_DIR))},
-    )
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/")
     assert done.stdout == "result 18 None\n", done.stdout + done.stderr  # a SYN-ACK came back
 
 
-def test_missing_capability_says_how_to_fix_it() -> None:
-    setpriv, python = _nobody_python()
+@pytest.mark.other_user
+def test_missing_capability_says_how_to_fix_it(stage: Stage) -> None:
+    command = _as_nobody(stage)
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("unshare(1) is not installed: cannot hide /dev/net/tun")
@@ -144,10 +129,8 @@ def test_missing_capability_says_how_to_fix_it() -> None:
     # path can work: the message must say what is missing and how to fix it.
     done = subprocess.run(
         [unshare, "--mount", "--propagation", "private", "sh", "-c",
-         'mount -t tmpfs none /dev/net && exec "$@"', "sh",
-         *NOBODY(setpriv), python, "-c", UNPRIVILEGED_RUN],
+         'mount -t tmpfs none /dev/net && exec "$@"', "sh", *command],
         capture_output=True, text=True, timeout=60, cwd="/",
-        env={"PYTHONPATH": os.pathsep.join((PROJECT_ROOT, KERNEL_DIR))},
     )
     assert done.stdout.startswith(
         "SandboxError drillbook needs CAP_NET_ADMIN and CAP_SYS_ADMIN, or unprivileged user "

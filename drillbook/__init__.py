@@ -1,13 +1,16 @@
 """drillbook: packetdrill scripts against the real Linux kernel, in Jupyter and on the shell.
 
-The public API is imported lazily so that ``import drillbook`` stays light: it must not pull
-in matplotlib, IPython, ipywidgets or pyroute2 (a test enforces this).
+``drillbook.parse(text_or_path, **flags)`` and ``drillbook.run(text_or_path, **flags)`` are the
+Python API (drillbook.api). What they use is imported when they are called, so that ``import
+drillbook`` stays light: it must not pull in matplotlib, IPython, ipywidgets or pyroute2 (a test
+enforces this).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drillbook.api import parse, run
 from drillbook.errors import (
     DrillbookError,
     RunAborted,
@@ -15,6 +18,7 @@ from drillbook.errors import (
     ScriptError,
     ScriptSemanticError,
     ScriptSyntaxError,
+    UsageError,
 )
 
 __version__ = "0.1.0"
@@ -26,26 +30,13 @@ __all__ = [
     "ScriptError",
     "ScriptSemanticError",
     "ScriptSyntaxError",
+    "UsageError",
     "__version__",
     "load_ipython_extension",
-    "unload_ipython_extension",
     "parse",
     "run",
+    "unload_ipython_extension",
 ]
-
-
-def parse(text: str, path: str = "<script>", **config: Any) -> Any:
-    """Parse packetdrill script text into a :class:`drillbook.script.Script`."""
-    from drillbook.parser import parse_script
-
-    return parse_script(text, path=path, **config)
-
-
-def run(script_or_text: Any, **options: Any) -> Any:
-    """Run a script against the real kernel and return its :class:`drillbook.trace.Trace`."""
-    from drillbook.runtime.api import run_script
-
-    return run_script(script_or_text, **options)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -163,7 +163,8 @@ def check_backoff(
 
 def check_fast_retransmit(result: Result, expected_dupacks: int | None) -> Check:
     """How many duplicate ACKs the kernel waited for before its first retransmission
-    (RFC 5681 3.2: fast retransmit on the third duplicate ACK)."""
+    (RFC 5681 3.2: fast retransmit on the third duplicate ACK; Linux counts them only
+    without SACK, where RACK has nothing to time)."""
     if expected_dupacks is None:
         return Check(False, NO_ANSWER)
     found = retransmissions(result)

@@ -162,7 +162,7 @@ def ack_delay_us(result: Trace | HasTrace, inbound_seq: int | None = None) -> in
     """How long the kernel took to acknowledge an inbound data segment (the first by default).
 
     The delay runs from the segment's arrival to the first outbound packet whose ack covers
-    its last byte (RFC 1122 4.2.3.2 allows up to 500 ms; Linux waits about 40 ms).
+    its last byte (RFC 1122 4.2.3.2 allows up to 500 ms; Linux starts at 40 ms and adapts).
     """
     trace = trace_of(result)
     segments = [p for p in _inbound(trace) if p.payload_len > 0]

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from drillbook.errors import DrillbookError, RunAborted, SandboxError, ScriptError
+from drillbook.trace.codec import trace_to_json
 from drillbook.trace.model import Trace
 
 KIND_CHOICES = ("auto", "all", "sequence", "sack", "time-sequence", "window")
@@ -128,7 +129,7 @@ def main(argv: list[str]) -> int:
         print(f"drillbook render: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.save_trace:
-        Path(args.save_trace).write_text(trace.to_json())
+        Path(args.save_trace).write_text(trace_to_json(trace))
     out = _write(trace, args)
     print(f"wrote {out}")
     if trace.failure is not None:

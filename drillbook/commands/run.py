@@ -16,6 +16,7 @@ from drillbook.options import ArgvFlags, parse_argv
 from drillbook.parser import parse_with_flags
 from drillbook.script.checks import check_script
 from drillbook.script.model import Script
+from drillbook.trace.codec import trace_to_json
 from drillbook.trace.model import Trace
 
 HELP = """usage: drillbook run [packetdrill flags] SCRIPT.pkt...
@@ -134,7 +135,7 @@ def run_one(
 
 def write_trace(trace: Trace, path: str) -> None:
     try:
-        Path(path).write_text(trace.to_json(), encoding="utf-8")
+        Path(path).write_text(trace_to_json(trace), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the trace: {exc.strerror or exc}") from None
 

@@ -4,8 +4,9 @@ comparison in packetdrill's order (payload length, headers, flow label, options,
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from drillbook.config import RunConfig
 from drillbook.engine.expected import ExpectedTcp, expected_tcp
 from drillbook.engine.records import AnyRecord, plain_record, record_tcp
 from drillbook.engine.results import OutboundVerdict, PacketFailure
@@ -28,8 +29,23 @@ from drillbook.wire.packet import Packet, decode_packet
 from drillbook.wire.tcp import TCP_ACK, TCP_FIN, TCP_SYN, TcpSegment
 from drillbook.wire.udp import UdpDatagram
 
-if TYPE_CHECKING:  # pragma: no cover
-    from drillbook.engine.packets import PacketEngine
+
+class MatchContext(Protocol):
+    """What a matcher needs of the engine that made it (drillbook.engine.packets)."""
+
+    @property
+    def config(self) -> RunConfig: ...
+
+    @property
+    def ipv6(self) -> bool: ...
+
+    def owns(self, sock: TestSocket, pkt: Packet) -> bool:
+        """Whether a sniffed packet belongs to ``sock``'s connection."""
+        ...
+
+    def to_script(self, sock: TestSocket, tcp: TcpSegment) -> TcpSegment:
+        """``tcp`` with its numbers mapped to the script's."""
+        ...
 
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
 
@@ -37,7 +53,7 @@ IPPROTO_TCP, IPPROTO_UDP = 6, 17
 class OutboundMatcher:
     """Collects the sniffed segments for one `>` line and compares them with it."""
 
-    def __init__(self, engine: PacketEngine, spec: PacketSpec, sock: TestSocket) -> None:
+    def __init__(self, engine: MatchContext, spec: PacketSpec, sock: TestSocket) -> None:
         self.engine = engine
         self.spec = spec
         self.sock = sock
@@ -52,7 +68,7 @@ class OutboundMatcher:
         except WireError:
             return OutboundVerdict("skip")
         sock = self.sock
-        if not self.engine._owns(sock, pkt):
+        if not self.engine.owns(sock, pkt):
             return OutboundVerdict("skip")
         tcp = pkt.tcp
         script_tcp = None

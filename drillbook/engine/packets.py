@@ -332,7 +332,7 @@ class PacketEngine:
             sock.script_local_isn = body.start_seq & MASK32
         return OutboundMatcher(self, spec, sock)
 
-    def _owns(self, sock: TestSocket, pkt: Packet) -> bool:
+    def owns(self, sock: TestSocket, pkt: Packet) -> bool:
         """find_socket_for_live_packet / find_connect_for_live_packet, for outbound packets."""
         transport = pkt.transport
         sport = getattr(transport, "sport", None)
@@ -408,7 +408,7 @@ class PacketEngine:
         except WireError:
             return None
         sock = self.socket
-        if sock is None or not self._owns(sock, pkt):
+        if sock is None or not self.owns(sock, pkt):
             return None
         if pkt.tcp is not None:
             return record_tcp(">", when_us, raw, pkt, self.to_script(sock, pkt.tcp))

@@ -22,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from types import MappingProxyType
 
 from drillbook.jupyter.result import FigureImage
+from drillbook.trace.codec import trace_to_json
 from drillbook.trace.model import Trace
 
 __all__ = ["FigurePool", "chosen_kinds", "render_images", "render_kind"]
@@ -127,7 +128,7 @@ class FigurePool:
             return render_images(trace, chosen, dpi=dpi, image_format=image_format)
         self.start()
         assert self._executor is not None
-        payload = trace.to_json()
+        payload = trace_to_json(trace)
         try:
             futures: list[Future[FigureImage]] = [
                 self._executor.submit(_render_task, payload, kind, dpi, image_format)

@@ -36,6 +36,7 @@ from drillbook.jupyter.cellargs import (
 )
 from drillbook.jupyter.figures import FigurePool
 from drillbook.jupyter.runner import RunRequest, parse_cell, run_parsed
+from drillbook.trace.errors import raise_for_failures
 
 __all__ = ["Drill", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -141,7 +142,7 @@ class Drill(Magics):
         self._store(options.out, result)
         if (options.check or self.check) and not result.passed:
             display(result)
-            result.trace.raise_for_failures()
+            raise_for_failures(result.trace)
         return result
 
     def _source(self, args: argparse.Namespace, cell: str | None) -> tuple[str, str]:

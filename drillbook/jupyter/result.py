@@ -17,6 +17,8 @@ from drillbook.config import RunConfig
 from drillbook.jupyter.verdict import Verdict, verdict_for
 from drillbook.script.model import Script
 from drillbook.trace.model import Failure, Trace
+from drillbook.trace.pcap import write_pcap
+from drillbook.trace.report import text_report
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -75,7 +77,7 @@ class DrillResult:
 
     def to_pcap(self, path: str) -> str:
         """Write every packet of the run to a pcap file; returns the path."""
-        self.trace.to_pcap(path)
+        write_pcap(self.trace, path)
         return path
 
     def figures(self, kinds: tuple[str, ...] | None = None) -> Figure:
@@ -89,7 +91,7 @@ class DrillResult:
 
     def report(self) -> str:
         """The run as text (packetdrill-like report)."""
-        return self.trace.report()
+        return text_report(self.trace)
 
     def __repr__(self) -> str:
         return self.verdict.text

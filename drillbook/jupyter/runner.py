@@ -16,6 +16,7 @@ from drillbook.jupyter.figures import FigurePool, render_images
 from drillbook.jupyter.result import DrillResult
 from drillbook.script.model import Script
 from drillbook.trace.model import FailureKind, Trace
+from drillbook.trace.pcap import write_pcap
 
 __all__ = ["RunRequest", "parse_cell", "render_images", "run_parsed", "run_text"]
 
@@ -89,7 +90,7 @@ def run_parsed(
     started = time.perf_counter() if started is None else started
     trace = _run_with_timing_retries(script, config, request)
     if request.pcap:
-        trace.to_pcap(request.pcap)
+        write_pcap(trace, request.pcap)
     rewritten = None
     if request.explore and trace.passed:  # a run cut short has no complete answer to offer
         from drillbook.jupyter.explore import rewritten_text

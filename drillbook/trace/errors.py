@@ -19,3 +19,10 @@ class ScriptFailed(DrillbookError):
         assert trace.failure is not None
         super().__init__(trace.failure.render())
         self.trace = trace
+
+
+def raise_for_failures(trace: Trace) -> None:
+    """Raise :class:`ScriptFailed` when the run failed: mismatches are data until a boundary
+    (CLI exit code, pytest) wants an exception."""
+    if trace.failure is not None:
+        raise ScriptFailed(trace)

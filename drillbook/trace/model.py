@@ -1,7 +1,9 @@
 """What happened in a run: the Trace. Pure data, versioned JSON (see codec.py).
 
 A run always yields a Trace, whether it passed or not: mismatches are data, not exceptions.
-``Trace.raise_for_failures()`` turns a failed trace into an exception at the boundary.
+``drillbook.trace.errors.raise_for_failures(trace)`` turns a failed trace into an exception at
+the boundary; the JSON codec, the pcap export and the text report are functions of their own
+modules, which import this one (never the other way round).
 
 Times are integer microseconds since the run's time 0 (the script's ``0``).
 Sequence and ack numbers in :class:`PacketRecord` are in *script* space (the relative numbers a
@@ -210,30 +212,3 @@ class Trace:
             if sample.after_step >= index:
                 return sample
         return None
-
-    def raise_for_failures(self) -> None:
-        if self.failure is not None:
-            from drillbook.trace.errors import ScriptFailed
-
-            raise ScriptFailed(self)
-
-    def to_json(self) -> str:
-        from drillbook.trace.codec import trace_to_json
-
-        return trace_to_json(self)
-
-    @staticmethod
-    def from_json(text: str) -> Trace:
-        from drillbook.trace.codec import trace_from_json
-
-        return trace_from_json(text)
-
-    def to_pcap(self, path: str) -> None:
-        from drillbook.trace.pcap import write_pcap
-
-        write_pcap(self, path)
-
-    def report(self) -> str:
-        from drillbook.trace.report import text_report
-
-        return text_report(self)

@@ -11,6 +11,7 @@ from kernel_support import run_with_timing_retries
 from drillbook.config import RunConfig
 from drillbook.parser import parse_script
 from drillbook.trace.model import Trace
+from drillbook.trace.report import text_report
 
 pytestmark = pytest.mark.kernel
 
@@ -51,6 +52,6 @@ def test_a_queued_read_fails_with_the_syscall_threads_errno(tmp_path: Path) -> N
 def test_queued_reads_return_within_a_tight_tolerance(tmp_path: Path) -> None:
     tail = "+0...0.000 read(4, ..., 500) = 500\n+0...0.000 read(4, ..., 500) = 500\n"
     trace = _run(tail, tmp_path, tolerance_us=1000, attempts=3)
-    assert trace.passed, trace.report()
+    assert trace.passed, text_report(trace)
     returns = [s.syscall for s in trace.steps if s.syscall is not None and s.syscall.blocking]
     assert len(returns) == 2

@@ -18,6 +18,7 @@ from test_nonroot import NormalUser, normal_user  # noqa: F401 (a fixture)
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture.tracefs import leftover_instances
+from drillbook.trace.codec import trace_from_json
 from drillbook.trace.kernel import Cause, Source
 from drillbook.trace.model import Trace
 
@@ -91,7 +92,7 @@ def test_drillbook_run_explain_prints_file_line_keys_and_sentence(tmp_path: Path
          str(script)], capture_output=True, text=True, timeout=120, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
     assert f"{script}:13: reason=TCP_ABORT_ON_CLOSE — RST: " in proc.stdout
-    trace = Trace.from_json(trace_file.read_text())
+    trace = trace_from_json(trace_file.read_text())
     assert any(e.reason == "TCP_ABORT_ON_CLOSE" for e in trace.explanations)
 
 

@@ -14,6 +14,7 @@ from drillbook.config import RunConfig
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.trace.model import Direction
+from drillbook.trace.pcap import write_pcap
 
 pytestmark = pytest.mark.kernel
 
@@ -23,7 +24,7 @@ def test_the_handshake_capture_reads_back_in_tshark(tmp_path: Path) -> None:
     config = RunConfig(tolerance_usecs=10_000)
     trace = run_script(parse_script(HANDSHAKE, str(tmp_path / "handshake.pkt"), config), config)
     path = tmp_path / "run.pcap"
-    trace.to_pcap(str(path))
+    write_pcap(trace, str(path))
     rows = subprocess.run(
         ["tshark", "-r", str(path), "-T", "fields", "-E", "separator=,",
          "-e", "frame.time_epoch", "-e", "ip.src", "-e", "tcp.flags.str", "-e", "tcp.len"],

@@ -17,6 +17,7 @@ from drillbook.commands.render import main
 from drillbook.render import PALETTE, draw_sack, draw_sequence, draw_time_sequence
 from drillbook.render.events import PacketStatus, unexpected_packets
 from drillbook.trace.model import Direction, StepKind, Trace
+from drillbook.trace.report import text_report
 
 pytestmark = KERNEL_MARKS
 
@@ -54,7 +55,7 @@ def test_sequence_arrows_match_the_real_trace(which: str,
     trace: Trace = request.getfixturevalue(which)
     art = draw_sequence(axes(), trace)  # type: ignore[arg-type]
     packet_steps = [s for s in trace.steps if s.kind in (StepKind.INBOUND, StepKind.OUTBOUND)]
-    assert packet_steps, trace.report()
+    assert packet_steps, text_report(trace)
     assert len(art.arrows) == len(packet_steps) + len(unexpected_packets(trace))
     for arrow in art.arrows:
         assert arrow.label.get_text() == arrow.packet.summary
@@ -69,7 +70,7 @@ def test_sack_bars_match_the_real_kernel_blocks(sack_run: Trace) -> None:
     art = draw_sack(axes(), sack_run)  # type: ignore[arg-type]
     kernel_blocks = [b for p in sack_run.packets if p.direction is Direction.OUTBOUND
                      for b in p.sack_blocks]
-    assert kernel_blocks, sack_run.report()
+    assert kernel_blocks, text_report(sack_run)
     assert [bar.block for bar in art.blocks] == kernel_blocks
     for bar in art.blocks:
         assert (bar.patch.get_x(), bar.patch.get_x() + bar.patch.get_width()) == bar.block

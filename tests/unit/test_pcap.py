@@ -76,7 +76,7 @@ def test_packets_are_written_in_time_order(tmp_path: Path) -> None:
     trace = make_trace()
     shuffled = Trace("x.pkt", "", "ipv4", (), tuple(reversed(trace.packets)), started_at=0.0)
     path = tmp_path / "run.pcap"
-    shuffled.to_pcap(str(path))
+    write_pcap(shuffled, str(path))
     times = [float(p.time) for p in rdpcap(str(path))]
     assert times == sorted(times) and len(times) == 3
 

@@ -8,6 +8,7 @@ import pytest
 from trace_fixtures import sack_mismatch_trace, sack_trace
 
 from drillbook.commands.render import ALL_KINDS, chosen_kinds, main
+from drillbook.trace.codec import trace_to_json
 
 
 def test_kind_choice() -> None:
@@ -43,12 +44,12 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_saved_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("drillbook.trace.codec", reason="the JSON codec has not landed yet")
     saved = tmp_path / "t.json"
-    saved.write_text(sack_trace().to_json())
+    saved.write_text(trace_to_json(sack_trace()))
     out = tmp_path / "f.svg"
     assert main(["--trace", str(saved), "--out", str(out), "--kind", "sack"]) == 0
     assert b"<svg" in out.read_bytes()[:500]
     bad = tmp_path / "bad.json"
-    bad.write_text(sack_mismatch_trace().to_json())
+    bad.write_text(trace_to_json(sack_mismatch_trace()))
     png = tmp_path / "f.png"
     assert main(["--trace", str(bad), "--out", str(png), "--kind", "sack", "--dpi", "30"]) == 1
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -113,7 +113,7 @@ def test_document_shape() -> None:
     assert document["packets"][0]["direction"] == "<"
     assert document["steps"][1]["kind"] == "syscall"
     assert document["failure"]["details"] == ["a", "b"]
-    assert Trace.from_json(example_trace().to_json()) == example_trace()
+    assert trace_from_json(trace_to_json(example_trace())) == example_trace()
 
 
 def test_indent_is_only_layout() -> None:

@@ -198,3 +198,4 @@ class KernelSources:
     overruns: int = 0  # events the kernel dropped because the buffer was full
     counters: tuple[str, ...] = ()  # counter files read: "/proc/net/netstat", "/proc/net/snmp"
     tcp_info: bool = False
+    arm_wait_us: int = 0  # how long the worker waited before time 0 for the capture to be armed

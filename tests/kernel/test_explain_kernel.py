@@ -17,6 +17,7 @@ from test_nonroot import NormalUser, normal_user  # noqa: F401 (a fixture)
 
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
+from drillbook.runtime.capture.session import wait_for_removals
 from drillbook.runtime.capture.tracefs import leftover_instances
 from drillbook.trace.codec import trace_from_json
 from drillbook.trace.kernel import Cause, Source
@@ -152,6 +153,7 @@ def test_no_instance_left_after_a_pass_or_a_failure(tmp_path: Path) -> None:
     failing.write_text((SCRIPTS / "passive-close.pkt").read_text().replace("ack 2\n", "ack 3\n"))
     trace = run_script(parse_script(failing.read_text(), str(failing)))
     assert not trace.passed
+    wait_for_removals()
     assert not [n for n in leftover_instances() if n.startswith(f"drillbook-{os.getpid()}-")]
 
 
@@ -172,6 +174,7 @@ def test_no_instance_namespace_or_process_left_after_a_kill(sig: int) -> None:
     if sig == signal.SIGKILL:
         # Nothing ran in the killed process: the next run's start sweeps what it left.
         run("passive-close.pkt")
+        wait_for_removals()
     assert not [n for n in leftover_instances() if n.startswith(mine)]
     time.sleep(0.5)
     survivors = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)

@@ -53,17 +53,37 @@ class _Lifetime:
     end_ns: int
 
 
-def decode_all(events: list[RawEvent], formats: list[EventFormat]) -> list[_Decoded]:
+def decode_all(
+    events: list[RawEvent], formats: list[EventFormat], cookies: set[int] | None = None
+) -> list[_Decoded]:
+    """Decode events in time order. With ``cookies``, an event whose cookie is another
+    socket's (most of them: the host's own traffic) is only a placeholder: decoding every
+    field of it would be wasted work."""
     decoders: dict[int, EventDecoder] = {f.event_id: f.decoder() for f in formats}
+    cookie_at = {f.event_id: _cookie_offset(f) for f in formats}
     decoded = []
     for raw in events:
-        decoder = decoders.get(common_type(raw.payload))
+        event_id = common_type(raw.payload)
+        decoder = decoders.get(event_id)
         if decoder is None:
             continue
+        offset = cookie_at.get(event_id)
+        if cookies is not None and offset is not None:
+            cookie = int.from_bytes(raw.payload[offset : offset + 8], "little")
+            if cookie not in cookies:
+                decoded.append(_Decoded("", raw.timestamp_ns, raw.cpu, (), ()))
+                continue
         fields, symbols = decoder.decode(raw.payload)
         decoded.append(_Decoded(decoder.format.name, raw.timestamp_ns, raw.cpu, fields, symbols))
     decoded.sort(key=lambda d: d.timestamp_ns)
     return decoded
+
+
+def _cookie_offset(event_format: EventFormat) -> int | None:
+    for field in event_format.fields:
+        if field.name == "sock_cookie" and field.size == 8:
+            return field.offset
+    return None
 
 
 def attribute(
@@ -73,7 +93,7 @@ def attribute(
     started_monotonic_ns: int,
 ) -> tuple[KernelEvent, ...]:
     """The run's own events, in time order, with script times."""
-    decoded = decode_all(events, formats)
+    decoded = decode_all(events, formats, cookies)
     lifetimes = _lifetimes(decoded, cookies)
     owners: list[int] = []
     for event in decoded:

@@ -24,23 +24,32 @@ from drillbook.trace.kernel import CounterSample, KernelSources, SocketRecord
 
 SO_COOKIE = 57  # <asm-generic/socket.h>
 ARM_TIMEOUT_S = 3.0
+APPEAR_S = 1.0
 ARM_POLL_S = 0.0005
 IDLE_SLACK_US = 1500  # sample the counters only when the next event is at least this far away
 
 
 def wait_until_armed(instance_path: str, timeout_s: float = ARM_TIMEOUT_S) -> bool:
-    """Wait until the caller's instance has tracing on (armed) or is gone (it failed)."""
+    """Wait until the caller's instance has tracing on (armed). The caller's capture thread
+    makes it while this worker starts: if it does not appear within APPEAR_S, or disappears
+    (it could not be armed), go on without it."""
     if not instance_path:
         return False
-    deadline = time.monotonic() + timeout_s
+    start = time.monotonic()
     flag = os.path.join(instance_path, "tracing_on")
-    while time.monotonic() < deadline:
+    seen = False
+    events = os.path.join(instance_path, "set_event")
+    while time.monotonic() - start < timeout_s:
         try:
-            with open(flag) as handle:
-                if handle.read().strip() == "1":
+            # A new instance has tracing on before it is armed: armed means tracing on *and*
+            # events enabled (the capture turns tracing off first, on again last).
+            with open(flag) as handle, open(events) as enabled:
+                seen = True
+                if handle.read().strip() == "1" and enabled.read().strip():
                     return True
         except OSError:
-            return False  # removed: the capture could not be armed
+            if seen or time.monotonic() - start > APPEAR_S:
+                return False  # removed, or never made: the capture could not be armed
         time.sleep(ARM_POLL_S)
     return False
 
@@ -69,9 +78,12 @@ class RunObserver:
         self._known: dict[int, int] = {}  # live fd -> cookie
         self._sampled_after = -2
         self.script_end_us = 0
+        self.arm_wait_us = 0
 
     def before_time_zero(self) -> None:
+        begin = time.monotonic_ns()
         self.armed = wait_until_armed(self.instance_path)
+        self.arm_wait_us = (time.monotonic_ns() - begin) // 1000
         self.counters.sample(-1, 0)
         self._sampled_after = -1
 
@@ -120,6 +132,7 @@ class RunObserver:
                 tracefs_note="" if self.armed else "no tracefs capture armed for this run",
                 counters=tuple(self.counters.paths),
                 tcp_info=True,
+                arm_wait_us=self.arm_wait_us,
             ),
         )
 

@@ -31,6 +31,7 @@ from drillbook.runtime.capture.tracefs import (
 )
 
 DRAIN_INTERVAL_S = 0.02
+REMOVAL_THREAD = "drillbook-tracefs-removal"
 READ_SIZE = 1 << 16
 
 
@@ -65,17 +66,15 @@ class KernelCapture:
 
     @classmethod
     def start(cls) -> KernelCapture:
+        """Name the instance and start the capture thread, which makes and arms it (the
+        slow part) while the worker starts."""
         capture = cls()
         try:
             root = tracefs_root()
-            sweep_stale(root)
-            capture.instance = Instance.create(root)
         except TracefsUnavailable as exc:
             capture.result.note = str(exc)
             return capture
-        except OSError as exc:
-            capture.result.note = f"tracefs: {exc}"
-            return capture
+        capture.instance = Instance.named(root)
         capture._thread = threading.Thread(
             target=capture._run, name="drillbook-capture", daemon=True
         )
@@ -87,6 +86,8 @@ class KernelCapture:
         assert instance is not None
         fds: dict[int, int] = {}
         try:
+            sweep_stale(instance.root)
+            instance.create()
             with (
                 contextlib.suppress(OSError),
                 open(os.path.join(instance.root, "events", "header_page")) as header,
@@ -103,7 +104,7 @@ class KernelCapture:
                 self._drain(fds)
             self._drain(fds)
             self.result.overruns = instance.overruns()
-        except OSError as exc:
+        except (OSError, TracefsUnavailable) as exc:
             self.result.note = f"tracefs: {exc}"
             # The worker waits for tracing to be on: remove the instance so that it goes on.
             instance.remove()
@@ -123,12 +124,17 @@ class KernelCapture:
                 self._pages.append((cpu, data))
 
     def stop(self) -> CaptureResult:
-        """End the capture, remove the instance, and return the events (parsed here)."""
+        """End the capture, have the instance removed, and return the events (parsed here).
+
+        Removing an instance waits for RCU grace periods (35-90 ms here): a thread of its own
+        does it, so the caller gets its trace at once. It is not a daemon thread, so the
+        interpreter waits for it before exiting; :func:`wait_for_removals` waits for it too.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         if self.instance is not None:
-            self.instance.remove()
+            threading.Thread(target=self.instance.remove, name=REMOVAL_THREAD).start()
         page_size = self._page_size
         for cpu, data in self._pages:
             for start in range(0, len(data), page_size):
@@ -138,3 +144,10 @@ class KernelCapture:
                     self.result.overruns += max(page.missed, 1)
         self._pages.clear()
         return self.result
+
+
+def wait_for_removals(timeout_s: float = 10.0) -> None:
+    """Wait until every instance this process stopped is removed."""
+    for thread in threading.enumerate():
+        if thread.name == REMOVAL_THREAD:
+            thread.join(timeout_s)

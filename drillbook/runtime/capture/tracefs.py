@@ -97,23 +97,17 @@ class Instance:
         return os.path.join(self.root, "instances", self.name)
 
     @classmethod
-    def create(cls, root: str) -> Instance:
-        """A fresh instance named after this process, with tracing off."""
-        pid = os.getpid()
-        n = time.monotonic_ns() % 10**12
-        for _ in range(100):
-            name = f"{PREFIX}{pid}-{n}"
-            try:
-                os.mkdir(os.path.join(root, "instances", name))
-            except FileExistsError:
-                n += 1
-                continue
-            except OSError as exc:
-                raise TracefsUnavailable(f"cannot create a tracefs instance: {exc}") from None
-            instance = cls(root, name)
-            instance.write("tracing_on", "0")
-            return instance
-        raise TracefsUnavailable("cannot find a free tracefs instance name")
+    def named(cls, root: str) -> Instance:
+        """An instance name of this process's, unique to it (nothing is made yet)."""
+        return cls(root, f"{PREFIX}{os.getpid()}-{time.monotonic_ns()}")
+
+    def create(self) -> None:
+        """Make the instance, with tracing off until it is armed."""
+        try:
+            os.mkdir(self.path)
+        except OSError as exc:
+            raise TracefsUnavailable(f"cannot create a tracefs instance: {exc}") from None
+        self.write("tracing_on", "0")
 
     def write(self, relative: str, value: str) -> None:
         with open(os.path.join(self.path, relative), "w") as handle:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from drillbook.config import RunConfig
 from drillbook.jupyter.verdict import Verdict, verdict_for
 from drillbook.script.model import Script
+from drillbook.trace.kernel import Explanation
 from drillbook.trace.model import Failure, Trace
 from drillbook.trace.pcap import write_pcap
 from drillbook.trace.report import text_report
@@ -68,6 +69,16 @@ class DrillResult:
     @property
     def failure(self) -> Failure | None:
         return self.trace.failure
+
+    @property
+    def explanations(self) -> tuple[Explanation, ...]:
+        """Why the kernel acted, per script line (``cause=``, ``reason=``, ``state=`` ...)."""
+        return self.trace.explanations
+
+    def explain(self) -> str:
+        """The explanations as ``drillbook run --explain`` prints them, one per line."""
+        return "\n".join(e.render(self.trace.script_path.rsplit("/", 1)[-1]) for e in
+                         self.explanations)
 
     @property
     def verdict(self) -> Verdict:

@@ -30,9 +30,11 @@ __all__ = [
     "Check",
     "check_ack_delay",
     "check_backoff",
+    "check_cause",
     "check_fast_retransmit",
     "check_packet",
     "check_passed",
+    "check_reset_reason",
     "check_retransmission",
     "check_sack_blocks",
     "check_segments",
@@ -343,3 +345,43 @@ def check_syscall(result: Result, line: int, expected: int | None) -> Check:
     if call.result == expected:
         return Check(True, f"{measured}, as you expected")
     return Check(False, f"{measured}; you expected {expected}")
+
+
+def check_cause(result: Result, line: int, expected: str | None) -> Check:
+    """Why the kernel sent the packet of ``>`` line ``line`` again, as the kernel itself says:
+    ``tlp``, ``rto``, ``fast-retransmit``, ``rack``, ``syn-retransmit``, ... (the student
+    predicts it before looking at the run's explanations)."""
+    if expected is None:
+        return Check(False, NO_ANSWER, title="Why?")
+    trace = trace_of(result)
+    found = [e for e in trace.explanations_at(line) if e.cause is not None]
+    if not found:
+        return Check(False, f"the kernel sent nothing again at line {line} in this run",
+                     title="Why?")
+    cause = found[0].cause
+    assert cause is not None
+    said = f"at line {line} the kernel says cause={cause.value}: {found[0].sentence}"
+    if cause.value == expected.strip().lower():
+        return Check(True, f"{said}; as you predicted", title="Why?")
+    return Check(False, f"{said}; you predicted {expected}", title="Why?")
+
+
+def check_reset_reason(result: Result, line: int, expected: str | None) -> Check:
+    """The kernel's own reason for the RST of ``>`` line ``line`` (``TCP_ABORT_ON_CLOSE``...);
+    the prefix ``TCP_`` and the case do not matter."""
+    if expected is None:
+        return Check(False, NO_ANSWER, title="Why?")
+    trace = trace_of(result)
+    found = [e for e in trace.explanations_at(line) if e.reason is not None]
+    if not found or found[0].reason is None:
+        return Check(False, f"no reset with a reason at line {line} in this run", title="Why?")
+    reason = found[0].reason
+
+    def norm(text: str) -> str:
+        text = text.strip().upper().replace("-", "_").replace(" ", "_")
+        return text[4:] if text.startswith("TCP_") else text
+
+    said = f"at line {line} the kernel says reason={reason}: {found[0].sentence}"
+    if norm(reason) == norm(expected):
+        return Check(True, f"{said}; as you predicted", title="Why?")
+    return Check(False, f"{said}; you predicted {expected}", title="Why?")

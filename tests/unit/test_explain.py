@@ -1,0 +1,187 @@
+"""The pure parts of kernel evidence: the ring buffer's page format, format files, counters,
+attribution by cookie and socket lifetime, and the explanations' vocabulary."""
+
+from __future__ import annotations
+
+import struct
+
+from drillbook.explain import explain_trace
+from drillbook.lessons.checks import check_cause, check_reset_reason
+from drillbook.runtime.capture.attribute import attribute
+from drillbook.runtime.capture.counters import RawSample, counter_samples, parse_counters
+from drillbook.runtime.capture.formats import parse_format
+from drillbook.runtime.capture.ringbuffer import parse_header_page, parse_page
+from drillbook.trace.kernel import (
+    Cause,
+    Change,
+    CounterDelta,
+    CounterSample,
+    Explanation,
+    KernelSources,
+    SocketRecord,
+)
+from drillbook.trace.model import (
+    Direction,
+    Outcome,
+    PacketRecord,
+    Step,
+    StepKind,
+    TcpInfoSnapshot,
+    Trace,
+)
+
+STATE_FORMAT = """name: inet_sock_set_state
+ID: 2287
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;
+\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
+\tfield:__u8 saddr[4];\toffset:24;\tsize:4;\tsigned:0;
+
+print fmt: "oldstate=%s", __print_symbolic(REC->oldstate, { 1, "TCP_ESTABLISHED" }, \
+{ 7, "TCP_CLOSE" }, { TCP_LISTEN, "TCP_LISTEN" })
+"""
+
+PROBE_FORMAT = """name: tcp_destroy_sock
+ID: 2278
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:__u64 sock_cookie;\toffset:16;\tsize:8;\tsigned:0;
+"""
+
+HEADER_PAGE = """\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
+\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;
+\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;
+\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;
+"""
+
+
+def state_payload(skaddr: int, old: int, new: int) -> bytes:
+    return struct.pack("<HBBiQii4s", 2287, 0, 0, 0, skaddr, old, new, b"\0" * 4)
+
+
+def destroy_payload(skaddr: int, cookie: int) -> bytes:
+    return struct.pack("<HBBiQQ", 2278, 0, 0, 0, skaddr, cookie)
+
+
+def page(start_ns: int, events: list[tuple[int, bytes]], missed: bool = False) -> bytes:
+    """A raw page as trace_pipe_raw hands it out: (delta_ns, payload) events."""
+    data = b""
+    for delta, payload in events:
+        if len(payload) <= 112 and len(payload) % 4 == 0:
+            data += struct.pack("<I", (delta << 5) | (len(payload) // 4)) + payload
+        else:
+            padded = payload + b"\0" * (-len(payload) % 4)
+            data += struct.pack("<II", delta << 5, len(payload) + 4) + padded
+    commit = len(data) | (1 << 31 if missed else 0)
+    return struct.pack("<Qq", start_ns, commit) + data + b"\0" * (4096 - 16 - len(data))
+
+
+def test_format_files_give_fields_and_resolved_enum_names() -> None:
+    event = parse_format("sock", "inet_sock_set_state", STATE_FORMAT)
+    assert event.event_id == 2287
+    assert [f.name for f in event.fields] == ["skaddr", "oldstate", "newstate", "saddr"]
+    fields, names = event.decoder().decode(state_payload(0xFFFF1, 1, 7))
+    assert dict(fields) == {"skaddr": 0xFFFF1, "oldstate": 1, "newstate": 7}
+    assert dict(names) == {"oldstate": "TCP_ESTABLISHED"}  # the unresolved macro is left out
+
+
+def test_pages_decode_with_deltas_long_events_and_lost_events() -> None:
+    layout = parse_header_page(HEADER_PAGE)
+    assert (layout.commit_offset, layout.commit_size, layout.data_offset) == (8, 8, 16)
+    raw = page(1_000, [(5, state_payload(1, 7, 10)), (7, b"x" * 120)], missed=True)
+    summary = parse_page(raw, cpu=1, layout=layout)
+    assert [e.timestamp_ns for e in summary.events] == [1_005, 1_012]
+    assert summary.events[0].payload[:2] == struct.pack("<H", 2287)
+    assert len(summary.events[1].payload) == 120 and summary.missed == -1
+
+
+def test_attribution_by_cookie_and_by_socket_lifetime_never_by_address() -> None:
+    """Two sockets share one kernel address one after the other (reuse within ms): only the
+    events inside our socket's lifetime are ours."""
+    formats = [parse_format("sock", "inet_sock_set_state", STATE_FORMAT),
+               parse_format("tcp", "tcp_destroy_sock", PROBE_FORMAT)]
+    theirs = [(0, state_payload(0xA, 7, 10)), (10, destroy_payload(0xA, 99))]
+    ours = [(10, state_payload(0xA, 7, 10)), (10, state_payload(0xA, 10, 7)),
+            (10, destroy_payload(0xA, 42))]
+    raw = parse_page(page(1_000_000, theirs + ours), cpu=0).events
+    events = attribute(list(raw), formats, {42}, started_monotonic_ns=1_000_000)
+    assert [(e.name, e.cookie) for e in events] == [
+        ("inet_sock_set_state", 42), ("inet_sock_set_state", 42), ("tcp_destroy_sock", 42)]
+    assert events[0].symbol("oldstate") == "TCP_CLOSE" and events[1].field("newstate") == 7
+
+
+def test_counters_parse_and_deltas_skip_gauges() -> None:
+    text = b"TcpExt: TCPLossProbes TCPTimeouts\nTcpExt: 1 2\nTcp: CurrEstab RetransSegs\nTcp: 1 5\n"
+    assert parse_counters(text)["TcpExt.TCPTimeouts"] == 2
+    later = text.replace(b"1 2\n", b"2 2\n").replace(b"1 5\n", b"0 6\n")
+    (sample,) = counter_samples([RawSample(-1, 0, (text,)), RawSample(3, 50, (later,))])
+    assert sample.after_step == 3 and sample.get("TcpExt.TCPLossProbes") == 1
+    assert sample.get("Tcp.RetransSegs") == 1 and sample.get("Tcp.CurrEstab") == 0
+
+
+def packet(time_us: int, seq: int, length: int, flags: str = "P.") -> PacketRecord:
+    return PacketRecord(Direction.OUTBOUND, time_us, "tcp", f"{flags} {seq}", flags=flags,
+                        seq=seq, end_seq=seq + length, payload_len=length, live_seq=seq)
+
+
+def info(time_us: int, cwnd: int, ca: int, rto: int, backoff: int) -> TcpInfoSnapshot:
+    return TcpInfoSnapshot(time_us, "ESTABLISHED", ca_state=ca, snd_cwnd=cwnd, rto_us=rto,
+                           snd_ssthresh=0x7FFFFFFF, fields=(("tcpi_backoff", backoff),))
+
+
+def out_step(index: int, line: int, record: PacketRecord, snapshot: TcpInfoSnapshot) -> Step:
+    return Step(index, line, StepKind.OUTBOUND, "", Outcome.OK, actual_us=record.time_us,
+                actual=record, tcp_info=snapshot)
+
+
+def counters_only_trace() -> Trace:
+    """A peer that stops ACKing, seen without tracefs: counters and TCP_INFO only."""
+    first, tlp, rto = packet(0, 1, 1000), packet(300_000, 1, 1000), packet(620_000, 1, 1000)
+    steps = (
+        out_step(0, 10, first, info(0, 10, 0, 300_000, 0)),
+        out_step(1, 11, tlp, info(300_000, 10, 0, 300_000, 0)),
+        out_step(2, 12, rto, info(620_000, 1, 4, 600_000, 1)),
+    )
+    samples = (
+        CounterSample(1, 300_100, (CounterDelta("TcpExt.TCPLossProbes", 1),)),
+        CounterSample(2, 620_100, (CounterDelta("TcpExt.TCPTimeouts", 1),)),
+    )
+    return Trace("x.pkt", "", "ipv4", steps, (first, tlp, rto), counter_samples=samples,
+                 sources=KernelSources(counters=("/proc/net/netstat",), tcp_info=True))
+
+
+def test_counters_and_tcp_info_name_the_probe_then_the_timer() -> None:
+    trace = counters_only_trace()
+    explained = {e.line: e for e in explain_trace(trace) if e.kind == "retransmission"}
+    assert explained[11].cause is Cause.TLP and explained[11].backoff is None
+    rto = explained[12]
+    assert rto.cause is Cause.RTO and rto.backoff == 1 and rto.rto_us == 300_000
+    assert rto.cong == Change("Open", "Loss") and rto.cwnd == Change("10", "1")
+    assert rto.keys() == "cause=rto cong=Open->Loss cwnd=10->1 rto=300ms backoff=1"
+    assert rto.render("x.pkt").startswith("x.pkt:12: cause=rto ")
+    assert "retransmission timer fired (RTO 300ms, 1st backoff)" in rto.sentence
+
+
+def test_labkit_checks_ask_the_explanations() -> None:
+    trace = counters_only_trace()
+    trace = Trace(**{**trace.__dict__, "explanations": explain_trace(trace)})
+    assert check_cause(trace, 11, "tlp").ok
+    wrong = check_cause(trace, 11, "rto")
+    assert not wrong.ok and "cause=tlp" in wrong.message and "you predicted rto" in wrong.message
+    assert not check_cause(trace, 11, None).ok
+    reset = Explanation("reset", 13, 3, 0, "RST: ...", reason="TCP_ABORT_ON_CLOSE")
+    trace = Trace(**{**trace.__dict__, "explanations": (reset,)})
+    assert check_reset_reason(trace, 13, "abort on close").ok
+    assert not check_reset_reason(trace, 13, "TCP_ABORT_ON_DATA").ok
+
+
+def test_sockets_are_plain_data() -> None:
+    record = SocketRecord(cookie=7, live_fd=5, script_fd=3, time_us=0, line=2)
+    assert record.cookie == 7

@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# An editable install leaves out pyproject's data files (a wheel installs them): link the
+	# prebuilt JupyterLab extension and nbconvert's %%drill setting where a wheel puts them.
+	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter
+	ln -sfn $(CURDIR)/drillbook/labextension $(VENV)/share/jupyter/labextensions/drillbook-packetdrill
+	ln -sf $(CURDIR)/drillbook/highlight/jupyter_nbconvert_config.json $(VENV)/etc/jupyter/
 	touch $(STAMP)
 
 # System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside

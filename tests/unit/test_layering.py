@@ -24,6 +24,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nbconvert": ("lessons/",),
     "pyroute2": ("runtime/",),
     "scapy": ("trace/pcap.py",),
+    "pygments": ("highlight/",),
 }
 
 # drillbook package -> drillbook packages it must not import
@@ -34,6 +35,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "trace/": ("runtime", "engine", "render", "jupyter", "lessons", "parser"),
     "render/": ("runtime", "engine", "jupyter", "lessons"),
     "parser/": ("engine", "runtime", "render", "jupyter", "lessons"),
+    "highlight/": ("parser", "engine", "runtime", "trace", "render", "jupyter", "lessons"),
 }
 
 

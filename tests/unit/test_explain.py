@@ -185,3 +185,24 @@ def test_labkit_checks_ask_the_explanations() -> None:
 def test_sockets_are_plain_data() -> None:
     record = SocketRecord(cookie=7, live_fd=5, script_fd=3, time_us=0, line=2)
     assert record.cookie == 7
+
+
+def test_a_mismatch_says_what_differs_in_the_whole_packet() -> None:
+    from drillbook.explain.packets import packet_difference
+    from drillbook.trace.model import TcpOptionRecord
+
+    def synack(options: str) -> PacketRecord:
+        records = tuple(TcpOptionRecord(o.split()[0], o) for o in options.split(","))
+        return PacketRecord(Direction.OUTBOUND, 0, "tcp", f"S. 0:0(0) ack 1 <{options}>",
+                            flags="S.", ack=1, options=records)
+
+    sentence = packet_difference(synack("mss 1460,nop,nop,sackOK"), synack("mss 1460"))
+    assert sentence == (
+        "the kernel's SYN-ACK is 4 bytes shorter: it carries no sackOK option "
+        "(script: <mss 1460,nop,nop,sackOK>, kernel: <mss 1460>)"
+    )
+    assert packet_difference(synack("mss 1460"), synack("mss 1460")) is None
+    ack = packet(0, 1, 0, ".")
+    later = PacketRecord(**{**ack.__dict__, "ack": 2001})
+    assert packet_difference(PacketRecord(**{**ack.__dict__, "ack": 1001}), later) == (
+        "the kernel's ACK differs: it acknowledges 2001, not 1001")

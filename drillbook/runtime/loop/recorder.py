@@ -7,11 +7,12 @@ snapshots and text are built after the run, in ``build``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from drillbook.config import RunConfig
 from drillbook.engine.records import AnyRecord, materialize
+from drillbook.explain.packets import packet_difference
 from drillbook.runtime.capture.observer import WorkerEvidence
 from drillbook.runtime.syscalls.tcpinfo import decode_tcp_info
 from drillbook.script.model import Event, IntExpr, Script, SyscallSpec
@@ -177,13 +178,15 @@ class TraceRecorder:
 
     def build(self, output: str = "") -> Trace:
         text = "\n".join(part for part in (output, *self.outputs) if part)
+        steps = tuple(self._build_step(pending) for pending in self._pending)
+        failure = with_packet_difference(self.failure, steps)
         return Trace(
             script_path=self.script.path, script_text=self.script.source.text,
             ip_mode=self.config.ip_mode.value,
-            steps=tuple(self._build_step(pending) for pending in self._pending),
+            steps=steps,
             packets=tuple(sorted((r for r in map(materialize, self.packets) if r is not None),
                                  key=lambda p: p.time_us)),
-            failure=self.failure, warnings=tuple(self.warnings), output=text,
+            failure=failure, warnings=tuple(self.warnings), output=text,
             duration_us=self.duration_us, started_at=self.started_at,
             local_ip=self.local_ip, remote_ip=self.remote_ip, **self._kernel_fields(),
         )
@@ -195,3 +198,16 @@ class TraceRecorder:
         return {"started_monotonic_ns": kernel.started_monotonic_ns,
                 "script_end_us": kernel.script_end_us, "sockets": kernel.sockets,
                 "counter_samples": kernel.counter_samples, "sources": kernel.sources}
+
+
+def with_packet_difference(failure: Failure | None, steps: tuple[Step, ...]) -> Failure | None:
+    """A packet mismatch gains one line under packetdrill's message: what differs in the
+    whole packet (drillbook/explain/packets.py). packetdrill's own lines stay first."""
+    if failure is None or failure.kind is not FailureKind.PACKET:
+        return failure
+    for step in steps:
+        if step.line == failure.line and step.expected is not None and step.actual is not None:
+            sentence = packet_difference(step.expected, step.actual)
+            if sentence:
+                return replace(failure, details=(*failure.details, sentence))
+    return failure

@@ -56,7 +56,7 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy --strict drillbook
 
-pytest: setup system-packages
+pytest: setup system-packages $(PROXY)
 	$(PY) -m pytest -q tests
 
 test: lint typecheck pytest

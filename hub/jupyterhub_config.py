@@ -29,7 +29,8 @@ STATE.chmod(0o700)
 PREFIX = Path(env("DRILLBOOK_HUB_PREFIX", "/opt/drillbook"))
 LABS = env("DRILLBOOK_HUB_LABS", str(PROJECT / "labs"))
 
-c.JupyterHub.bind_url = f"http://{env('DRILLBOOK_HUB_IP', '127.0.0.1')}:{env('DRILLBOOK_HUB_PORT', '8000')}"
+IP, PORT = env("DRILLBOOK_HUB_IP", "127.0.0.1"), env("DRILLBOOK_HUB_PORT", "8000")
+c.JupyterHub.bind_url = f"http://{IP}:{PORT}"
 c.JupyterHub.hub_port = int(env("DRILLBOOK_HUB_API_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('DRILLBOOK_HUB_PROXY_API_PORT', '8001')}"
 c.ConfigurableHTTPProxy.command = [str(PROJECT / "hub/node_modules/.bin/configurable-http-proxy")]

@@ -135,9 +135,9 @@ class StudentClient:
                                          headers=all_headers)
         try:
             with self._opener.open(request, timeout=self.timeout_s) as response:
-                status, payload = response.status, response.read()
+                status, payload = int(response.status), bytes(response.read())
         except urllib.error.HTTPError as exc:
-            status, payload = exc.code, exc.read()
+            status, payload = exc.code, bytes(exc.read())
         if status not in expect:
             raise HubError(f"{self.name}: {step or method + ' ' + path}: HTTP {status}: "
                            f"{payload[:300].decode(errors='replace')}", status)

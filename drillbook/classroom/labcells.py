@@ -51,7 +51,7 @@ class LabVerdict:
 
     checks: tuple[bool, ...]
     silent_checks: tuple[int, ...] = ()  # check cells that showed no verdict
-    drills_failed: tuple[int, ...] = ()  # non-exercise %%drill cells that did not pass
+    drills_failed: tuple[str, ...] = ()  # "cell N: verdict" of %%drill cells that did not pass
     errors: tuple[str, ...] = field(default=())  # "cell N: Name: value"
 
     def as_expected(self, answers: Answers) -> bool:
@@ -66,7 +66,7 @@ class LabVerdict:
         if self.silent_checks:
             parts.append(f"check cells without a verdict: {list(self.silent_checks)}")
         if self.drills_failed:
-            parts.append(f"%%drill cells that failed: {list(self.drills_failed)}")
+            parts.append("%%drill cells that failed: " + " | ".join(self.drills_failed))
         parts += self.errors
         return "; ".join(parts)
 
@@ -92,14 +92,17 @@ def cells_to_run(student: dict[str, Any], teacher: dict[str, Any] | None,
 def judge(cells: Sequence[LabCell], outputs: Sequence[Sequence[dict[str, Any]]]) -> LabVerdict:
     """Judge the outputs of ``cells`` (one list of outputs per cell, same order)."""
     checks: list[bool] = []
-    silent, failed, errors = [], [], []
+    silent: list[int] = []
+    failed: list[str] = []
+    errors: list[str] = []
     for index, (cell, cell_outputs) in enumerate(zip(cells, outputs, strict=True)):
         states = [s for out in cell_outputs for s in CHECK_STATE.findall(_html(out))]
         checks += [state == "pass" for state in states]
         if cell.is_check and not states:
             silent.append(index)
-        if cell.is_drill and not cell.is_exercise and not _drill_passed(cell_outputs):
-            failed.append(index)
+        verdict = _drill_verdict(cell_outputs)
+        if cell.is_drill and not cell.is_exercise and not verdict.startswith("PASS"):
+            failed.append(f"cell {index}: {verdict.splitlines()[0] if verdict else 'no verdict'}")
         for out in cell_outputs:
             if out.get("output_type") == "error" and not (
                     cell.is_answer and out.get("ename") == "NotImplementedError"):
@@ -116,12 +119,13 @@ def _lab_cell(cell: dict[str, Any]) -> LabCell:
                    is_answer=bool(nbgrader.get("solution")))
 
 
-def _drill_passed(outputs: Sequence[dict[str, Any]]) -> bool:
+def _drill_verdict(outputs: Sequence[dict[str, Any]]) -> str:
+    """The verdict line a %%drill cell shows ("PASS ..." or packetdrill's message)."""
     for out in outputs:
         text = out.get("data", {}).get("text/plain", "")
         if text:
-            return "".join(text).startswith("PASS")
-    return False
+            return "".join(text)
+    return ""
 
 
 def _html(output: dict[str, Any]) -> str:

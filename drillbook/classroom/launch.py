@@ -44,7 +44,7 @@ class LaunchError(Exception):
 
 
 @contextlib.contextmanager
-def student_install(keep_log: Path | None = None) -> Iterator[Path]:
+def student_install() -> Iterator[Path]:
     """The prefix of a world-readable install of this checkout with the hub's packages."""
     given = os.environ.get("DRILLBOOK_HUB_PREFIX")
     if given:
@@ -159,10 +159,10 @@ class ThrowawayHub:
             if self._process is not None and self._process.poll() is not None:
                 raise LaunchError(f"the hub exited with {self._process.returncode}:\n"
                                   f"{self.log[-3000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.url + "/hub/api/", timeout=5) as reply:
-                    if reply.status == 200:
-                        return
+            with contextlib.suppress(OSError), \
+                    urllib.request.urlopen(self.url + "/hub/api/", timeout=5) as reply:
+                if reply.status == 200:
+                    return
             time.sleep(0.3)
         raise LaunchError(f"the hub did not answer within {timeout_s:.0f} s:\n"
                           f"{self.log[-3000:]}")

@@ -1,0 +1,282 @@
+"""A real JupyterHub with real Unix students (hub/jupyterhub_config.py, the file `make hub` serves).
+
+One hub on free ports for three throwaway students, made by the spawner on first login and
+removed afterwards. Each student logs in with the login form; one runs a student lab with its
+answers filled in (every self-check passes), one with none (no self-check passes), through the
+REST API and the kernel websocket. Then isolation: while student B's kernel runs a drillbook
+script in its own user + network namespace, student A, from A's own kernel, can neither list nor
+enter B's namespaces, read B's home, signal B's processes, nor see B's packets. At the end the
+host is as it was: accounts, homes, processes, namespaces, cgroups, files, /dev/net/tun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from drillbook.classroom import accounts
+from drillbook.classroom.host import TUN_PATH, needs, observe
+from drillbook.classroom.hubapi import StudentClient
+from drillbook.classroom.kernel import KernelChannel
+from drillbook.classroom.labcells import Answers
+from drillbook.classroom.launch import ThrowawayHub, student_install
+from drillbook.classroom.limits import CgroupLayout
+from drillbook.classroom.student import simulate
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+PROJECT = Path(__file__).resolve().parents[2]
+LAB = PROJECT / "labs" / "02-sack-out-of-order.ipynb"
+
+
+@dataclass(frozen=True)
+class HostSnapshot:
+    """The parts of the host a hub for ``tag``'s students could leave something in. The machine
+    is shared: other sessions add and remove their own users and files meanwhile, so only what
+    carries this test's tag, and what the hub itself touches, is compared."""
+
+    users: frozenset[str]
+    homes: frozenset[str]
+    tmp: frozenset[str]
+    cgroups: frozenset[str]
+    tun_mode: int
+    descendants: frozenset[int]
+    processes_of_students: frozenset[int]
+
+    @classmethod
+    def take(cls, tag: str) -> HostSnapshot:
+        cgroups = set()
+        for parent in CgroupLayout.of_this_process().paths.values():
+            if Path(parent).is_dir():
+                cgroups |= {parent} | {str(p) for p in Path(parent).glob(f"{tag}*")}
+        uids = [p.pw_uid for p in pwd.getpwall() if p.pw_name.startswith(tag)]
+        return cls(frozenset(p.pw_name for p in pwd.getpwall() if p.pw_name.startswith(tag)),
+                   frozenset(n for n in os.listdir("/home") if n.startswith(tag)),
+                   frozenset(n for n in os.listdir("/tmp") if n.startswith("drillbook-hub")),
+                   frozenset(cgroups), stat.S_IMODE(os.stat(TUN_PATH).st_mode),
+                   frozenset(_descendants(os.getpid())),
+                   frozenset(pid for uid in uids for pid in _pids_of(uid)))
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _pids_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+@dataclass
+class Classroom:
+    hub: ThrowawayHub
+    names: tuple[str, str, str]
+    before: HostSnapshot
+
+    def client(self, name: str) -> StudentClient:
+        return StudentClient(self.hub.url, name, timeout_s=180)
+
+
+@pytest.fixture(scope="module")
+def classroom() -> Iterator[Classroom]:
+    if os.geteuid() != 0:
+        pytest.skip("a hub with Unix students needs root (useradd, setuid spawns)")
+    missing = [n.render() for n in needs(observe()) if n.severity.value == "missing"
+               and "chmod 0666" not in n.fix]
+    if missing:
+        pytest.skip("this machine cannot host students' sandboxes: " + "; ".join(missing))
+    tag = uuid.uuid4().hex[:6]
+    names = (f"hub{tag}a", f"hub{tag}b", f"hub{tag}c")
+    before = HostSnapshot.take(f"hub{tag}")
+    with student_install() as prefix, ThrowawayHub(prefix, names) as hub:
+        yield Classroom(hub, names, before)
+    after = HostSnapshot.take(f"hub{tag}")
+    assert after == before, _difference(before, after)
+    for name in names:
+        assert accounts.lookup(name) is None
+
+
+def _difference(before: HostSnapshot, after: HostSnapshot) -> str:
+    lines = []
+    for field_name in before.__dataclass_fields__:
+        old, new = getattr(before, field_name), getattr(after, field_name)
+        if old != new:
+            lines.append(f"{field_name}: {old!r} -> {new!r}")
+    return "the host changed: " + "; ".join(lines)
+
+
+def test_students_log_in_and_get_private_homes_with_their_labs(classroom: Classroom) -> None:
+    for name in classroom.names:
+        client = classroom.client(name)
+        client.log_in(classroom.hub.password)
+        client.start_server()
+        assert sorted(p.name for p in LAB.parent.glob("*.ipynb")) == \
+            [n for n in client.list_contents("labs") if n.endswith(".ipynb")]
+        student = accounts.lookup(name)
+        assert student is not None and student.uid >= accounts.UID_MIN
+        assert stat.S_IMODE(os.stat(student.home).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(student.home / "labs" / LAB.name).st_mode) == 0o600
+        server_uids = {os.stat(f"/proc/{pid}").st_uid for pid in _pids_of(student.uid)}
+        assert server_uids == {student.uid}, "the server runs as the student"
+    other = classroom.client(classroom.names[0])
+    other.log_in(classroom.hub.password)
+    assert other.status_of(f"/user/{classroom.names[1]}/api/contents") == 403
+
+
+def test_a_lab_answered_passes_every_check_and_unanswered_none(classroom: Classroom) -> None:
+    """Two students at once: one with every answer, one with none."""
+    runs = {}
+
+    def student(name: str, answers: Answers) -> None:
+        runs[answers] = simulate(classroom.client(name), classroom.hub.password, LAB, answers)
+
+    threads = [threading.Thread(target=student, args=(classroom.names[0], Answers.FILLED)),
+               threading.Thread(target=student, args=(classroom.names[1], Answers.NONE))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    answered, unanswered = runs[Answers.FILLED], runs[Answers.NONE]
+    assert answered.as_expected, answered.describe()
+    assert answered.verdict is not None and len(answered.verdict.checks) >= 3
+    assert all(answered.verdict.checks)
+    assert unanswered.as_expected, unanswered.describe()
+    assert unanswered.verdict is not None and not any(unanswered.verdict.checks)
+    assert len(unanswered.verdict.checks) == len(answered.verdict.checks)
+
+
+# B's script holds its namespace for a while: the handshake, then data 15 s later.
+LONG_SCRIPT = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 <...>
++.1 < . 1:1(0) ack 1 win 32792
++0  accept(3, ..., ...) = 4
++15 < P. 1:1001(1000) ack 1 win 32792
++0  > . 1:1(0) ack 1001
+"""
+
+# What student A tries from A's own kernel; B's pids and namespace come as JSON.
+PROBE = """
+import ctypes, json, os, signal, socket, subprocess
+target = json.loads({target!r})
+result = {{}}
+def attempt(name, action):
+    try:
+        action()
+        result[name] = "allowed"
+    except OSError as exc:
+        result[name] = type(exc).__name__
+for pid in target["pids"]:
+    attempt(f"readlink ns/net {{pid}}", lambda: os.readlink(f"/proc/{{pid}}/ns/net"))
+    attempt(f"open ns/net {{pid}}", lambda: os.close(os.open(f"/proc/{{pid}}/ns/net", os.O_RDONLY)))
+    attempt(f"kill {{pid}}", lambda: os.kill(pid, signal.SIGTERM))
+    attempt(f"environ {{pid}}", lambda: open(f"/proc/{{pid}}/environ").read())
+attempt("list home", lambda: os.listdir(target["home"]))
+attempt("read lab", lambda: open(target["home"] + "/labs/" + target["lab"]).read())
+attempt("packet socket",
+        lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)).close())
+nsenter = subprocess.run(["nsenter", "-t", str(target["pids"][0]), "-n", "true"],
+                         capture_output=True)
+result["nsenter"] = nsenter.returncode
+lsns = subprocess.run(["lsns", "-t", "net", "-n", "-o", "NS"], capture_output=True, text=True)
+result["lsns"] = lsns.stdout.split()
+# A's own sandbox (the same rootless path drillbook takes): which links can A see there?
+own = subprocess.run(["unshare", "-Urn", "cat", "/proc/net/dev"], capture_output=True, text=True)
+result["own netns links"] = [l.split(":")[0].strip() for l in own.stdout.splitlines()[2:]]
+print(json.dumps(result))
+"""
+
+
+def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -> None:
+    name_a, name_b = classroom.names[0], classroom.names[2]
+    a, b = classroom.client(name_a), classroom.client(name_b)
+    for client in (a, b):
+        client.log_in(classroom.hub.password)
+        client.start_server()
+    student_b = accounts.lookup(name_b)
+    assert student_b is not None
+    with KernelChannel(b.kernel_url(b.open_notebook(f"labs/{LAB.name}")), b.token) as kernel_b:
+        started = kernel_b.execute(
+            "import subprocess, sys, pathlib\n"
+            f"pathlib.Path('long.pkt').write_text({LONG_SCRIPT!r})\n"
+            "run = subprocess.Popen([sys.executable, '-m', 'drillbook', 'run', 'long.pkt'],"
+            " stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n")
+        assert started.status == "ok", started.outputs
+        sandboxed = _wait_for_sandbox(student_b.uid)
+        host_netns = os.readlink("/proc/self/ns/net")
+        target = {"pids": sandboxed, "home": str(student_b.home), "lab": LAB.name}
+        with KernelChannel(a.kernel_url(a.open_notebook(f"labs/{LAB.name}")),
+                           a.token) as kernel_a:
+            probe = kernel_a.execute(PROBE.format(target=json.dumps(target)))
+        b_netns = {os.readlink(f"/proc/{pid}/ns/net") for pid in sandboxed}
+        finished = kernel_b.execute("print(run.wait(timeout=60), run.stdout.read())")
+    text = "".join(o.get("text", "") for o in probe.outputs if o["output_type"] == "stream")
+    assert probe.status == "ok", probe.outputs
+    result = json.loads(text.strip().splitlines()[-1])
+    assert b_netns and host_netns not in b_netns, "B's script ran in its own namespace"
+    for pid in sandboxed:
+        assert result[f"readlink ns/net {pid}"] == "PermissionError", result
+        assert result[f"open ns/net {pid}"] == "PermissionError", result
+        assert result[f"kill {pid}"] == "PermissionError", result
+        assert result[f"environ {pid}"] == "PermissionError", result
+    assert result["list home"] == "PermissionError"
+    assert result["read lab"] == "PermissionError"
+    assert result["packet socket"] == "PermissionError", "A cannot sniff the host's links"
+    assert result["nsenter"] != 0
+    inodes = {ns.split("[")[1].rstrip("]") for ns in b_netns}
+    assert not inodes & set(result["lsns"]), "A's lsns lists none of B's namespaces"
+    assert "tun0" not in result["own netns links"], "A's own namespace holds no tun0 of B's"
+    assert result["own netns links"] == ["lo"], result
+    reply = "".join(o.get("text", "") for o in finished.outputs if o["output_type"] == "stream")
+    assert reply.split()[:1] == ["0"], f"B's script passed: {reply}"
+
+
+def _wait_for_sandbox(uid: int, timeout_s: float = 60) -> list[int]:
+    """B's processes that are in a network namespace other than the host's."""
+    host = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        inside = []
+        for pid in _pids_of(uid):
+            try:
+                if os.readlink(f"/proc/{pid}/ns/net") != host:
+                    inside.append(pid)
+            except OSError:
+                continue
+        if inside:
+            return inside
+        time.sleep(0.1)
+    raise AssertionError("B's drillbook run never entered a network namespace")

@@ -2,9 +2,11 @@
 #   make lab     - set up, then serve JupyterLab on 127.0.0.1:8888 opened at labs/
 #   make test    - set up, then run the whole test suite (lint, types, tests)
 #   make install - install drillbook for every account of this machine (PREFIX, BINDIR)
+#   make hub     - install, then serve JupyterHub for a class on 127.0.0.1:8000 (README: A class)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
+PROXY := hub/node_modules/.bin/configurable-http-proxy
 
 # The interpreter the venvs are built from: /usr/bin/python3 when it is 3.11 or newer, because
 # every account may execute it (the first python3 on PATH may live under root's 0700 home, as
@@ -17,7 +19,7 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; assert sys.version_info >= (3
 PREFIX ?= /opt/drillbook
 BINDIR ?= /usr/local/bin
 
-.PHONY: setup lab test lint typecheck pytest system-packages install clean
+.PHONY: setup lab test lint typecheck pytest system-packages install clean hub hub-install hub-host
 
 setup: $(STAMP)
 
@@ -70,6 +72,45 @@ install:
 	mkdir -p $(BINDIR)
 	ln -sfn $(PREFIX)/venv/bin/drillbook $(BINDIR)/drillbook
 	@echo "installed: $(BINDIR)/drillbook -> $(PREFIX)/venv/bin/drillbook ($$($(PREFIX)/venv/bin/python --version))"
+
+# --- a class on one server: JupyterHub, students as Unix users (README: A class) -------------
+# The hub and the students' servers run from the install above ($(PREFIX)/venv, world-readable,
+# built from /usr/bin/python3) with the hub's packages added; the proxy comes from npm into
+# hub/node_modules. The hub's secrets (sqlite, cookie secret, passwords, site config) live in
+# HUB_STATE, a 0700 folder. Who logs in and each student's limits are variables.
+HUB_STATE ?= /var/lib/drillbook-hub
+HUB_PORT ?= 8000
+HUB_AUTH ?= pam
+HUB_STUDENTS ?=
+HUB_ADMINS ?=
+HUB_CREATE_ACCOUNTS ?= 0
+HUB_MEM_LIMIT ?= 2G
+HUB_MAX_PROCESSES ?= 512
+HUB_CPU_LIMIT ?=
+HUB_CULL_TIMEOUT ?= 3600
+
+$(PROXY): hub/package.json hub/package-lock.json
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+hub-install: install
+	umask 022 && $(PREFIX)/venv/bin/python -m pip install --quiet '.[hub]'
+	rm -rf build
+	chmod -R a+rX $(PREFIX)
+
+# Sets what a class needs of the host (/dev/net/tun usable by all) and says exactly what else is
+# missing (unprivileged user namespaces; cgroup controllers for the limits).
+hub-host: hub-install
+	$(PREFIX)/venv/bin/python -m drillbook.classroom.host --fix
+
+hub: hub-install hub-host $(PROXY)
+	cd / && env DRILLBOOK_HUB_PREFIX=$(PREFIX)/venv DRILLBOOK_HUB_STATE=$(HUB_STATE) \
+	  DRILLBOOK_HUB_PORT=$(HUB_PORT) DRILLBOOK_HUB_AUTH=$(HUB_AUTH) \
+	  DRILLBOOK_HUB_STUDENTS="$(HUB_STUDENTS)" DRILLBOOK_HUB_ADMINS="$(HUB_ADMINS)" \
+	  DRILLBOOK_HUB_CREATE_ACCOUNTS=$(HUB_CREATE_ACCOUNTS) DRILLBOOK_HUB_MEM_LIMIT=$(HUB_MEM_LIMIT) \
+	  DRILLBOOK_HUB_MAX_PROCESSES=$(HUB_MAX_PROCESSES) DRILLBOOK_HUB_CPU_LIMIT=$(HUB_CPU_LIMIT) \
+	  DRILLBOOK_HUB_CULL_TIMEOUT=$(HUB_CULL_TIMEOUT) \
+	  $(PREFIX)/venv/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

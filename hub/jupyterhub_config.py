@@ -26,7 +26,7 @@ STATE = Path(env("DRILLBOOK_HUB_STATE", "/var/lib/drillbook-hub"))
 STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
 STATE.chmod(0o700)
 # The install students execute: built from /usr/bin/python3, world-readable (make install).
-PREFIX = Path(env("DRILLBOOK_HUB_PREFIX", "/opt/drillbook"))
+PREFIX = Path(env("DRILLBOOK_HUB_PREFIX", "/opt/drillbook/venv"))
 LABS = env("DRILLBOOK_HUB_LABS", str(PROJECT / "labs"))
 
 IP, PORT = env("DRILLBOOK_HUB_IP", "127.0.0.1"), env("DRILLBOOK_HUB_PORT", "8000")

@@ -150,7 +150,8 @@ class ThrowawayHub:
         with open(self.state / "hub.log", "wb") as log:
             self._process = subprocess.Popen(
                 [str(self.prefix / "bin/jupyterhub"), "-f", str(CONFIG)], cwd=self.state,
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_default_signals)
         self._wait_ready(timeout_s=120)
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -201,6 +202,13 @@ class ThrowawayHub:
         if self._tun_mode is not None:
             os.chmod(TUN_PATH, self._tun_mode)
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+def _default_signals() -> None:
+    """A caller started in the background ignores SIGINT; the hub must not, since it stops
+    servers with SIGINT first and would wait out every timeout."""
+    for number in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _kill_from_pid_file(path: Path) -> None:

@@ -5,7 +5,8 @@ lab where one exists, ``course/source/<lab>/<lab>.ipynb``, else the lab's own hi
 tagged ``solution``) or none (the student version as handed out). What is expected, cell by
 cell:
 
-- every ``%%drill`` cell that is not an exercise to edit (no ``EDIT ME``) passes;
+- every ``%%drill`` cell passes, except an exercise to edit as handed out (``EDIT ME`` and no
+  ``BEGIN SOLUTION`` region: a teacher version's cell runs its solution, and passes);
 - every self-check (``labkit.check_...``: a box marked ``data-drillbook-check``) passes when the
   exercises are answered, and none passes when they are not;
 - no cell shows an error, except an unanswered nbgrader answer cell that says so
@@ -41,7 +42,7 @@ class LabCell:
     source: str
     is_check: bool
     is_drill: bool
-    is_exercise: bool  # a %%drill script the student must edit ("EDIT ME")
+    is_exercise: bool  # a %%drill script to edit ("EDIT ME") without its solution region
     is_answer: bool  # nbgrader answer cell (may raise NotImplementedError unanswered)
 
 
@@ -115,7 +116,8 @@ def _lab_cell(cell: dict[str, Any]) -> LabCell:
     is_drill = source.startswith("%%drill")
     nbgrader = cell.get("metadata", {}).get("nbgrader", {})
     return LabCell(source=source, is_check="labkit.check_" in source, is_drill=is_drill,
-                   is_exercise=is_drill and "EDIT ME" in source,
+                   is_exercise=is_drill and "EDIT ME" in source
+                   and "BEGIN SOLUTION" not in source,
                    is_answer=bool(nbgrader.get("solution")))
 
 

@@ -180,3 +180,12 @@ def test_an_unanswered_nbgrader_answer_cell_may_say_so() -> None:
     cells = cells_to_run(lab, None, Answers.NONE)
     error = {"output_type": "error", "ename": "NotImplementedError", "evalue": ""}
     assert judge(cells, [[error], [_check("fail")]]).as_expected(Answers.NONE)
+
+
+def test_a_teacher_drill_cell_with_its_solution_region_must_pass() -> None:
+    teacher = {"cells": [_cell("%%drill\n0 socket(...) = 3  // EDIT ME\n### BEGIN SOLUTION\n"
+                               "0 socket(...) = 4\n### END SOLUTION")]}
+    (cell,) = cells_to_run(LAB, teacher, Answers.FILLED)
+    assert cell.is_drill and not cell.is_exercise
+    (handed_out,) = [c for c in cells_to_run(LAB, None, Answers.NONE) if "EDIT ME" in c.source]
+    assert handed_out.is_exercise

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trace", help="render this saved trace (JSON) instead of running")
     parser.add_argument("--save-trace", help="also save the run's trace as JSON here")
     parser.add_argument("--dpi", type=int, default=110, help="PNG resolution (default 110)")
+    parser.add_argument("--no-explain", dest="explain", action="store_false",
+                        help="leave the kernel's explanations off the sequence diagram")
     return parser
 
 
@@ -102,7 +104,8 @@ def _write(trace: Trace, args: argparse.Namespace) -> Path:
     from drillbook.render import figure_for, save_figure
 
     kinds = chosen_kinds(args.kind)
-    figure = figure_for(trace) if kinds is None else figure_for(trace, kinds)
+    explain = getattr(args, "explain", True)
+    figure = figure_for(trace, kinds, explanations=explain)
     return save_figure(figure, args.out, dpi=args.dpi)
 
 

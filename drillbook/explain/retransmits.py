@@ -191,8 +191,8 @@ def sentence(e: Explanation) -> str:
         return f"retransmission timer fired ({rto}{back}){rest}"
     if e.cause is Cause.TLP:
         return (
-            "tail loss probe: no ACK came within the probe timeout, so the kernel resent its "
-            f"last segment to draw an ACK before any RTO (RFC 8985 7){rest}"
+            "tail loss probe: no ACK came within the probe timeout, so the kernel sent its "
+            f"last segment again to draw an ACK before the RTO (RFC 8985 7.3){rest}"
         )
     if e.cause is Cause.FAST_RETRANSMIT:
         return f"fast retransmit: duplicate ACKs and SACK blocks showed the segment lost{rest}"

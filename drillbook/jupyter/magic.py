@@ -116,6 +116,8 @@ class Drill(Magics):
     @argument("--figures", metavar="KINDS", default=None, help="e.g. sequence,sack,window")
     @argument("--no-figures", dest="no_figures", action="store_true", help="draw no figures")
     @argument("--check", action="store_true", help="fail the cell if the run fails")
+    @argument("--no-explain", dest="no_explain", action="store_true",
+              help="no kernel explanations (beside the diagram's arrows, in _.explanations)")
     @argument("--timeout", type=float, default=None, help="kill the run after this many seconds")
     @line_cell_magic
     def drill(self, line: str, cell: str | None = None) -> Any:
@@ -206,6 +208,7 @@ class Drill(Magics):
             dpi=self.dpi,
             image_format=self.image_format,
             figure_pool=self.figure_pool if self.parallel_figures else None,
+            explain=not getattr(args, "no_explain", False),
         )
 
     def _store(self, name: str | None, value: Any) -> None:

@@ -39,6 +39,7 @@ class RunRequest:
     # noisy machine a late injection is the machine's noise, not the kernel's behaviour (the
     # trace's warnings say so). A run that failed on a field is never retried.
     timing_retries: int = 2
+    explain: bool = True  # the kernel's explanations (tracefs as root, counters always)
 
 
 def parse_cell(text: str, path: str, request: RunRequest) -> tuple[Script, RunConfig]:
@@ -72,6 +73,7 @@ def _run_with_timing_retries(script: Script, config: RunConfig, request: RunRequ
             explore=request.explore,
             explore_grace_us=request.explore_grace_us,
             timeout_s=request.timeout_s,
+            explain=None if request.explain else False,
         )
         failure = trace.failure
         if failure is None or failure.kind is not FailureKind.TIMING:

@@ -78,8 +78,11 @@ def panel_for(trace: Trace, kind: str) -> Panel:
     return Panel(kind, 3.6, right=2.1)  # the legend sits to the right of the plot
 
 
-def figure_for(trace: Trace, kinds: Sequence[str] | None = None) -> Figure:
-    """One figure with a panel per kind, stacked (default: :func:`relevant_kinds`)."""
+def figure_for(
+    trace: Trace, kinds: Sequence[str] | None = None, *, explanations: bool = True
+) -> Figure:
+    """One figure with a panel per kind, stacked (default: :func:`relevant_kinds`).
+    ``explanations=False`` leaves the kernel's explanations off the sequence diagram."""
     chosen = tuple(kinds) if kinds is not None else relevant_kinds(trace)
     unknown = [k for k in chosen if k not in DRAWERS]
     if unknown or not chosen:
@@ -92,7 +95,11 @@ def figure_for(trace: Trace, kinds: Sequence[str] | None = None) -> Figure:
         bottom = top - panel.top - panel.height
         rect = (panel.left / WIDTH_IN, bottom / height,
                 (WIDTH_IN - panel.left - panel.right) / WIDTH_IN, panel.height / height)
-        DRAWERS[panel.kind](fig.add_axes(rect), trace)
+        axes = fig.add_axes(rect)
+        if panel.kind == "sequence":
+            draw_sequence(axes, trace, max_rows=MAX_ROWS, explanations=explanations)
+        else:
+            DRAWERS[panel.kind](axes, trace)
         top = bottom - panel.bottom
     return fig
 

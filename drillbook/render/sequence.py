@@ -76,6 +76,7 @@ class SequenceArtists:
     rows: tuple[Row, ...]
     row_y: tuple[float, ...]
     blocked: tuple[Line2D, ...] = ()  # a bar beside the kernel from a blocking call to its return
+    explanations: tuple[Text, ...] = ()  # why the kernel sent a packet (cause=, reason=), beside it
 
 
 def _row_positions(rows: tuple[Row, ...], gaps: tuple[Gap, ...], lay: Layout) -> list[float]:
@@ -353,10 +354,12 @@ def sequence_height(trace: Trace, gap_threshold_us: int = 2000,
 
 def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
                   max_rows: int | None = None, title: bool = True,
-                  legend: bool = True) -> SequenceArtists:
+                  legend: bool = True, explanations: bool = True) -> SequenceArtists:
     """Draw ``trace`` as a sequence diagram on ``ax``; gaps of at least ``gap_threshold_us``
     between consecutive events become labelled bands. With ``max_rows``, a long run shows its
-    first events and those leading to the failure, with a band counting the ones left out."""
+    first events and those leading to the failure, with a band counting the ones left out.
+    With ``explanations`` (the default), a packet the kernel explained (a retransmission's
+    cause, a reset's reason) carries that explanation beside its arrow."""
     lay = Layout()
     window = _window(trace, gap_threshold_us, max_rows)
     rows, gaps = window.rows, window.gaps
@@ -386,6 +389,7 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
             marks.append(ax.text((lay.peer_x + lay.kernel_x) / 2, y + 0.1, note, ha="center",
                                  va="center", fontsize=FONTS.label, family=FONTS.sans,
                                  color=PALETTE.error, fontweight="bold", zorder=5))
+    why = _draw_explanations(ax, trace, rows, ys, lay, marks) if explanations else []
     states = _draw_states(ax, rows, ys, bottom, lay)
     band_artists = _draw_gaps(ax, gaps, rows, ys, lay)
     lifelines = _draw_lifelines(ax, trace, bottom, lay)
@@ -402,4 +406,27 @@ def draw_sequence(ax: Axes, trace: Trace, *, gap_threshold_us: int = 2000,
         arrows=tuple(arrows), ghosts=tuple(ghosts), boxes=tuple(boxes), states=tuple(states),
         times=tuple(times), gaps=tuple(band_artists), marks=tuple(marks),
         lifelines=tuple(lifelines), rows=rows, row_y=tuple(ys), blocked=tuple(blocked),
+        explanations=tuple(why),
     )
+
+
+def _draw_explanations(ax: Axes, trace: Trace, rows: tuple[Row, ...], ys: list[float],
+                       lay: Layout, marks: list[Text]) -> list[Text]:
+    """``why: cause=rto rto=300ms backoff=1`` and the sentence, beside the packet's arrow, in
+    the side column (rows that already carry a note there keep only that note)."""
+    noted = {round(mark.get_position()[1], 1) for mark in marks}
+    drawn: list[Text] = []
+    for row, y in zip(rows, ys, strict=True):
+        if row.packet is None or row.step is None or round(y + 0.1, 1) in noted:
+            continue
+        found = [e for e in trace.explanations
+                 if e.packet_time_us is not None and e.step_index == row.step.index]
+        if not found:
+            continue
+        explanation = found[0]
+        lines = [f"why: {explanation.keys()}",
+                 *textwrap.wrap(explanation.sentence, width=84, max_lines=2, placeholder=" …")]
+        drawn.append(ax.text(lay.box_x, y + 0.1, "\n".join(lines), ha="left", va="center",
+                             fontsize=FONTS.small, family=FONTS.sans, color=PALETTE.explain,
+                             zorder=5, linespacing=1.1))
+    return drawn

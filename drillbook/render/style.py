@@ -34,6 +34,7 @@ class Palette:
     gap_band: str = "#EEF3F8"
     text: str = "#222222"
     muted: str = "#666666"
+    explain: str = "#5E35B1"  # the kernel's own explanations (cause=, reason=)
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,17 @@ def test_a_mismatch_says_what_differs_in_the_whole_packet() -> None:
     later = PacketRecord(**{**ack.__dict__, "ack": 2001})
     assert packet_difference(PacketRecord(**{**ack.__dict__, "ack": 1001}), later) == (
         "the kernel's ACK differs: it acknowledges 2001, not 1001")
+
+
+def test_the_sequence_diagram_shows_explanations_beside_arrows_unless_turned_off() -> None:
+    from matplotlib.figure import Figure
+
+    from drillbook.render.sequence import draw_sequence
+
+    trace = counters_only_trace()
+    trace = Trace(**{**trace.__dict__, "explanations": explain_trace(trace)})
+    shown = draw_sequence(Figure().add_subplot(), trace)
+    texts = [t.get_text() for t in shown.explanations]
+    assert [t.splitlines()[0] for t in texts] == [
+        "why: cause=tlp", "why: cause=rto cong=Open->Loss cwnd=10->1 rto=300ms backoff=1"]
+    assert not draw_sequence(Figure().add_subplot(), trace, explanations=False).explanations

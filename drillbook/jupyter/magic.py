@@ -111,7 +111,8 @@ class Drill(Magics):
     @argument("--tweak", action="store_true", help="show controls to edit and re-run the script")
     @argument("--explore", action="store_true", help="record what the kernel sends, don't assert")
     @argument("--grace", default=None, help="explore: how long to record after the last event")
-    @argument("--pcap", metavar="PATH", default=None, help="write the run's packets to a pcap")
+    @argument("--pcap", metavar="PATH", default=None,
+              help="write the run's packets to a pcap (.pcapng: a comment per packet)")
     @argument("-o", "--out", metavar="NAME", default=None, help="store the result in NAME")
     @argument("--figures", metavar="KINDS", default=None, help="e.g. sequence,sack,window")
     @argument("--no-figures", dest="no_figures", action="store_true", help="draw no figures")

@@ -4,6 +4,7 @@ Every packet of the run, both directions, is written in time order as the IP pac
 the wire, under link type LINKTYPE_RAW (101: each record starts with an IPv4 or IPv6 header;
 readers tell the two apart by the version nibble), so one file holds either IP mode. A record's
 timestamp is ``trace.started_at`` plus the packet's ``time_us``, in whole microseconds.
+A ``.pcapng`` path gets pcapng instead, each packet with a comment (line, mismatch, why).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ def write_pcap(trace: Trace, path: str | os.PathLike[str]) -> None:
 
     Records without ``raw`` bytes (e.g. an expected packet that never came) are skipped.
     scapy is imported here, not at module import, so that ``import drillbook`` stays light.
+    A path ending in ``.pcapng`` gets pcapng with a comment per packet (pcapng.py).
     """
+    if os.fspath(path).lower().endswith(".pcapng"):
+        from drillbook.trace.pcapng import write_pcapng
+
+        write_pcapng(trace, path)
+        return
     from scapy.utils import RawPcapWriter
 
     start_us = round(trace.started_at * 1_000_000)

@@ -17,6 +17,7 @@ from drillbook.explain.vocabulary import (
     CA_RECOVERY,
     CA_STATES,
     FAST_RETRANS_COUNTER,
+    KEEPALIVE_COUNTER,
     RTO_COUNTER,
     TLP_COUNTER,
     WINDOW_PROBE_COUNTER,
@@ -52,6 +53,26 @@ def retransmitted(packets: tuple[PacketRecord, ...]) -> Iterator[PacketRecord]:
             highest = end
 
 
+def probes(packets: tuple[PacketRecord, ...]) -> Iterator[PacketRecord]:
+    """Outbound zero-length ACKs one below the data already sent (``snd_una - 1``): window
+    probes and keepalives (tcp_xmit_probe_skb), which repeat an old byte to draw an ACK."""
+    highest: int | None = None
+    for packet in packets:
+        if packet.direction is not Direction.OUTBOUND or packet.protocol != "tcp":
+            continue
+        length = packet.payload_len + (1 if ("F" in packet.flags or "S" in packet.flags) else 0)
+        if length:
+            end = (packet.live_seq + length) & 0xFFFFFFFF
+            if highest is None or not _before_or_at(end, highest):
+                highest = end
+        elif (
+            highest is not None
+            and packet.flags == "."
+            and packet.live_seq == (highest - 1) & 0xFFFFFFFF
+        ):
+            yield packet
+
+
 def _before_or_at(a: int, b: int) -> bool:
     return ((b - a) & 0xFFFFFFFF) < 0x80000000
 
@@ -78,7 +99,36 @@ def explain_retransmissions(view: TraceView) -> list[Explanation]:
         step = view.step_of_packet(packet)
         if step is not None:
             found.append(_explain(view, packet, step, budget))
+    for packet in probes(view.trace.packets):
+        step = view.step_of_packet(packet)
+        if step is not None:
+            found.append(_probe(view, packet, step))
     return found
+
+
+def _probe(view: TraceView, packet: PacketRecord, step: Step) -> Explanation:
+    """A window probe when the peer's window is zero (TCP_INFO's snd_wnd, or the counter
+    TCPWinProbe), otherwise a keepalive (TCPKeepAlive)."""
+    sample = view.sample_of(step.index)
+    before = view.info_before(step)
+    window_zero = before is not None and before.snd_wnd == 0
+    evidence: tuple[Source, ...] = (Source.TCP_INFO,) if before is not None else ()
+    if sample is not None and sample.get(WINDOW_PROBE_COUNTER):
+        cause, evidence = Cause.WINDOW_PROBE, (Source.COUNTERS,)
+    elif sample is not None and sample.get(KEEPALIVE_COUNTER):
+        cause, evidence = Cause.KEEPALIVE, (Source.COUNTERS,)
+    else:
+        cause = Cause.WINDOW_PROBE if window_zero else Cause.KEEPALIVE
+    after = view.info_at(step)
+    backoff = tcpi(after, "backoff") if cause is Cause.WINDOW_PROBE else None
+    explanation = Explanation(
+        kind="probe", line=step.line, step_index=step.index, time_us=packet.time_us,
+        sentence="", cause=cause, backoff=backoff or None, packet_time_us=packet.time_us,
+        evidence=evidence,
+    )
+    from dataclasses import replace
+
+    return replace(explanation, sentence=sentence(explanation))
 
 
 def _explain(view: TraceView, packet: PacketRecord, step: Step, budget: _Budget) -> Explanation:
@@ -203,7 +253,13 @@ def sentence(e: Explanation) -> str:
     if e.cause is Cause.SYNACK_RETRANSMIT:
         return f"no ACK of the SYN-ACK came: the listener sent its SYN-ACK again{_rto(e)}"
     if e.cause is Cause.WINDOW_PROBE:
-        return "the peer's window is zero: a window probe asks whether it opened"
+        back = f" ({ordinal(e.backoff)} backoff)" if e.backoff else ""
+        return (
+            "the peer's window is zero: a window probe (an old byte's sequence number, no data) "
+            f"asks whether it opened{back} (RFC 9293 3.8.6.1)"
+        )
+    if e.cause is Cause.KEEPALIVE:
+        return "the connection was idle: a keepalive probe asks whether the peer is still there"
     return f"segment sent again (cause unknown: no counter or event names it){rest}"
 
 

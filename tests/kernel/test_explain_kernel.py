@@ -179,3 +179,10 @@ def test_no_instance_namespace_or_process_left_after_a_kill(sig: int) -> None:
     time.sleep(0.5)
     survivors = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
     assert survivors.stdout.strip() == "", survivors.stdout
+
+
+def test_a_zero_window_is_probed() -> None:
+    trace = run("zero-window-probe.pkt")
+    probes = [e for e in trace.explanations if e.kind == "probe"]
+    assert [(e.line, e.cause, e.backoff) for e in probes] == [
+        (11, Cause.WINDOW_PROBE, 1), (12, Cause.WINDOW_PROBE, 2)]

@@ -73,6 +73,15 @@ class TraceView:
         end = self.trace.script_end_us
         return end > 0 and time_us > end
 
+    def first_actor(self, first: int, last: int) -> Step:
+        """The first step in ``first..last`` that acted (an injection, a call, a command),
+        else the last of them."""
+        window = self.steps[first : last + 1] or self.steps[-1:]
+        for step in window:
+            if step.actual is None or step.actual.direction is Direction.INBOUND:
+                return step
+        return window[-1]
+
     def info_before(self, step: Step) -> TcpInfoSnapshot | None:
         """The socket's TCP_INFO after the previous step that has one."""
         for previous in reversed(self.steps[: step.index]):

@@ -73,14 +73,44 @@ def _beside_retransmission(view: TraceView, time_us: int) -> bool:
     )
 
 
-def _from_tcp_info(view: TraceView) -> list[Explanation]:
+def _after_close(view: TraceView) -> list[Explanation]:
+    """A closed socket's states from the namespace's sock_diag samples (rootless too): from
+    the state TCP_INFO last saw before its close to each sample's, at the first step that
+    acted in the sample's window (the close() call itself for the first one)."""
     found = []
+    for record in view.trace.sockets:
+        if record.closed_after_step is None:
+            continue
+        close_step = view.steps[record.closed_after_step]
+        before = view.info_before(close_step)
+        previous = before.state if before is not None else None
+        window_start = record.closed_after_step
+        for sample in view.trace.socket_states:
+            if sample.after_step < record.closed_after_step:
+                continue
+            state = sample.state_of(record.cookie)
+            if previous is not None and state != previous:
+                step = view.first_actor(window_start, sample.after_step)
+                found.append(_state(step.line, step.index, sample.time_us, previous, state,
+                                    Source.SOCK_DIAG))
+            previous = state
+            window_start = sample.after_step + 1
+            if state == "CLOSE":
+                break
+    return found
+
+
+def _from_tcp_info(view: TraceView) -> list[Explanation]:
+    found = _after_close(view)
     previous = None
     for step in view.steps:
         info = step.tcp_info
         if info is None:
             continue
-        if previous is not None and previous.state != info.state:
+        # The snapshot follows the socket under test, which moves from a listener to the
+        # accepted child: that is another socket, not a state change.
+        moved = previous is not None and previous.state == "LISTEN" and info.state != "CLOSE"
+        if previous is not None and previous.state != info.state and not moved:
             found.append(
                 _state(
                     step.line, step.index, info.time_us, previous.state, info.state, Source.TCP_INFO

@@ -9,6 +9,7 @@ from drillbook.trace.kernel import (
     KernelEvent,
     KernelSources,
     SocketRecord,
+    SocketStateSample,
     Source,
 )
 from drillbook.trace.model import (
@@ -36,6 +37,7 @@ __all__ = [
     "KernelEvent",
     "KernelSources",
     "SocketRecord",
+    "SocketStateSample",
     "Source",
     "Direction",
     "Failure",

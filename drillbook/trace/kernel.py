@@ -34,6 +34,7 @@ class Source(enum.Enum):
     TRACEFS = "tracefs"
     COUNTERS = "counters"
     TCP_INFO = "tcp_info"
+    SOCK_DIAG = "sock_diag"  # the namespace's socket dump (states of closed sockets' connections)
 
 
 class Cause(enum.Enum):
@@ -156,6 +157,24 @@ class SocketRecord:
     script_fd: int
     time_us: int
     line: int
+    closed_after_step: int | None = None  # the step after which its fd was gone (closed)
+
+
+@dataclass(frozen=True)
+class SocketStateSample:
+    """The states of the run's sockets whose fds were closed (they may live on: FIN_WAIT1,
+    LAST_ACK, TIME_WAIT), from the namespace's sock_diag, taken like a CounterSample after
+    ``after_step``. A cookie missing from ``states`` is gone (CLOSE)."""
+
+    after_step: int
+    time_us: int
+    states: tuple[tuple[int, str], ...]  # (cookie, TCP state name)
+
+    def state_of(self, cookie: int) -> str:
+        for key, value in self.states:
+            if key == cookie:
+                return value
+        return "CLOSE"
 
 
 @dataclass(frozen=True)

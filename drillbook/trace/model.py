@@ -25,6 +25,7 @@ from drillbook.trace.kernel import (
     KernelEvent,
     KernelSources,
     SocketRecord,
+    SocketStateSample,
 )
 
 TRACE_FORMAT_VERSION = 2
@@ -194,6 +195,7 @@ class Trace:
     script_end_us: int = 0  # when the last event finished, before drillbook's end-of-run RSTs
     sockets: tuple[SocketRecord, ...] = ()
     counter_samples: tuple[CounterSample, ...] = ()
+    socket_states: tuple[SocketStateSample, ...] = ()
     kernel_events: tuple[KernelEvent, ...] = ()
     explanations: tuple[Explanation, ...] = ()
     sources: KernelSources = field(default_factory=KernelSources)

@@ -138,6 +138,9 @@ def test_explanations_without_root(normal_user: NormalUser) -> None:  # noqa: F8
     assert any(":13: reason=TCP_ABORT_ON_CLOSE" in line for line in lines), lines
     lines = run_as(normal_user, "passive-close.pkt")
     assert any(":10: state=ESTABLISHED->CLOSE_WAIT" in line for line in lines), lines
+    # After close() no fd is left to ask: the namespace's sock_diag still sees the connection.
+    assert any(":12: state=CLOSE_WAIT->LAST_ACK" in line for line in lines), lines
+    assert any(":14: state=LAST_ACK->CLOSE" in line for line in lines), lines
     lines = run_as(normal_user, "active-close.pkt")
     assert any(":10: state=ESTABLISHED->FIN_WAIT1" in line for line in lines), lines
     assert any(":12: state=FIN_WAIT1->FIN_WAIT2" in line for line in lines), lines

@@ -16,11 +16,18 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drillbook.runtime.capture.counters import CounterReader, counter_samples
+from drillbook.runtime.capture.sockdiag import dump_states
 from drillbook.runtime.syscalls.fdtable import FdEntry
-from drillbook.trace.kernel import CounterSample, KernelSources, SocketRecord
+from drillbook.trace.kernel import CounterSample, KernelSources, SocketRecord, SocketStateSample
+
+TCP_STATES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+    6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
+    12: "NEW_SYN_RECV",
+}  # fmt: skip
 
 SO_COOKIE = 57  # <asm-generic/socket.h>
 ARM_TIMEOUT_S = 3.0
@@ -76,6 +83,10 @@ class RunObserver:
         self.started_monotonic_ns = 0
         self._sockets: list[SocketRecord] = []
         self._known: dict[int, int] = {}  # live fd -> cookie
+        self._closed: dict[int, int] = {}  # cookie -> the step after which its fd was gone
+        self._lingering: set[int] = set()  # closed cookies whose connection may live on
+        self._states: list[SocketStateSample] = []
+        self._last_index = -1
         self._sampled_after = -2
         self.script_end_us = 0
         self.arm_wait_us = 0
@@ -96,6 +107,10 @@ class RunObserver:
         if len(entries) != len(self._known) or any(e.live_fd not in self._known for e in entries):
             # A closed fd's number may come back as the next socket: keep only open ones.
             known = {e.live_fd: self._known[e.live_fd] for e in entries if e.live_fd in self._known}
+            for fd, cookie in self._known.items():
+                if fd not in known and cookie:
+                    self._closed.setdefault(cookie, index)
+                    self._lingering.add(cookie)
             for entry in entries:
                 if entry.live_fd not in known:
                     cookie = known[entry.live_fd] = socket_cookie(entry.live_fd)
@@ -111,13 +126,23 @@ class RunObserver:
 
     def idle(self, last_index: int, now_us: int, until_us: int) -> None:
         if last_index > self._sampled_after and until_us - now_us >= IDLE_SLACK_US:
-            self.counters.sample(last_index, now_us)
-            self._sampled_after = last_index
+            self._sample(last_index, now_us)
+
+    def _sample(self, last_index: int, now_us: int) -> None:
+        self.counters.sample(last_index, now_us)
+        self._sampled_after = last_index
+        if self._lingering:
+            states = dump_states()
+            ours = tuple(
+                (cookie, TCP_STATES.get(states[cookie], str(states[cookie])))
+                for cookie in sorted(self._closed) if cookie in states
+            )
+            self._states.append(SocketStateSample(last_index, now_us, ours))
+            self._lingering &= set(states)
 
     def finish(self, last_index: int, now_us: int) -> None:
         if last_index > self._sampled_after:
-            self.counters.sample(last_index, now_us)
-            self._sampled_after = last_index
+            self._sample(last_index, now_us)
         self.counters.close()
 
     def evidence(self) -> WorkerEvidence:
@@ -125,7 +150,11 @@ class RunObserver:
         return WorkerEvidence(
             started_monotonic_ns=self.started_monotonic_ns,
             script_end_us=self.script_end_us,
-            sockets=tuple(self._sockets),
+            sockets=tuple(
+                replace(record, closed_after_step=self._closed.get(record.cookie))
+                for record in self._sockets
+            ),
+            socket_states=tuple(self._states),
             counter_samples=counter_samples(self.counters.samples),
             sources=KernelSources(
                 tracefs=self.armed,
@@ -142,5 +171,6 @@ class WorkerEvidence:
     started_monotonic_ns: int
     script_end_us: int
     sockets: tuple[SocketRecord, ...]
+    socket_states: tuple[SocketStateSample, ...]
     counter_samples: tuple[CounterSample, ...]
     sources: KernelSources

@@ -197,6 +197,7 @@ class TraceRecorder:
             return {}
         return {"started_monotonic_ns": kernel.started_monotonic_ns,
                 "script_end_us": kernel.script_end_us, "sockets": kernel.sockets,
+                "socket_states": kernel.socket_states,
                 "counter_samples": kernel.counter_samples, "sources": kernel.sources}
 
 

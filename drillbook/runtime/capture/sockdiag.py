@@ -26,10 +26,12 @@ _COOKIE_OFFSET = 4 + 4 + 32 + 4  # in inet_diag_msg: family, state, timer, retra
 def dump_states() -> dict[int, int]:
     """cookie -> TCP state number of every TCP socket in this namespace ({} on any error)."""
     states: dict[int, int] = {}
-    with contextlib.suppress(OSError):
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
-            for family in (socket.AF_INET, socket.AF_INET6):
-                _dump(sock, family, states)
+    with (
+        contextlib.suppress(OSError),
+        socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock,
+    ):
+        for family in (socket.AF_INET, socket.AF_INET6):
+            _dump(sock, family, states)
     return states
 
 

@@ -32,6 +32,9 @@ class HostState:
     tun_fds: frozenset[tuple[int, int]]  # (pid, fd) holding /dev/net/tun open
     tmp_files: frozenset[str]
     sysctls: tuple[tuple[str, str], ...]
+    # tracefs instances of the caller's own runs (runtime/capture/tracefs.py); another
+    # process's are its own business (a killed one's are swept by the next run's start).
+    tracefs_instances: frozenset[str] = frozenset()
 
     @classmethod
     def capture(cls, tmp_dir: str = "/tmp") -> HostState:
@@ -49,6 +52,7 @@ class HostState:
             tun_fds=frozenset(_tun_fds(stats)),
             tmp_files=frozenset(_listdir(tmp_dir)),
             sysctls=tuple(_sysctls()),
+            tracefs_instances=frozenset(_own_tracefs_instances()),
         )
 
     @property
@@ -66,6 +70,7 @@ def diff(before: HostState, after: HostState) -> list[str]:
     lines += _set_diff("descendant process", before.descendants, after.descendants)
     lines += _set_diff("open /dev/net/tun (pid, fd)", before.tun_fds, after.tun_fds)
     lines += _set_diff("file in /tmp", before.tmp_files, after.tmp_files)
+    lines += _set_diff("tracefs instance", before.tracefs_instances, after.tracefs_instances)
     old, new = dict(before.sysctls), dict(after.sysctls)
     for name in sorted(old.keys() | new.keys()):
         if old.get(name) != new.get(name):
@@ -78,6 +83,16 @@ def _set_diff(what: str, old: Iterable[object], new: Iterable[object]) -> list[s
     added = [f"new {what}: {item}" for item in sorted(new_set - old_set, key=str)]
     gone = [f"{what} gone: {item}" for item in sorted(old_set - new_set, key=str)]
     return added + gone
+
+
+def _own_tracefs_instances() -> list[str]:
+    """This process's tracefs instances, once the removals it started have finished."""
+    from drillbook.runtime.capture.session import wait_for_removals
+    from drillbook.runtime.capture.tracefs import leftover_instances
+
+    wait_for_removals()
+    mine = f"drillbook-{os.getpid()}-"
+    return [name for name in leftover_instances() if name.startswith(mine)]
 
 
 def _listdir(path: str) -> list[str]:

@@ -147,9 +147,28 @@ def test_students_log_in_and_get_private_homes_with_their_labs(classroom: Classr
         assert stat.S_IMODE(os.stat(student.home / "labs" / LAB.name).st_mode) == 0o600
         server_uids = {os.stat(f"/proc/{pid}").st_uid for pid in _pids_of(student.uid)}
         assert server_uids == {student.uid}, "the server runs as the student"
+        _assert_limited(name, _pids_of(student.uid))
     other = classroom.client(classroom.names[0])
     other.log_in(classroom.hub.password)
     assert other.status_of(f"/user/{classroom.names[1]}/api/contents") == 403
+
+
+def _assert_limited(name: str, pids: list[int]) -> None:
+    """Every process of the student is in the student's cgroups, with the configured limits,
+    and has RLIMIT_NPROC."""
+    layout = CgroupLayout.of_this_process()
+    assert set(layout.paths) == {"pids", "memory", "cpu"}, layout
+    for pid in pids:
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        assert f"drillbook-hub/{name}\n" in cgroups, cgroups
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        assert any(line.startswith("Max processes") and line.split()[2] == "512"
+                   for line in limits.splitlines()), limits
+    folder = {n: Path(parent, name) for n, parent in layout.paths.items()}
+    version_files = {"v1": ("pids.max", "memory.limit_in_bytes"), "v2": ("pids.max", "memory.max")}
+    pids_file, memory_file = version_files[layout.version]
+    assert (folder["pids"] / pids_file).read_text().strip() == "512"
+    assert int((folder["memory"] / memory_file).read_text()) == 2 << 30
 
 
 def test_a_lab_answered_passes_every_check_and_unanswered_none(classroom: Classroom) -> None:
@@ -172,6 +191,34 @@ def test_a_lab_answered_passes_every_check_and_unanswered_none(classroom: Classr
     assert unanswered.as_expected, unanswered.describe()
     assert unanswered.verdict is not None and not any(unanswered.verdict.checks)
     assert len(unanswered.verdict.checks) == len(answered.verdict.checks)
+
+
+FORK_MANY = """
+import subprocess
+children, refused = [], None
+try:
+    for _ in range(1000):
+        children.append(subprocess.Popen(["sleep", "60"]))
+except OSError as exc:
+    refused = type(exc).__name__
+for child in children:
+    child.kill()
+    child.wait()
+print(len(children), refused)
+"""
+
+
+def test_a_student_cannot_start_more_processes_than_the_limit(classroom: Classroom) -> None:
+    client = classroom.client(classroom.names[1])
+    client.log_in(classroom.hub.password)
+    client.start_server()
+    with KernelChannel(client.kernel_url(client.open_notebook(f"labs/{LAB.name}")),
+                       client.token) as kernel:
+        run = kernel.execute(FORK_MANY)
+    text = "".join(o.get("text", "") for o in run.outputs if o["output_type"] == "stream")
+    started, refused = text.split()
+    assert refused == "BlockingIOError", text  # EAGAIN from fork: the task limit
+    assert 100 < int(started) < 512, text
 
 
 # B's script holds its namespace for a while: the handshake, then data 15 s later.

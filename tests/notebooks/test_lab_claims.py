@@ -24,6 +24,9 @@ SHOWN: dict[str, dict[str, tuple[str, str]]] = {
     "01-handshake-teardown": {
         "fin_after_data": ("+.04 > . 1:1(0) ack 12", "after data, the ACK of a FIN is delayed"),
     },
+    "02-sack-out-of-order": {
+        "compressed": ("TCP_QUICKACK, [0]", "back-to-back out-of-order segments: SACKs compressed"),
+    },
     "03-rto-backoff": {
         "tlp": ("sackOK", "with SACK a tail loss probe comes first, the RTO is not doubled"),
         "syn_linear": ("> S 0:0(0)", "linear SYN timeouts by default (since Linux 6.5)"),

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from drillbook.config import RunConfig
+from drillbook.retries import run_with_timing_retries as retry_on_timing
 from drillbook.runtime.api import run_script
 from drillbook.script.model import Script
 from drillbook.trace.model import FailureKind, Trace
@@ -39,9 +40,8 @@ KERNEL_MARKS = [
 def run_with_timing_retries(script: Script, config: RunConfig, attempts: int = 3) -> Trace:
     """Run ``script``; run it again (up to ``attempts`` runs in all) while it fails only on
     timing. The machine is shared and noisy; a failure on a field is never retried."""
-    trace = run_script(script, config)
-    for _ in range(attempts - 1):
-        if trace.failure is None or trace.failure.kind is not FailureKind.TIMING:
-            break
-        trace = run_script(script, config)
-    return trace
+    return retry_on_timing(
+        lambda: run_script(script, config),
+        lambda trace: trace.failure is not None and trace.failure.kind is FailureKind.TIMING,
+        attempts - 1,
+    )[-1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from drillbook.config import RunConfig
+from drillbook.engine.timing import Tolerance
 from drillbook.jupyter.verdict import unanswered_outbound
 from drillbook.script.edits import DropEvent, apply_edits
 from drillbook.script.model import (
@@ -186,7 +187,7 @@ def _observed_time(
     if scheduled is None:
         return time
     gap = time.start_us if time.is_relative else 0
-    tolerance = max(config.tolerance_usecs, config.tolerance_percent / 100 * gap)
+    tolerance = Tolerance(config.tolerance_usecs, config.tolerance_percent).for_gap(gap)
     if abs(actual_us - scheduled) <= tolerance:
         return time
     if time.kind is TimeKind.ABSOLUTE:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from drillbook.config import RunConfig
 from drillbook.jupyter.figures import FigurePool, render_images
 from drillbook.jupyter.result import DrillResult
+from drillbook.retries import run_with_timing_retries
 from drillbook.script.model import Script
 from drillbook.trace.model import FailureKind, Trace
 from drillbook.trace.pcap import write_pcap
@@ -65,21 +66,17 @@ def run_text(text: str, path: str, request: RunRequest) -> DrillResult:
 def _run_with_timing_retries(script: Script, config: RunConfig, request: RunRequest) -> Trace:
     from drillbook.runtime.api import run_script
 
-    notes: list[str] = []
-    for attempt in range(request.timing_retries + 1):
-        trace = run_script(
-            script,
-            config,
-            explore=request.explore,
-            explore_grace_us=request.explore_grace_us,
-            timeout_s=request.timeout_s,
-            explain=None if request.explain else False,
-        )
-        failure = trace.failure
-        if failure is None or failure.kind is not FailureKind.TIMING:
-            break
-        if attempt < request.timing_retries:
-            notes.append(f"run again after a timing error (machine noise?): {failure.render()}")
+    traces = run_with_timing_retries(
+        lambda: run_script(script, config, explore=request.explore,
+                           explore_grace_us=request.explore_grace_us,
+                           timeout_s=request.timeout_s,
+                           explain=None if request.explain else False),
+        lambda trace: trace.failure is not None and trace.failure.kind is FailureKind.TIMING,
+        request.timing_retries,
+    )
+    notes = [f"run again after a timing error (machine noise?): {trace.failure.render()}"
+             for trace in traces[:-1] if trace.failure is not None]
+    trace = traces[-1]
     if notes:
         trace = replace(trace, warnings=(*trace.warnings, *notes))
     return trace

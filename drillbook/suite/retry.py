@@ -1,11 +1,12 @@
-"""Retries for timing noise: a run that failed only on timing may run again; a field
-mismatch never does (packetdrill's verdict on it would not change with another try)."""
+"""Retries of a suite case for timing noise (drillbook.retries): a run that failed only on
+timing, or whose expected packet never came, may run again; a field mismatch never does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from drillbook.retries import run_with_timing_retries
 from drillbook.suite.discovery import Case
 from drillbook.suite.result import CaseResult
 
@@ -17,10 +18,10 @@ def run_with_retries(
 ) -> CaseResult:
     """Run *case* up to ``1 + retries`` times while it fails on timing only; return the last
     attempt, with the number of attempts and their total duration."""
-    total_s = 0.0
-    for number in range(1, retries + 2):
-        result = attempt(case, flags, timeout_s)
-        total_s += result.duration_s
-        if result.passed or not result.cause.retryable or number > retries:
-            return replace(result, attempts=number, duration_s=total_s)
-    raise AssertionError("unreachable: the loop always returns")  # pragma: no cover
+    results = run_with_timing_retries(
+        lambda: attempt(case, flags, timeout_s),
+        lambda result: not result.passed and result.cause.retryable,
+        retries,
+    )
+    return replace(results[-1], attempts=len(results),
+                   duration_s=sum(result.duration_s for result in results))

@@ -26,6 +26,7 @@ from drillbook.wire.errors import WireError
 from drillbook.wire.icmp import Icmpv4Message, Icmpv6Message
 from drillbook.wire.ip import IPv4Header, IPv6Header
 from drillbook.wire.packet import Packet, decode_packet
+from drillbook.wire.protocols import IPPROTO_TCP, IPPROTO_UDP
 from drillbook.wire.tcp import TCP_ACK, TCP_FIN, TCP_SYN, TcpSegment
 from drillbook.wire.udp import UdpDatagram
 
@@ -47,7 +48,6 @@ class MatchContext(Protocol):
         """``tcp`` with its numbers mapped to the script's."""
         ...
 
-IPPROTO_TCP, IPPROTO_UDP = 6, 17
 
 
 class OutboundMatcher:

@@ -46,11 +46,11 @@ from drillbook.wire.errors import WireError
 from drillbook.wire.icmp import Icmpv4Message, Icmpv6Message, icmp_quote
 from drillbook.wire.ip import IPv4Header, IPv6Header
 from drillbook.wire.packet import Packet, decode_packet, encode_packet
+from drillbook.wire.protocols import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 from drillbook.wire.tcp import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegment
 from drillbook.wire.udp import UdpDatagram
 from drillbook.wire.virtio import gso_header
 
-IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 = 6, 17, 1, 58
 SOCK_STREAM, SOCK_DGRAM = 1, 2
 INBOUND_TTL = 255  # packetdrill's default TTL / hop limit for injected packets
 

@@ -18,6 +18,8 @@ import os
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from drillbook.wire.protocols import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
+
 SYMBOLS: Mapping[str, int] = MappingProxyType({
     # Errnos (<errno.h>)
     "EPERM": 1,
@@ -170,10 +172,10 @@ SYMBOLS: Mapping[str, int] = MappingProxyType({
     "IPPROTO_RAW": 255,
     "IPPROTO_IP": 0,
     "IPPROTO_IPV6": 41,
-    "IPPROTO_ICMP": 1,
-    "IPPROTO_ICMPV6": 58,
-    "IPPROTO_TCP": 6,
-    "IPPROTO_UDP": 17,
+    "IPPROTO_ICMP": IPPROTO_ICMP,
+    "IPPROTO_ICMPV6": IPPROTO_ICMPV6,
+    "IPPROTO_TCP": IPPROTO_TCP,
+    "IPPROTO_UDP": IPPROTO_UDP,
     "SHUT_RD": 0,
     "SHUT_WR": 1,
     "SHUT_RDWR": 2,

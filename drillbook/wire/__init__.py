@@ -56,10 +56,6 @@ from drillbook.wire.ip import (
     IP_DF,
     IP_MF,
     IP_RF,
-    IPPROTO_ICMP,
-    IPPROTO_ICMPV6,
-    IPPROTO_TCP,
-    IPPROTO_UDP,
     IPHeader,
     IPv4Header,
     IPv6Header,
@@ -72,6 +68,7 @@ from drillbook.wire.packet import (
     encode_packet,
     verify_checksums,
 )
+from drillbook.wire.protocols import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 from drillbook.wire.tcp import (
     TCP_ACK,
     TCP_AE,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
+from drillbook.wire.protocols import IPPROTO_ICMPV6
 
 ICMP_ECHOREPLY = 0
 ICMP_DEST_UNREACH = 3
@@ -32,7 +33,6 @@ ICMPV6_ECHO_REQUEST = 128
 ICMPV6_ECHO_REPLY = 129
 
 ICMP_HEADER_LEN = 8
-IPPROTO_ICMPV6 = 58  # the pseudo-header's next-header word
 _ICMP = struct.Struct("!BBH4s")
 _U16_PAIR = struct.Struct("!HH")
 _U32 = struct.Struct("!I")

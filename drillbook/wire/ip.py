@@ -15,11 +15,7 @@ from drillbook.wire.address import pack_address_v4, pack_address_v6
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
-
-IPPROTO_ICMP = 1
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
-IPPROTO_ICMPV6 = 58
+from drillbook.wire.protocols import IPPROTO_TCP
 
 # IPv4 flags (the 3 bits before the fragment offset).
 IP_RF = 0x4  # reserved ("evil") bit

@@ -26,10 +26,6 @@ from drillbook.wire.icmp import (
     push_icmp_message,
 )
 from drillbook.wire.ip import (
-    IPPROTO_ICMP,
-    IPPROTO_ICMPV6,
-    IPPROTO_TCP,
-    IPPROTO_UDP,
     IPv4Header,
     IPv6Header,
     pull_ipv4_header,
@@ -37,6 +33,7 @@ from drillbook.wire.ip import (
     push_ipv4_header,
     push_ipv6_header,
 )
+from drillbook.wire.protocols import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 from drillbook.wire.tcp import TcpSegment, pull_tcp_segment, push_tcp_segment, tcp_wire_length
 from drillbook.wire.udp import UdpDatagram, pull_udp_datagram, push_udp_datagram, udp_wire_length
 

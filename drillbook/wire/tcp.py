@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
+from drillbook.wire.protocols import IPPROTO_TCP
 from drillbook.wire.tcp_options import (
     TCPOPT_TIMESTAMP,
     TcpOptionValue,
@@ -47,7 +48,6 @@ TCP_FLAG_LETTERS: tuple[tuple[int, str], ...] = (
 )
 
 TCP_HEADER_LEN = 20
-IPPROTO_TCP = 6  # the pseudo-header's protocol word
 _TCP = struct.Struct("!HHIIHHHH")
 
 

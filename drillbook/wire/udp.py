@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import internet_checksum
 from drillbook.wire.errors import WireError
+from drillbook.wire.protocols import IPPROTO_UDP
 
 UDP_HEADER_LEN = 8
-IPPROTO_UDP = 17  # the pseudo-header's protocol word
 _UDP = struct.Struct("!HHHH")
 
 

@@ -23,11 +23,10 @@ from drillbook.runtime.loop.code import CodeRecorder
 from drillbook.runtime.loop.recorder import RawTcpInfo, TraceRecorder
 from drillbook.runtime.sandbox.tun import Sandbox
 from drillbook.runtime.syscalls.executor import SocketAddresses, SyscallExecutor
-from drillbook.runtime.syscalls.tcpinfo import TCP_INFO_SIZE
+from drillbook.runtime.syscalls.tcpinfo import TCP_INFO, TCP_INFO_SIZE
 from drillbook.script.model import Direction, Event, PacketSpec, Script, ShellCommand, SyscallSpec
 from drillbook.trace.model import FailureKind, Outcome, StepKind
 
-TCP_INFO = 11  # <netinet/tcp.h>
 STALL_US = 1500  # longer between two events than this, and drillbook was stalled
 
 

@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-SOL_TCP = 6
-SOL_SOCKET = 1
-TCP_INFO = 11
+from drillbook.script.symbols import SYMBOLS
+
+SOL_TCP = SYMBOLS["SOL_TCP"]
+SOL_SOCKET = SYMBOLS["SOL_SOCKET"]
+TCP_INFO = SYMBOLS["TCP_INFO"]
 TCP_CC_INFO = 26
 SO_MEMINFO = 55
 

@@ -148,24 +148,8 @@ def _ecn_name(pkt: Packet) -> str | None:
     return {0: None, 1: "ect1", 2: "ect0", 3: "ce"}[tos & 3]
 
 
-_KIND_NAMES = {
-    0: "eol",
-    1: "nop",
-    2: "mss",
-    3: "wscale",
-    4: "sackOK",
-    5: "sack",
-    8: "TS",
-    19: "md5",
-    34: "FO",
-    254: "FOEXP",
-    172: "ECN",
-    174: "ECN",
-}
-
-
 def _opt_kind(kind: int) -> str:
-    return _KIND_NAMES.get(kind, str(kind))
+    return opt.OPTION_NAMES.get(kind, str(kind))
 
 
 def _opt_text(option: opt.TcpOptionValue) -> str:

@@ -14,8 +14,14 @@ from drillbook.parser.context import ParseContext, is_uint, lexeme_span, span_of
 from drillbook.parser.lexer import Lexeme
 from drillbook.script.model import TcpOption
 from drillbook.source import Span
+from drillbook.wire.tcp_options import (
+    FIXED_OPTION_LENGTHS,
+    MAX_TCP_OPTION_BYTES,
+    OPTION_KINDS,
+    TCPOPT_EOL,
+    TCPOPT_NOP,
+)
 
-MAX_TCP_OPTION_BYTES = 40  # a TCP header is at most 60 bytes, 20 of them fixed
 MAX_FO_COOKIE = {"FO": MAX_TCP_OPTION_BYTES - 2, "FOEXP": MAX_TCP_OPTION_BYTES - 4}
 
 
@@ -32,9 +38,11 @@ ANY_OPTIONS = "any"  # `<...>`: outbound options are not checked
 
 def option_length(option: TcpOption) -> int:
     """Bytes the option takes on the wire (packetdrill's option lengths)."""
-    fixed = {"nop": 1, "eol": 1, "mss": 4, "wscale": 3, "sackOK": 2, "TS": 10}
-    if option.kind in fixed:
-        return fixed[option.kind]
+    kind = OPTION_KINDS.get(option.kind)
+    if kind in (TCPOPT_EOL, TCPOPT_NOP):
+        return 1
+    if kind in FIXED_OPTION_LENGTHS:
+        return FIXED_OPTION_LENGTHS[kind]
     if option.kind == "sack":
         return 2 + 8 * len(option.blocks)
     cookie_bytes = len(option.cookie or "") // 2

@@ -11,7 +11,9 @@ them is the engine's business.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from drillbook.wire.errors import WireError
 
@@ -31,6 +33,26 @@ TCPOPT_EXP = 254  # experimental (RFC 6994); packetdrill's FOEXP
 TCP_FASTOPEN_MAGIC = 0xF989  # the experiment id of pre-RFC TFO (packetdrill's FOEXP)
 MAX_TCP_OPTION_BYTES = 40
 MD5_DIGEST_LEN = 16
+
+# packetdrill's name of each kind: the word a script writes between < > and a message prints
+# (tcp_options_to_string.c). The one table: the parser, the engine and the trace read it.
+OPTION_NAMES: Mapping[int, str] = MappingProxyType({
+    TCPOPT_EOL: "eol",
+    TCPOPT_NOP: "nop",
+    TCPOPT_MSS: "mss",
+    TCPOPT_WSCALE: "wscale",
+    TCPOPT_SACK_PERMITTED: "sackOK",
+    TCPOPT_SACK: "sack",
+    TCPOPT_TIMESTAMP: "TS",
+    TCPOPT_MD5SIG: "md5",
+    TCPOPT_FASTOPEN: "FO",
+    TCPOPT_EXP: "FOEXP",
+    TCPOPT_ACCECN0: "ECN",
+    TCPOPT_ACCECN1: "ECN",
+})
+# The kind of each name (``ECN`` is order 0's; order 1 is written with its fields' names).
+OPTION_KINDS: Mapping[str, int] = MappingProxyType(
+    {name: kind for kind, name in sorted(OPTION_NAMES.items(), reverse=True)})
 
 # Total option length (kind + length byte + data) of the fixed-size kinds.
 FIXED_OPTION_LENGTHS: dict[int, int] = {

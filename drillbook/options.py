@@ -9,6 +9,7 @@ the way C's ``atoi``/``atof`` read them (``"12abc"`` is 12).
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -130,44 +131,89 @@ def _switch(**changes: Any) -> Callable[[RunConfig, str], dict[str, Any]]:
     return lambda config, text: dict(changes)
 
 
-# name -> (takes an argument, how it changes the configuration): config.c's option table.
-FLAGS: dict[str, tuple[bool, Applier]] = {
-    "ip_version": (True, _field("ip_mode", _ip_version)),
-    "bind_port": (True, _field("bind_port", _port)),
-    "code_command": (True, _field("code_command")),
-    "code_format": (True, _field("code_format")),
-    "code_sockopt": (True, _field("code_sockopt")),
-    "connect_port": (True, _field("connect_port", _port)),
-    "remote_ip": (True, _field("remote_ip")),
-    "local_ip": (True, _field("local_ip")),
-    "gateway_ip": (True, _field("gateway_ip")),
-    "netmask_ip": (True, _field("netmask_ip")),
-    "speed": (True, _field("speed", _speed)),
-    "mss": (True, _field("mss", _positive)),
-    "mtu": (True, _field("mtu", _non_negative)),
-    "init_scripts": (True, _field("init_scripts", lambda t: tuple(t.split(",")))),
-    "tolerance_usecs": (True, _field("tolerance_usecs", _positive)),
-    "tolerance_percent": (True, _field("tolerance_percent", _percent)),
-    "wire_client": (False, _switch(wire_client=True, wire_server=False)),
-    "wire_server": (False, _switch(wire_server=True, wire_client=False)),
-    "wire_server_ip": (True, _extra("wire_server_ip")),
-    "wire_server_at": (True, _extra("wire_server_at")),
-    "wire_server_port": (True, _extra("wire_server_port")),
-    "wire_client_dev": (True, _extra("wire_client_dev")),
-    "wire_server_dev": (True, _extra("wire_server_dev")),
-    "so_filename": (True, _extra("so_filename")),
-    "so_flags": (True, _extra("so_flags")),
-    "tcp_ts_ecr_scaled": (False, _switch(tcp_ts_ecr_scaled=True)),
-    "tcp_ts_tick_usecs": (True, _field("tcp_ts_tick_usecs", _tick)),
-    "strict_segments": (False, _switch(strict_segments=True)),
-    "non_fatal": (True, _non_fatal),
-    "dry_run": (False, _switch(dry_run=True)),
-    "is_anyip": (False, _switch(is_anyip=True)),
-    "send_omit_free": (False, _switch(send_omit_free=True)),
-    "psp_udp_port": (True, _field("psp_udp_port", _port)),
-    "debug": (False, lambda config, text: {"debug": config.debug + 1}),
-    "define": (True, _define),
-    "verbose": (False, _switch(verbose=True)),
+@dataclass(frozen=True)
+class Flag:
+    """One of packetdrill's flags: whether it takes a value, how it changes the configuration,
+    and how the command line's help and a ``%%drill`` cell offer it."""
+
+    takes_value: bool
+    apply: Applier
+    help: str
+    metavar: str = "N"  # the value's placeholder in --help
+    cell_type: type | None = None  # a %%drill option of this type (switches: bool); None: not
+
+
+UNUSED = ""  # the help of a flag drillbook accepts for packetdrill's command line, unused
+
+
+def _value(apply: Applier, help: str, metavar: str = "N", cell: type | None = None) -> Flag:
+    return Flag(True, apply, help, metavar, cell)
+
+
+def _flag(apply: Applier, help: str, cell: bool = False) -> Flag:
+    return Flag(False, apply, help, "", bool if cell else None)
+
+
+# config.c's option table, in its order: the one list of packetdrill's flags (the command line,
+# script header lines, drillbook run --help and the %%drill options all read it).
+FLAGS: dict[str, Flag] = {
+    "ip_version": _value(_field("ip_mode", _ip_version), "the IP mode",
+                         "ipv4|ipv4-mapped-ipv6|ipv6"),
+    "bind_port": _value(_field("bind_port", _port), "the port the socket binds (default 8080)",
+                        cell=int),
+    "code_command": _value(_field("code_command"), "the interpreter of %{ }% blocks", "CMD"),
+    "code_format": _value(_field("code_format"), "the language of %{ }% blocks", "FMT"),
+    "code_sockopt": _value(_field("code_sockopt"), "the socket option %{ }% blocks read",
+                           "OPT"),
+    "connect_port": _value(_field("connect_port", _port),
+                           "the port the socket connects to (default 8080)", cell=int),
+    "remote_ip": _value(_field("remote_ip"), "the remote peer's address (default 192.0.2.1)",
+                        "A[/len]", str),
+    "local_ip": _value(_field("local_ip"),
+                       "the kernel's address (default 192.168.0.1, or the ipv6 one)", "A", str),
+    "gateway_ip": _value(_field("gateway_ip"), "the gateway address", "A", str),
+    "netmask_ip": _value(_field("netmask_ip"), "the netmask (default 255.255.0.0)", "M", str),
+    "speed": _value(_field("speed", _speed), "the TUN device's speed in Mbit/s", cell=int),
+    "mss": _value(_field("mss", _positive), "MSS hint for GSO inbound packets", cell=int),
+    "mtu": _value(_field("mtu", _non_negative), "MTU of the TUN device (default 1500)",
+                  cell=int),
+    "init_scripts": _value(_field("init_scripts", lambda t: tuple(t.split(","))),
+                           "comma-separated shell scripts to run before the script",
+                           "CMD[,CMD]", str),
+    "tolerance_usecs": _value(_field("tolerance_usecs", _positive),
+                              "timing tolerance in microseconds (default 4000)", cell=int),
+    "tolerance_percent": _value(_field("tolerance_percent", _percent),
+                                "timing tolerance as a percentage of the gap (default 12.5)",
+                                "P", float),
+    "wire_client": _flag(_switch(wire_client=True, wire_server=False),
+                         UNUSED),
+    "wire_server": _flag(_switch(wire_server=True, wire_client=False),
+                         UNUSED),
+    "wire_server_ip": _value(_extra("wire_server_ip"), UNUSED, "H"),
+    "wire_server_at": _value(_extra("wire_server_at"), UNUSED, "H"),
+    "wire_server_port": _value(_extra("wire_server_port"), UNUSED),
+    "wire_client_dev": _value(_extra("wire_client_dev"), UNUSED, "DEV"),
+    "wire_server_dev": _value(_extra("wire_server_dev"), UNUSED, "DEV"),
+    "so_filename": _value(_extra("so_filename"), UNUSED, "F"),
+    "so_flags": _value(_extra("so_flags"), UNUSED, "S"),
+    "tcp_ts_ecr_scaled": _flag(_switch(tcp_ts_ecr_scaled=True),
+                               "TS ecr values are scaled like TS val", cell=True),
+    "tcp_ts_tick_usecs": _value(_field("tcp_ts_tick_usecs", _tick),
+                                "the kernel's TS clock tick, to check TS values", cell=int),
+    "strict_segments": _flag(_switch(strict_segments=True),
+                             "do not aggregate outbound segments (match them one by one)",
+                             cell=True),
+    "non_fatal": _value(_non_fatal,
+                        "report these mismatches as warnings and go on", "packet[,syscall]",
+                        str),
+    "dry_run": _flag(_switch(dry_run=True), "parse and check, do not run", cell=True),
+    "is_anyip": _flag(_switch(is_anyip=True), "the local address is an any-IP route"),
+    "send_omit_free": _flag(_switch(send_omit_free=True),
+                            "pass MSG_ZEROCOPY buffers without freeing them", cell=True),
+    "psp_udp_port": _value(_field("psp_udp_port", _port), "the UDP port of PSP packets"),
+    "debug": _flag(lambda config, text: {"debug": config.debug + 1}, "more output"),
+    "define": _value(_define, "define a symbol for the script (-D)", "NAME=VALUE"),
+    "verbose": _flag(_switch(verbose=True), "print every packet and syscall (-v)", cell=True),
 }
 _SHORT = {"D": "define", "v": "verbose"}
 _PORT_CHECKED = {"wire_server_port"}
@@ -180,10 +226,11 @@ def _check_extra(name: str, value: str) -> None:
 
 def apply_flag(config: RunConfig, name: str, value: str | None, where: str) -> RunConfig:
     """``config`` with one flag applied; UsageError in packetdrill's words if it is bad."""
-    takes_arg, apply = FLAGS[name]
+    flag = FLAGS[name]
+    text = value if flag.takes_value and value else ""
     try:
         _check_extra(name, value or "")
-        return config.with_changes(**apply(config, value if takes_arg and value else ""))
+        return config.with_changes(**flag.apply(config, text))
     except _Bad:
         if name == "define":
             raise UsageError(f"{where}: bad definition: {value}") from None
@@ -221,7 +268,7 @@ def parse_argv(argv: list[str]) -> ArgvFlags:
         if arg.startswith("--"):
             name, equals, value = arg[2:].partition("=")
             name = _resolve_long(name)
-            takes_arg = FLAGS[name][0]
+            takes_arg = FLAGS[name].takes_value
             if takes_arg and not equals:
                 if index >= len(argv):
                     raise UsageError(f"option '--{name}' requires an argument")
@@ -267,7 +314,7 @@ def apply_header(
     for option in header:
         if option.name not in FLAGS:
             raise _header_error(option, f"option '{option.name}' unknown", source)
-        takes_arg = FLAGS[option.name][0]
+        takes_arg = FLAGS[option.name].takes_value
         if option.value is not None and not takes_arg:
             raise _header_error(option, f"option '{option.name}' forbids an argument", source)
         if option.value is None and takes_arg:
@@ -298,10 +345,26 @@ def build_config(
     return config
 
 
+def flags_help() -> str:
+    """The flag lines of ``drillbook run --help``, from the table."""
+    lines, unused = [], []
+    for name, flag in FLAGS.items():
+        spelled = f"--{name}={flag.metavar}" if flag.takes_value else f"--{name}"
+        if flag.help is UNUSED:
+            unused.append(spelled)
+        else:
+            lines.append(f"  {spelled:<26} {flag.help}")
+    lines.append(textwrap.fill("  ".join(unused), 92, initial_indent="  accepted, not used: ",
+                               subsequent_indent="    ", break_on_hyphens=False))
+    return "\n".join(lines) + "\n"
+
+
 __all__ = [
     "ArgvFlags",
     "COMMAND_LINE",
     "FLAGS",
+    "Flag",
+    "flags_help",
     "apply_flag",
     "apply_header",
     "build_config",

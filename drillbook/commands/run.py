@@ -12,7 +12,7 @@ from pathlib import Path
 
 from drillbook.config import RunConfig
 from drillbook.errors import UsageError
-from drillbook.options import ArgvFlags, parse_argv
+from drillbook.options import ArgvFlags, flags_help, parse_argv
 from drillbook.parser import parse_with_flags
 from drillbook.script.checks import check_script
 from drillbook.script.model import Script
@@ -22,15 +22,9 @@ from drillbook.trace.model import Trace
 HELP = """usage: drillbook run [packetdrill flags] SCRIPT.pkt...
 
 Run packetdrill scripts against the running kernel, each in a fresh network namespace.
-Flags are packetdrill's (config.c), as --flag=value or --flag value, e.g.:
-  --ip_version=ipv4|ipv4-mapped-ipv6|ipv6   --local_ip=A  --remote_ip=A[/len]  --gateway_ip=A
-  --netmask_ip=M  --bind_port=N  --connect_port=N  --mtu=N  --speed=N  --mss=N
-  --tolerance_usecs=N  --tolerance_percent=P  --tcp_ts_ecr_scaled  --tcp_ts_tick_usecs=N
-  --strict_segments  --non_fatal=packet[,syscall]  --init_scripts=CMD[,CMD]
-  --code_command=CMD  --code_format=FMT  --code_sockopt=OPT  -D NAME=VALUE (--define)
-  --dry_run  -v (--verbose)  --debug  --send_omit_free  --is_anyip  --psp_udp_port=N
-  --wire_client  --wire_server  --wire_server_ip=H  --so_filename=F  --so_flags=S
-A script's own --flag lines apply first; the command line overrides them.
+Flags are packetdrill's (config.c), as --flag=value or --flag value (-D NAME=VALUE is
+--define, -v is --verbose); a script's own --flag lines apply first, the command line wins:
+""" + flags_help() + """\
 --dry_run parses and checks the scripts (syntax, packetdrill's semantic checks, unknown
 symbols) without running them.
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from drillbook.options import FLAGS
+
 __all__ = [
     "FIGURE_KINDS",
     "CellOptions",
@@ -23,32 +25,14 @@ __all__ = [
     "parse_duration_us",
 ]
 
-# Options that take a value and are passed to packetdrill as `--name=value`.
-VALUE_OPTIONS: tuple[tuple[str, type, str], ...] = (
-    ("tolerance_usecs", int, "timing tolerance in microseconds (packetdrill's flag)"),
-    ("tolerance_percent", float, "timing tolerance as a percentage of the gap"),
-    ("local_ip", str, "the kernel's address (default 192.168.0.1, or the ipv6 one)"),
-    ("remote_ip", str, "the remote peer's address (default 192.0.2.1)"),
-    ("gateway_ip", str, "the gateway address"),
-    ("netmask_ip", str, "the netmask (default 255.255.0.0)"),
-    ("mtu", int, "MTU of the TUN device (default 1500)"),
-    ("mss", int, "MSS hint for GSO inbound packets"),
-    ("bind_port", int, "the port the socket binds (default 8080)"),
-    ("connect_port", int, "the port the socket connects to (default 8080)"),
-    ("speed", int, "the TUN device's speed in Mbit/s"),
-    ("tcp_ts_tick_usecs", int, "the kernel's TS clock tick, to check TS values"),
-    ("non_fatal", str, "packet,syscall: report these mismatches as warnings and go on"),
-    ("init_scripts", str, "comma-separated shell scripts to run before the script"),
-)
-
-# Switches passed to packetdrill as `--name`.
-FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("strict_segments", "do not aggregate outbound segments (match them one by one)"),
-    ("tcp_ts_ecr_scaled", "TS ecr values are scaled like TS val"),
-    ("send_omit_free", "pass MSG_ZEROCOPY buffers without freeing them"),
-    ("dry_run", "parse and check, do not run"),
-    ("verbose", "print every packet and syscall (packetdrill -v)"),
-)
+# packetdrill's flags a cell offers (drillbook.options.FLAGS says which): those that take a
+# value are passed as `--name=value`, the switches as `--name`.
+VALUE_OPTIONS: tuple[tuple[str, type, str], ...] = tuple(
+    (name, flag.cell_type, flag.help) for name, flag in FLAGS.items()
+    if flag.takes_value and flag.cell_type is not None)
+FLAG_OPTIONS: tuple[tuple[str, str], ...] = tuple(
+    (name, flag.help) for name, flag in FLAGS.items()
+    if not flag.takes_value and flag.cell_type is not None)
 
 IP_MODES = ("ipv4", "ipv6", "ipv4-mapped-ipv6")
 

@@ -203,3 +203,15 @@ def test_hostile_input_through_the_real_cli(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "nested too deeply" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_help_and_the_cell_options_come_from_the_one_flag_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from drillbook.jupyter.cellargs import FLAG_OPTIONS, VALUE_OPTIONS
+    from drillbook.options import FLAGS
+
+    assert main(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert all(f"--{name}" in text for name in FLAGS)
+    offered = [name for name, *_ in VALUE_OPTIONS] + [name for name, _ in FLAG_OPTIONS]
+    assert set(offered) <= set(FLAGS) and "tolerance_usecs" in offered

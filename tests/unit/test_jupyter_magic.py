@@ -98,7 +98,7 @@ def test_options_become_packetdrill_flags() -> None:
               strict_segments=True, local_ip="10.0.0.1")
     )
     assert argv == (
-        "--ip_version=ipv6", "--tolerance_usecs=10000", "--local_ip=10.0.0.1", "--mtu=1400",
+        "--ip_version=ipv6", "--local_ip=10.0.0.1", "--mtu=1400", "--tolerance_usecs=10000",
         "--strict_segments", "-D", "X=1", "-D", "CODE=host_unreachable",
     )
     assert packetdrill_argv(_args(tolerance_usecs=2500)) == ("--tolerance_usecs=2500",)

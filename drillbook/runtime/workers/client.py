@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from drillbook.errors import RunAborted, SandboxError
+from drillbook.runtime.workers.environment import child_environment
 from drillbook.runtime.workers.request import (
     EXIT_PARENT_GONE,
     PARENT_PID_ENV,
@@ -91,12 +92,7 @@ def run_in_worker(request: WorkerRequest, timeout_s: float | None = None) -> Wor
 
 
 def _spawn(reply_w: int) -> _Process:
-    env = dict(os.environ)
-    env[PARENT_PID_ENV] = str(os.getpid())
-    env["PYTHONUNBUFFERED"] = "1"
-    # Find this very drillbook even when it is not installed (a checkout on sys.path).
-    package_root = os.path.abspath(os.path.join(__file__, "../../../.."))  # above drillbook/
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env = child_environment({PARENT_PID_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"})
     from drillbook.runtime.workers.zygote import ZygoteClient
 
     zygote = ZygoteClient.get()

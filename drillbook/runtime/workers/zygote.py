@@ -69,9 +69,9 @@ class ZygoteClient:
 
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ)
-        package_root = os.path.abspath(os.path.join(__file__, "../../../.."))  # above drillbook/
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        from drillbook.runtime.workers.environment import child_environment
+
+        env = child_environment()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "drillbook.runtime.workers.zygote", str(child_end.fileno())],
             pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL, env=env,

@@ -38,7 +38,7 @@ from drillbook.engine.sockets import (
     TestSocket,
     add32,
 )
-from drillbook.engine.types import SocketEventLike, WireAddresses
+from drillbook.engine.types import SocketEventKind, SocketEventLike, WireAddresses
 from drillbook.script.model import IcmpSpec, PacketSpec, TcpSpec, UdpSpec
 from drillbook.trace.model import FailureKind, PacketRecord
 from drillbook.wire import tcp_options as opt
@@ -76,29 +76,29 @@ class PacketEngine:
     # -- sockets ---------------------------------------------------------------------------
 
     def on_socket_event(self, event: SocketEventLike) -> None:
-        if event.kind == "socket":
+        if event.kind is SocketEventKind.SOCKET:
             protocol = IPPROTO_TCP if event.sock_type & 0xF == SOCK_STREAM else IPPROTO_UDP
             if event.protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6):
                 protocol = event.protocol
             sock = TestSocket(protocol=protocol, script_fd=event.script_fd, live_fd=event.live_fd)
             self._adopt(sock)
-        elif event.kind == "listen":
+        elif event.kind is SocketEventKind.LISTEN:
             found = self._by_fd(event.script_fd)
             if found is not None:
                 found.state = SocketState.PASSIVE_LISTENING
-        elif event.kind == "connect":
+        elif event.kind is SocketEventKind.CONNECT:
             found = self._by_fd(event.script_fd)
             if found is not None and found.state is SocketState.NEW:
                 found.state = SocketState.ACTIVE_CONNECTING
                 found.live_remote = Endpoint(self.remote_ip, self.config.connect_port)
                 found.live_local = Endpoint(self.local_ip, 0)
-        elif event.kind == "disconnect":  # connect/sendto with AF_UNSPEC: the socket is new again
+        elif event.kind is SocketEventKind.DISCONNECT:  # connect/sendto with AF_UNSPEC
+            # packetdrill marks the socket new and keeps its live addresses: the reset the
+            # kernel sends on the disconnect is still the socket's packet.
             found = self._by_fd(event.script_fd)
             if found is not None:
                 found.state = SocketState.NEW
-                found.live_remote = Endpoint()
-                found.live_local = Endpoint()
-        elif event.kind == "accept":
+        elif event.kind is SocketEventKind.ACCEPT:
             for child in reversed(self.sockets):
                 if (
                     child.state
@@ -107,7 +107,7 @@ class PacketEngine:
                 ):
                     child.script_fd, child.live_fd = event.script_fd, event.live_fd
                     break
-        elif event.kind == "close":
+        elif event.kind is SocketEventKind.CLOSE:
             closed = self._by_fd(event.script_fd)
             if closed is not None:
                 closed.live_fd = -1

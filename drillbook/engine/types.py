@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
 
 
@@ -18,11 +19,22 @@ class WireAddresses(Protocol):
     def remote_ip(self) -> str: ...
 
 
+class SocketEventKind(enum.Enum):
+    """What a syscall did to the sockets the engine tracks."""
+
+    SOCKET = "socket"
+    LISTEN = "listen"
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"  # connect or sendto with AF_UNSPEC
+    ACCEPT = "accept"
+    CLOSE = "close"
+
+
 class SocketEventLike(Protocol):
-    """A syscall's effect on sockets: socket / listen / connect / accept / close."""
+    """A syscall's effect on sockets (the runtime's SocketEvent)."""
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> SocketEventKind: ...
 
     @property
     def script_fd(self) -> int: ...

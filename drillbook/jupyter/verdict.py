@@ -10,6 +10,7 @@ Pure functions of the Script and the Trace: no IPython here, so they are easy to
 
 from __future__ import annotations
 
+import enum
 import html
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -20,21 +21,34 @@ from drillbook.trace.model import Direction, Outcome, PacketRecord, Step, StepKi
 
 __all__ = [
     "Verdict",
+    "VerdictKind",
     "explore_differences",
     "packet_key",
     "unanswered_outbound",
     "verdict_for",
 ]
 
-_COLOURS = MappingProxyType({"pass": "#e6f4ea", "fail": "#fce8e6", "explore": "#fef7e0"})
-_BORDERS = MappingProxyType({"pass": "#1e8e3e", "fail": "#d93025", "explore": "#f9ab00"})
+
+
+class VerdictKind(enum.Enum):
+    """What a run's banner says: it passed, it failed, or explore mode recorded the kernel."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    EXPLORE = "explore"
+
+
+_COLOURS = MappingProxyType({VerdictKind.PASS: "#e6f4ea", VerdictKind.FAIL: "#fce8e6",
+                             VerdictKind.EXPLORE: "#fef7e0"})
+_BORDERS = MappingProxyType({VerdictKind.PASS: "#1e8e3e", VerdictKind.FAIL: "#d93025",
+                             VerdictKind.EXPLORE: "#f9ab00"})
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The banner of one run: ``status`` is ``pass``, ``fail`` or ``explore``."""
+    """The banner of one run."""
 
-    status: str
+    status: VerdictKind
     headline: str
     body: tuple[str, ...] = ()
 
@@ -52,7 +66,7 @@ class Verdict:
                 + "</pre>"
             )
         return (
-            f'<div class="drillbook-verdict drillbook-{self.status}" style="background:'
+            f'<div class="drillbook-verdict drillbook-{self.status.value}" style="background:'
             f"{_COLOURS[self.status]};border-left:4px solid {_BORDERS[self.status]};"
             'padding:6px 10px;margin:2px 0;font-family:monospace">'
             f"<b>{html.escape(self.headline)}</b>{body}</div>"
@@ -71,10 +85,10 @@ def verdict_for(
         differences = explore_differences(trace, script, grace_us)
         head = f"EXPLORE {name}: the kernel's packets recorded ({summary})"
         if not differences:
-            return Verdict("explore", head, ("every outbound line matched the kernel",))
-        return Verdict("explore", head, differences)
+            return Verdict(VerdictKind.EXPLORE, head, ("every outbound line matched the kernel",))
+        return Verdict(VerdictKind.EXPLORE, head, differences)
     warnings = tuple(f"warning: {w}" for w in trace.warnings)
-    return Verdict("pass", f"PASS {name} ({summary})", warnings)
+    return Verdict(VerdictKind.PASS, f"PASS {name} ({summary})", warnings)
 
 
 def _failure_verdict(script: Script, trace: Trace, name: str) -> Verdict:
@@ -88,7 +102,7 @@ def _failure_verdict(script: Script, trace: Trace, name: str) -> Verdict:
     if excerpt:
         body.extend(excerpt.splitlines())
     body.extend(failure.details)
-    return Verdict("fail", f"FAIL {location}: {failure.message}", tuple(body))
+    return Verdict(VerdictKind.FAIL, f"FAIL {location}: {failure.message}", tuple(body))
 
 
 def _caret_span(script: Script, line: int, column: int) -> Span:

@@ -18,7 +18,7 @@ def test_connect_accept_write_read_close() -> None:
         executor = loopback_executor()
         pair(executor)
         events = executor.execute(call("close", 5), 0).events
-        assert [e.kind for e in events] == ["close"]
+        assert [e.kind.value for e in events] == ["close"]
         return run_all(
             executor,
             call("socket", ..., "SOCK_STREAM", "IPPROTO_TCP", result=6),
@@ -42,7 +42,8 @@ def test_every_ip_mode_connects(mode: IpMode) -> None:
         assert live is not None
         family = socket.socket(fileno=live)
         try:
-            return family.family, [e.kind for e in executor.execute(call("close", 4), 0).events]
+            events = executor.execute(call("close", 4), 0).events
+            return family.family, [e.kind.value for e in events]
         finally:
             family.detach()
 
@@ -65,7 +66,7 @@ def test_events_and_fd_labels() -> None:
         ):
             outcome = executor.execute(spec, 0)
             assert outcome.error is None, outcome.error
-            seen += [(e.kind, e.script_fd) for e in outcome.events]
+            seen += [(e.kind.value, e.script_fd) for e in outcome.events]
         assert executor.live_fd(41) not in (None, 41)
         return seen
 
@@ -193,7 +194,7 @@ def test_connect_af_unspec_disconnects() -> None:
             call("getsockopt", 4, "SOL_SOCKET", "SO_ERROR", ["ECONNRESET"], [4]),
             call("connect", 4, ..., ...),
         )
-        return [outcome.error, *errors], [e.kind for e in outcome.events]
+        return [outcome.error, *errors], [e.kind.value for e in outcome.events]
 
     errors, kinds = in_netns(scenario)
     assert errors == [None, None, None]

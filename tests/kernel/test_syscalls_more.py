@@ -369,7 +369,7 @@ def test_sendto_msg_fastopen_is_an_implicit_connect() -> None:
             call("read", 5, ..., 5000, result=1000),
             call("sendto", 4, ..., 10, 0, "AF_INET", ..., result=10),
         )
-        return errors, [e.kind for e in outcome.events]
+        return errors, [e.kind.value for e in outcome.events]
 
     errors, kinds = in_netns(scenario)
     assert errors == [None] * 10

@@ -17,7 +17,7 @@ from test_worker_entries import KERNEL_DIR, make_request
 from drillbook.config import IpMode
 from drillbook.errors import RunAborted, ScriptError
 from drillbook.runtime.workers.client import run_in_worker
-from drillbook.runtime.workers.request import WorkerRequest
+from drillbook.runtime.workers.request import WorkerErrorKind, WorkerRequest
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -48,7 +48,7 @@ def test_request_crosses_intact_and_cwd_is_the_scripts_folder() -> None:
 
 def test_crash_in_entry_is_reported_with_traceback() -> None:
     reply = run_in_worker(make_request("crash"), 20)
-    assert reply.error is not None and reply.error.kind == "crash"
+    assert reply.error is not None and reply.error.kind is WorkerErrorKind.CRASH
     assert reply.error.type_name == "ZeroDivisionError"
     assert "deliberate crash" in reply.error.traceback
     with pytest.raises(RunAborted, match="worker crashed: ZeroDivisionError"):
@@ -57,7 +57,7 @@ def test_crash_in_entry_is_reported_with_traceback() -> None:
 
 def test_script_error_in_entry_is_kind_script() -> None:
     reply = run_in_worker(make_request("script_error"), 20)
-    assert reply.error is not None and reply.error.kind == "script"
+    assert reply.error is not None and reply.error.kind is WorkerErrorKind.SCRIPT
     with pytest.raises(ScriptError) as caught:
         reply.raise_for_error()
     assert str(caught.value) == "<script>: deliberate script error"  # rendered in the worker
@@ -145,7 +145,7 @@ def test_missing_tun_device_says_how_to_fix_it() -> None:
         pytest.skip("unshare(1) is not installed: cannot hide /dev/net/tun")
     program = (
         "from drillbook.runtime.workers.client import run_in_worker\n"
-        "from drillbook.runtime.workers.request import WorkerRequest\n"
+        "from drillbook.runtime.workers.request import WorkerErrorKind, WorkerRequest\n"
         "try:\n"
         "    run_in_worker(WorkerRequest('', 'x.pkt', '/', {}, 'x:y'), 20)\n"
         "except Exception as exc:\n"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, OutboundMatcher, PacketEngine
 from drillbook.engine.records import materialize
+from drillbook.engine.types import SocketEventKind
 from drillbook.script.model import Direction, PacketSpec, TcpOption, TcpSpec
 from drillbook.wire import IPv4Header, Packet, TcpSegment, decode_packet, encode_packet
 from drillbook.wire import tcp_options as opt
@@ -29,7 +30,7 @@ class Addresses:
 
 @dataclass(frozen=True)
 class SocketEvent:
-    kind: str
+    kind: SocketEventKind
     script_fd: int
     live_fd: int
     sock_type: int = socket.SOCK_STREAM
@@ -74,8 +75,8 @@ def live_out(
 
 def listening_engine(config: RunConfig | None = None) -> PacketEngine:
     engine = PacketEngine(config or RunConfig(), Addresses(), lambda: EPHEMERAL)
-    engine.on_socket_event(SocketEvent("socket", 3, 7))
-    engine.on_socket_event(SocketEvent("listen", 3, 7))
+    engine.on_socket_event(SocketEvent(SocketEventKind.SOCKET, 3, 7))
+    engine.on_socket_event(SocketEvent(SocketEventKind.LISTEN, 3, 7))
     return engine
 
 

@@ -13,7 +13,7 @@ from trace_fixtures import OUT, packet, sack_mismatch_trace, sack_trace
 
 from drillbook.config import RunConfig
 from drillbook.jupyter.explore import observed_tcp_spec, rewrite_script
-from drillbook.jupyter.verdict import explore_differences, verdict_for
+from drillbook.jupyter.verdict import VerdictKind, explore_differences, verdict_for
 from drillbook.parser import parse_script
 from drillbook.script.model import PacketSpec, Script, TcpSpec, TimeKind
 from drillbook.trace.model import Outcome, Step, Trace
@@ -113,7 +113,7 @@ def test_observed_spec_keeps_any_options() -> None:
 
 def test_pass_verdict() -> None:
     verdict = verdict_for(_script(), sack_trace())
-    assert verdict.status == "pass"
+    assert verdict.status is VerdictKind.PASS
     assert verdict.headline.startswith("PASS cell (24 events")
     assert "drillbook-pass" in verdict.html()
 
@@ -121,7 +121,7 @@ def test_pass_verdict() -> None:
 def test_failure_verdict_names_line_column_and_carets_the_line() -> None:
     script = _script()
     verdict = verdict_for(script, sack_mismatch_trace())
-    assert verdict.status == "fail"
+    assert verdict.status is VerdictKind.FAIL
     assert verdict.headline == (
         "FAIL cell:24:1: error handling packet: live packet field tcp_ack: "
         "expected: 2001 vs actual: 8001"
@@ -136,7 +136,7 @@ def test_failure_verdict_names_line_column_and_carets_the_line() -> None:
 def test_explore_verdict_lists_differences() -> None:
     trace = _explored(sack_trace(), 11, "sack 2001:2501", 100_150)
     verdict = verdict_for(_script(), trace, explore=True)
-    assert verdict.status == "explore"
+    assert verdict.status is VerdictKind.EXPLORE
     assert any("line 12: script:" in line for line in verdict.body)
     assert any("kernel: > . 1:1(0) ack 1001 win 62 <nop,nop,sack 2001:2501>" in line
                for line in verdict.body)

@@ -17,6 +17,7 @@ from errno import ENOENT
 from typing import Any
 
 from drillbook.config import RunConfig
+from drillbook.engine.types import SocketEventKind
 from drillbook.runtime.syscalls.args import Args, SyscallFailure, evaluate, get_s32, to_c_int
 from drillbook.runtime.syscalls.fdtable import FdEntry, FdError, FdTable
 from drillbook.runtime.syscalls.libc import CallResult, Libc
@@ -40,13 +41,9 @@ class SocketAddresses:
 
 @dataclass(frozen=True)
 class SocketEvent:
-    """A change the driver needs to track the socket under test.
+    """A change the driver needs to track the socket under test."""
 
-    kind: "socket" | "listen" | "connect" | "disconnect" (connect/sendto with AF_UNSPEC) |
-    "accept" | "close".
-    """
-
-    kind: str
+    kind: SocketEventKind
     script_fd: int
     live_fd: int
     sock_type: int = 0

@@ -11,6 +11,7 @@ import ctypes
 import socket as pysocket
 import struct
 
+from drillbook.engine.types import SocketEventKind
 from drillbook.runtime.syscalls.args import (
     SyscallFailure,
     get_int,
@@ -37,7 +38,7 @@ def sys_socket(ctx: CallContext) -> None:
         if script_fd < 0:
             raise SyscallFailure(f"invalid socket fd {script_fd} in script")
         ctx.add_fd(FdEntry(script_fd, result, "socket", domain, sock_type, protocol))
-        ctx.emit(SocketEvent("socket", script_fd, result, sock_type, protocol))
+        ctx.emit(SocketEvent(SocketEventKind.SOCKET, script_fd, result, sock_type, protocol))
 
 
 def sys_bind(ctx: CallContext) -> None:
@@ -62,7 +63,8 @@ def sys_listen(ctx: CallContext) -> None:
     entry = ctx.entry(script_fd)
     if entry is None or entry.kind != "socket":
         raise SyscallFailure(f"unable to find socket with script fd {script_fd}")
-    ctx.emit(SocketEvent("listen", script_fd, live_fd, entry.sock_type, entry.protocol))
+    ctx.emit(SocketEvent(SocketEventKind.LISTEN, script_fd, live_fd, entry.sock_type,
+                         entry.protocol))
 
 
 def sys_accept(ctx: CallContext) -> None:
@@ -83,7 +85,7 @@ def sys_accept(ctx: CallContext) -> None:
         sock_type = listener.sock_type if listener else pysocket.SOCK_STREAM
         protocol = listener.protocol if listener else 0
         ctx.runtime.fds.relabel(FdEntry(child, result, "socket", family, sock_type, protocol))
-        ctx.emit(SocketEvent("accept", child, result, sock_type, protocol))
+        ctx.emit(SocketEvent(SocketEventKind.ACCEPT, child, result, sock_type, protocol))
 
 
 def connect_address(ctx: CallContext, script_fd: int, family: int | None) -> bytes:
@@ -100,10 +102,11 @@ def connect_address(ctx: CallContext, script_fd: int, family: int | None) -> byt
         address = bytearray(unspec_sockaddr())
         struct.pack_into("=H", address, 0, family & 0xFFFF)
         if family == pysocket.AF_UNSPEC:
-            ctx.emit(SocketEvent("disconnect", script_fd, live_fd, sock_type, protocol))
+            ctx.emit(SocketEvent(SocketEventKind.DISCONNECT, script_fd, live_fd, sock_type,
+                                 protocol))
         return bytes(address)
     addresses = ctx.runtime.addresses
-    ctx.emit(SocketEvent("connect", script_fd, live_fd, sock_type, protocol))
+    ctx.emit(SocketEvent(SocketEventKind.CONNECT, script_fd, live_fd, sock_type, protocol))
     return sockaddr(addresses.remote_ip, addresses.connect_port)
 
 
@@ -128,7 +131,8 @@ def sys_close(ctx: CallContext) -> None:
     ctx.end(CHECK_EXACT)
     entry = ctx.runtime.fds.close(script_fd, live_fd)
     if entry.kind == "socket":
-        ctx.emit(SocketEvent("close", script_fd, live_fd, entry.sock_type, entry.protocol))
+        ctx.emit(SocketEvent(SocketEventKind.CLOSE, script_fd, live_fd, entry.sock_type,
+                             entry.protocol))
 
 
 def sys_shutdown(ctx: CallContext) -> None:

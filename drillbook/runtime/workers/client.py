@@ -40,6 +40,7 @@ from drillbook.runtime.workers.request import (
     EXIT_PARENT_GONE,
     PARENT_PID_ENV,
     WorkerError,
+    WorkerErrorKind,
     WorkerReply,
     WorkerRequest,
 )
@@ -210,7 +211,7 @@ def _build_reply(
     data = json.loads(chunks.reply.decode())
     timings = {"spawn": spawn_ns, **data.get("timings", {})}
     error = _error_from(data.get("error"), stderr)
-    if error is not None and error.kind == "sandbox":
+    if error is not None and error.kind is WorkerErrorKind.SANDBOX:
         raise SandboxError(error.message)
     return WorkerReply(data.get("result"), error, stdout, stderr, proc.returncode or 0, timings)
 
@@ -227,8 +228,9 @@ def _error_from(data: dict[str, str] | None, stderr: str) -> WorkerError | None:
     if data is None:
         return None
     return WorkerError(
-        kind=data["kind"], message=data["message"], type_name=data.get("type_name", ""),
-        traceback=data.get("traceback", ""), stderr_tail=stderr[-STDERR_TAIL_CHARS:],
+        kind=WorkerErrorKind(data["kind"]), message=data["message"],
+        type_name=data.get("type_name", ""), traceback=data.get("traceback", ""),
+        stderr_tail=stderr[-STDERR_TAIL_CHARS:],
     )
 
 

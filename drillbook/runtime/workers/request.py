@@ -6,6 +6,7 @@ configuration's JSON form. Both sides import this module; neither imports the ot
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,12 +77,20 @@ class WorkerRequest:
         return cls(**json.loads(text))
 
 
+class WorkerErrorKind(enum.Enum):
+    """Why a worker could not return a result."""
+
+    SANDBOX = "sandbox"  # the namespace or the TUN device could not be made
+    SCRIPT = "script"  # a ScriptError, rendered in the worker
+    CRASH = "crash"  # any other exception: a bug
+    TIMEOUT = "timeout"  # the parent's deadline (only reaches it inside the RunAborted)
+
+
 @dataclass(frozen=True)
 class WorkerError:
-    """Why a worker could not return a result. ``kind``: sandbox | script | crash | timeout
-    (the last only reaches the parent inside the RunAborted it raises)."""
+    """Why a worker could not return a result, as it crosses the pipe."""
 
-    kind: str
+    kind: WorkerErrorKind
     message: str
     type_name: str = ""
     traceback: str = ""
@@ -111,9 +120,9 @@ class WorkerReply:
         SandboxError for ``sandbox``, RunAborted for ``crash``)."""
         if self.error is None:
             return
-        if self.error.kind == "script":
+        if self.error.kind is WorkerErrorKind.SCRIPT:
             raise RemoteScriptError(self.error.message)
-        if self.error.kind == "sandbox":
+        if self.error.kind is WorkerErrorKind.SANDBOX:
             raise SandboxError(self.error.message)
         raise RunAborted(_crash_message(self.error))
 

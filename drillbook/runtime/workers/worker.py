@@ -20,6 +20,7 @@ from drillbook.runtime.loop.deadline import WorkerTimeout
 from drillbook.runtime.workers.request import (
     EXIT_PARENT_GONE,
     PARENT_PID_ENV,
+    WorkerErrorKind,
     WorkerRequest,
 )
 
@@ -55,7 +56,7 @@ def serve_request(reply_fd: int) -> int:
     try:
         text = json.dumps(reply)
     except (TypeError, ValueError) as exc:
-        text = json.dumps({"error": _error_dict("crash", exc), "timings": timings})
+        text = json.dumps({"error": _error_dict(WorkerErrorKind.CRASH, exc), "timings": timings})
     with os.fdopen(reply_fd, "w") as out:
         out.write(text)
     # Shell commands may have left background jobs: none may outlive the run.
@@ -72,18 +73,18 @@ def _child_run(request: WorkerRequest, timings: dict[str, int]) -> dict[str, Any
     try:
         sandbox = _enter_sandbox(request)
     except DrillbookError as exc:
-        return {"error": _error_dict("sandbox", exc), "timings": timings}
+        return {"error": _error_dict(WorkerErrorKind.SANDBOX, exc), "timings": timings}
     timings["sandbox_ready"] = time.time_ns()
     try:
         result = load_entry(request.entry)(sandbox, request)
     except ScriptError as exc:
-        return {"error": _error_dict("script", exc), "timings": timings}
+        return {"error": _error_dict(WorkerErrorKind.SCRIPT, exc), "timings": timings}
     except SandboxError as exc:
-        return {"error": _error_dict("sandbox", exc), "timings": timings}
+        return {"error": _error_dict(WorkerErrorKind.SANDBOX, exc), "timings": timings}
     except Exception as exc:
-        return {"error": _error_dict("crash", exc), "timings": timings}
+        return {"error": _error_dict(WorkerErrorKind.CRASH, exc), "timings": timings}
     except WorkerTimeout as exc:
-        return {"error": _error_dict("timeout", exc), "timings": timings}
+        return {"error": _error_dict(WorkerErrorKind.TIMEOUT, exc), "timings": timings}
     finally:
         sandbox.close()
     timings["entry_done"] = time.time_ns()
@@ -126,12 +127,12 @@ def load_entry(dotted: str) -> Callable[[Any, WorkerRequest], dict[str, Any]]:
     return function  # type: ignore[no-any-return]
 
 
-def _error_dict(kind: str, exc: BaseException) -> dict[str, str]:
+def _error_dict(kind: WorkerErrorKind, exc: BaseException) -> dict[str, str]:
     import traceback
 
     message = exc.render() if isinstance(exc, DrillbookError) else str(exc)
     trace = "" if isinstance(exc, DrillbookError) else traceback.format_exc()
-    return {"kind": kind, "message": message, "type_name": type(exc).__name__,
+    return {"kind": kind.value, "message": message, "type_name": type(exc).__name__,
             "traceback": trace}
 
 

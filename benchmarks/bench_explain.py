@@ -25,6 +25,7 @@ from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture import evidence as evidence_module
 from drillbook.runtime.capture.attribute import attribute
+from drillbook.runtime.capture.ringbuffer import page_spans
 from drillbook.runtime.capture.session import KernelCapture, wait_for_removals
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tests/kernel/explain_scripts/tlp-then-rto.pkt"
@@ -65,10 +66,13 @@ def main() -> int:
     evidence_module.RunEvidence.complete = real_complete  # type: ignore[method-assign]
     result = captured["result"]
     trace = captured["trace"]
-    events = len(result.events)  # type: ignore[attr-defined]
+    pages = result.pages  # type: ignore[attr-defined]
+    layout = result.layout  # type: ignore[attr-defined]
+    events = sum(len(page_spans(page, layout)[0]) for _, page in pages)
+    cookies = {s.cookie for s in trace.sockets}  # type: ignore[attr-defined]
     begin = time.process_time()
     for _ in range(20):
-        attribute(result.events, result.formats, {s.cookie for s in trace.sockets},  # type: ignore[attr-defined]
+        attribute(pages, layout, result.formats, cookies,  # type: ignore[attr-defined]
                   trace.started_monotonic_ns)  # type: ignore[attr-defined]
     per_event_us = (time.process_time() - begin) / 20 / max(events, 1) * 1e6
     # Set-up and removal of an instance, alone.

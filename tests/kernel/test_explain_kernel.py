@@ -47,42 +47,42 @@ def test_tail_loss_probe_then_timer_retransmissions_with_backoff() -> None:
     trace = run("tlp-then-rto.pkt")
     assert trace.sources.tracefs and trace.sources.overruns == 0, trace.sources
     causes = {e.line: e for e in trace.explanations if e.kind == "retransmission"}
-    assert causes[14].cause is Cause.TLP
-    assert causes[15].cause is Cause.RTO and causes[15].backoff == 1
-    assert causes[15].cong is not None and causes[15].cong.new == "Loss"
-    assert causes[15].cwnd is not None and causes[15].cwnd.new == "1"
-    assert causes[16].cause is Cause.RTO and causes[16].backoff == 2
-    assert causes[16].rto_us == 2 * (causes[15].rto_us or 0)
-    assert Source.TRACEFS in causes[15].evidence
-    assert set(causes) == {14, 15, 16}
+    assert causes[16].cause is Cause.TLP
+    assert causes[17].cause is Cause.RTO and causes[17].backoff == 1
+    assert causes[17].cong is not None and causes[17].cong.new == "Loss"
+    assert causes[17].cwnd is not None and causes[17].cwnd.new == "1"
+    assert causes[18].cause is Cause.RTO and causes[18].backoff == 2
+    assert causes[18].rto_us == 2 * (causes[17].rto_us or 0)
+    assert Source.TRACEFS in causes[17].evidence
+    assert set(causes) == {16, 17, 18}
 
 
 def test_three_duplicate_acks_with_sack_are_a_fast_retransmit() -> None:
     trace = run("fast-retransmit-sack.pkt")
     (explanation,) = [e for e in trace.explanations if e.kind == "retransmission"]
-    assert explanation.line == 19 and explanation.cause is Cause.FAST_RETRANSMIT
+    assert explanation.line == 21 and explanation.cause is Cause.FAST_RETRANSMIT
     assert explanation.cong is not None and explanation.cong.new == "Recovery"
 
 
 def test_close_with_unread_data_resets_with_abort_on_close() -> None:
     trace = run("close-unread-reset.pkt")
     (reset,) = [e for e in trace.explanations if e.kind == "reset"]
-    assert reset.line == 13 and reset.reason == "TCP_ABORT_ON_CLOSE"
+    assert reset.line == 15 and reset.reason == "TCP_ABORT_ON_CLOSE"
     assert reset.evidence == (Source.TRACEFS,)
 
 
 def test_passive_close_state_changes() -> None:
     trace = run("passive-close.pkt")
-    assert "state=ESTABLISHED->CLOSE_WAIT" in keys_at(trace, 10)  # < F.
-    assert "state=CLOSE_WAIT->LAST_ACK" in keys_at(trace, 12)  # close()
-    assert "state=LAST_ACK->CLOSE" in keys_at(trace, 14)  # < . ack 2
+    assert "state=ESTABLISHED->CLOSE_WAIT" in keys_at(trace, 12)  # < F.
+    assert "state=CLOSE_WAIT->LAST_ACK" in keys_at(trace, 14)  # close()
+    assert "state=LAST_ACK->CLOSE" in keys_at(trace, 16)  # < . ack 2
 
 
 def test_active_close_state_changes() -> None:
     trace = run("active-close.pkt")
-    assert "state=ESTABLISHED->FIN_WAIT1" in keys_at(trace, 10)  # shutdown()
-    assert "state=FIN_WAIT1->FIN_WAIT2" in keys_at(trace, 12)  # < . ack 2
-    assert "state=FIN_WAIT2->CLOSE" in keys_at(trace, 13)  # < F.
+    assert "state=ESTABLISHED->FIN_WAIT1" in keys_at(trace, 12)  # shutdown()
+    assert "state=FIN_WAIT1->FIN_WAIT2" in keys_at(trace, 14)  # < . ack 2
+    assert "state=FIN_WAIT2->CLOSE" in keys_at(trace, 15)  # < F.
 
 
 def test_drillbook_run_explain_prints_file_line_keys_and_sentence(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_drillbook_run_explain_prints_file_line_keys_and_sentence(tmp_path: Path
         [sys.executable, "-m", "drillbook", "run", "--explain", "--trace", str(trace_file),
          str(script)], capture_output=True, text=True, timeout=120, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
-    assert f"{script}:13: reason=TCP_ABORT_ON_CLOSE — RST: " in proc.stdout
+    assert f"{script}:15: reason=TCP_ABORT_ON_CLOSE — RST: " in proc.stdout
     trace = trace_from_json(trace_file.read_text())
     assert any(e.reason == "TCP_ABORT_ON_CLOSE" for e in trace.explanations)
 
@@ -129,22 +129,22 @@ def run_as(user: NormalUser, name: str) -> list[str]:
 def test_explanations_without_root(normal_user: NormalUser) -> None:  # noqa: F811
     lines = run_as(normal_user, "tlp-then-rto.pkt")
     by_line = {line.split(":")[1]: line for line in lines if "cause=" in line}
-    assert "cause=tlp" in by_line["14"]
-    assert "cause=rto" in by_line["15"] and "backoff=1" in by_line["15"]
-    assert "cause=rto" in by_line["16"] and "backoff=2" in by_line["16"]
+    assert "cause=tlp" in by_line["16"]
+    assert "cause=rto" in by_line["17"] and "backoff=1" in by_line["17"]
+    assert "cause=rto" in by_line["18"] and "backoff=2" in by_line["18"]
     lines = run_as(normal_user, "fast-retransmit-sack.pkt")
-    assert any(":19: cause=fast-retransmit" in line for line in lines), lines
+    assert any(":21: cause=fast-retransmit" in line for line in lines), lines
     lines = run_as(normal_user, "close-unread-reset.pkt")
-    assert any(":13: reason=TCP_ABORT_ON_CLOSE" in line for line in lines), lines
+    assert any(":15: reason=TCP_ABORT_ON_CLOSE" in line for line in lines), lines
     lines = run_as(normal_user, "passive-close.pkt")
-    assert any(":10: state=ESTABLISHED->CLOSE_WAIT" in line for line in lines), lines
+    assert any(":12: state=ESTABLISHED->CLOSE_WAIT" in line for line in lines), lines
     # After close() no fd is left to ask: the namespace's sock_diag still sees the connection.
-    assert any(":12: state=CLOSE_WAIT->LAST_ACK" in line for line in lines), lines
-    assert any(":14: state=LAST_ACK->CLOSE" in line for line in lines), lines
+    assert any(":14: state=CLOSE_WAIT->LAST_ACK" in line for line in lines), lines
+    assert any(":16: state=LAST_ACK->CLOSE" in line for line in lines), lines
     lines = run_as(normal_user, "active-close.pkt")
-    assert any(":10: state=ESTABLISHED->FIN_WAIT1" in line for line in lines), lines
-    assert any(":12: state=FIN_WAIT1->FIN_WAIT2" in line for line in lines), lines
-    assert any(":13: state=FIN_WAIT2->CLOSE" in line for line in lines), lines
+    assert any(":12: state=ESTABLISHED->FIN_WAIT1" in line for line in lines), lines
+    assert any(":14: state=FIN_WAIT1->FIN_WAIT2" in line for line in lines), lines
+    assert any(":15: state=FIN_WAIT2->CLOSE" in line for line in lines), lines
 
 
 # -- nothing left behind -----------------------------------------------------------------------
@@ -188,4 +188,4 @@ def test_a_zero_window_is_probed() -> None:
     trace = run("zero-window-probe.pkt")
     probes = [e for e in trace.explanations if e.kind == "probe"]
     assert [(e.line, e.cause, e.backoff) for e in probes] == [
-        (11, Cause.WINDOW_PROBE, 1), (12, Cause.WINDOW_PROBE, 2)]
+        (13, Cause.WINDOW_PROBE, 1), (14, Cause.WINDOW_PROBE, 2)]

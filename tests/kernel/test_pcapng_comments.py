@@ -38,9 +38,9 @@ def test_comments_carry_the_line_and_the_kernels_explanation(tmp_path: Path) -> 
     write_pcap(trace, path)
     found = comments(path)
     assert len(found) == len([p for p in trace.packets if p.raw])
-    assert found[0][1].startswith("tlp-then-rto.pkt:7: +0 < S 0:0(0)")
+    assert found[0][1].startswith("tlp-then-rto.pkt:9: +0 < S 0:0(0)")
     retransmissions = [c for _, c in found if "why: cause=" in c]
-    assert [c.split("\n")[0].split(":")[1] for c in retransmissions] == ["14", "15", "16"]
+    assert [c.split("\n")[0].split(":")[1] for c in retransmissions] == ["16", "17", "18"]
     assert "why: cause=tlp — tail loss probe" in retransmissions[0]
     assert "why: cause=rto " in retransmissions[1] and "backoff=1" in retransmissions[1]
 
@@ -50,12 +50,12 @@ def test_a_mismatch_comment_has_expected_and_actual(tmp_path: Path) -> None:
     text = (SCRIPTS / "passive-close.pkt").read_text().replace(
         "+0  > S. 0:0(0) ack 1 <...>", "+0  > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>")
     trace = run_script(parse_script(text, str(tmp_path / "bad.pkt")))
-    assert trace.failure is not None and trace.failure.line == 7
+    assert trace.failure is not None and trace.failure.line == 9
     path = tmp_path / "bad.pcapng"
     write_pcap(trace, path)
     (synack,) = [c for flags, c in comments(path) if "S" in flags and "A" in flags]
     lines = synack.split("\n")
-    assert lines[0] == "bad.pkt:7: +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>"
+    assert lines[0] == "bad.pkt:9: +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>"
     assert lines[1] == trace.failure.message
     assert "the kernel's SYN-ACK is 4 bytes longer: it carries a wscale option" in lines[2]
     assert lines[3] == "expected: S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK>"

@@ -10,7 +10,7 @@ from drillbook.lessons.checks import check_cause, check_reset_reason
 from drillbook.runtime.capture.attribute import attribute
 from drillbook.runtime.capture.counters import RawSample, counter_samples, parse_counters
 from drillbook.runtime.capture.formats import parse_format
-from drillbook.runtime.capture.ringbuffer import parse_header_page, parse_page
+from drillbook.runtime.capture.ringbuffer import PageLayout, parse_header_page, parse_page
 from drillbook.trace.kernel import (
     Cause,
     Change,
@@ -110,8 +110,8 @@ def test_attribution_by_cookie_and_by_socket_lifetime_never_by_address() -> None
     theirs = [(0, state_payload(0xA, 7, 10)), (10, destroy_payload(0xA, 99))]
     ours = [(10, state_payload(0xA, 7, 10)), (10, state_payload(0xA, 10, 7)),
             (10, destroy_payload(0xA, 42))]
-    raw = parse_page(page(1_000_000, theirs + ours), cpu=0).events
-    events = attribute(list(raw), formats, {42}, started_monotonic_ns=1_000_000)
+    pages = [(0, page(1_000_000, theirs + ours))]
+    events = attribute(pages, PageLayout(), formats, {42}, started_monotonic_ns=1_000_000)
     assert [(e.name, e.cookie) for e in events] == [
         ("inet_sock_set_state", 42), ("inet_sock_set_state", 42), ("tcp_destroy_sock", 42)]
     assert events[0].symbol("oldstate") == "TCP_CLOSE" and events[1].field("newstate") == 7

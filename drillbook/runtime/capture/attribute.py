@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drillbook.runtime.capture.formats import EventDecoder, EventFormat, common_type
-from drillbook.runtime.capture.ringbuffer import RawEvent
+from drillbook.runtime.capture.formats import EventDecoder, EventFormat
+from drillbook.runtime.capture.ringbuffer import PageLayout, page_spans
 from drillbook.trace.kernel import KernelEvent
 
 TCP_CLOSE = 7
@@ -35,6 +35,7 @@ class _Decoded:
     name: str
     timestamp_ns: int
     cpu: int
+    sequence: int  # its place in its CPU's stream (foreign events skipped still count)
     fields: tuple[tuple[str, int], ...]
     symbols: tuple[tuple[str, str], ...]
 
@@ -53,28 +54,34 @@ class _Lifetime:
     end_ns: int
 
 
-def decode_all(
-    events: list[RawEvent], formats: list[EventFormat], cookies: set[int] | None = None
+def decode_pages(
+    pages: list[tuple[int, bytes]],
+    layout: PageLayout,
+    formats: list[EventFormat],
+    cookies: set[int],
 ) -> list[_Decoded]:
-    """Decode events in time order. With ``cookies``, an event whose cookie is another
-    socket's (most of them: the host's own traffic) is only a placeholder: decoding every
-    field of it would be wasted work."""
+    """The events worth a look, in time order: those with one of our cookies, and those that
+    carry no cookie (attributed by lifetime below). An event with another socket's cookie
+    (most of them: the host's own traffic) is skipped after reading 10 bytes of it."""
     decoders: dict[int, EventDecoder] = {f.event_id: f.decoder() for f in formats}
     cookie_at = {f.event_id: _cookie_offset(f) for f in formats}
-    decoded = []
-    for raw in events:
-        event_id = common_type(raw.payload)
-        decoder = decoders.get(event_id)
-        if decoder is None:
-            continue
-        offset = cookie_at.get(event_id)
-        if cookies is not None and offset is not None:
-            cookie = int.from_bytes(raw.payload[offset : offset + 8], "little")
-            if cookie not in cookies:
-                decoded.append(_Decoded("", raw.timestamp_ns, raw.cpu, (), ()))
+    decoded: list[_Decoded] = []
+    sequence: dict[int, int] = {}
+    for cpu, page in pages:
+        spans, _ = page_spans(page, layout)
+        for stamp, start, size in spans:
+            place = sequence[cpu] = sequence.get(cpu, -1) + 1
+            event_id = int.from_bytes(page[start : start + 2], "little")
+            decoder = decoders.get(event_id)
+            if decoder is None:
                 continue
-        fields, symbols = decoder.decode(raw.payload)
-        decoded.append(_Decoded(decoder.format.name, raw.timestamp_ns, raw.cpu, fields, symbols))
+            offset = cookie_at[event_id]
+            if offset is not None:
+                cookie = int.from_bytes(page[start + offset : start + offset + 8], "little")
+                if cookie not in cookies:
+                    continue
+            fields, symbols = decoder.decode(page[start : start + size])
+            decoded.append(_Decoded(decoder.format.name, stamp, cpu, place, fields, symbols))
     decoded.sort(key=lambda d: d.timestamp_ns)
     return decoded
 
@@ -87,13 +94,14 @@ def _cookie_offset(event_format: EventFormat) -> int | None:
 
 
 def attribute(
-    events: list[RawEvent],
+    pages: list[tuple[int, bytes]],
+    layout: PageLayout,
     formats: list[EventFormat],
     cookies: set[int],
     started_monotonic_ns: int,
 ) -> tuple[KernelEvent, ...]:
     """The run's own events, in time order, with script times."""
-    decoded = decode_all(events, formats, cookies)
+    decoded = decode_pages(pages, layout, formats, cookies)
     lifetimes = _lifetimes(decoded, cookies)
     owners: list[int] = []
     for event in decoded:
@@ -169,14 +177,15 @@ def _owner(lifetimes: list[_Lifetime], timestamp_ns: int) -> int:
 
 
 def _attach_error_reports(decoded: list[_Decoded], owners: list[int]) -> None:
-    last_on_cpu: dict[int, int] = {}  # cpu -> index of the previous event there
+    """An error report right after one of our socket's events on the same CPU, with no other
+    event in between (foreign ones included), is that socket's."""
+    by_place = {(d.cpu, d.sequence): index for index, d in enumerate(decoded)}
     for index, event in enumerate(decoded):
         if event.name == "inet_sk_error_report" and not owners[index]:
-            previous = last_on_cpu.get(event.cpu)
+            previous = by_place.get((event.cpu, event.sequence - 1))
             if (
                 previous is not None
                 and owners[previous]
                 and event.timestamp_ns - decoded[previous].timestamp_ns <= FOLLOW_US * 1000
             ):
                 owners[index] = owners[previous]
-        last_on_cpu[event.cpu] = index

@@ -50,7 +50,9 @@ class RunEvidence:
         result = self.result
         if result is not None and result.armed and trace.sources.tracefs:
             cookies = {s.cookie for s in trace.sockets}
-            events = attribute(result.events, result.formats, cookies, trace.started_monotonic_ns)
+            events = attribute(
+                result.pages, result.layout, result.formats, cookies, trace.started_monotonic_ns
+            )
             trace = replace(trace, kernel_events=events)
         return replace(trace, explanations=explain_trace(trace))
 

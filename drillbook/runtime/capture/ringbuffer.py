@@ -71,8 +71,21 @@ class PageSummary:
 
 def parse_page(page: bytes, cpu: int, layout: PageLayout = PageLayout()) -> PageSummary:
     """Every event of one raw page, with absolute timestamps."""
+    spans, missed = page_spans(page, layout)
+    return PageSummary(
+        tuple(RawEvent(cpu, stamp, page[start : start + size]) for stamp, start, size in spans),
+        missed,
+    )
+
+
+def page_spans(
+    page: bytes, layout: PageLayout = PageLayout()
+) -> tuple[list[tuple[int, int, int]], int]:
+    """(timestamp, offset, size) of every event's payload in one raw page, and how many
+    events were lost before it (-1: some, count unknown). No copies: the caller looks at the
+    payloads it wants in place."""
     if len(page) < layout.data_offset:
-        return PageSummary((), 0)
+        return [], 0
     timestamp = _U64.unpack_from(page, 0)[0]
     commit = int.from_bytes(
         page[layout.commit_offset : layout.commit_offset + layout.commit_size], "little"
@@ -84,10 +97,10 @@ def parse_page(page: bytes, cpu: int, layout: PageLayout = PageLayout()) -> Page
         missed = -1
         if commit & MISSED_STORED and end + 8 <= len(page):
             missed = int(_U64.unpack_from(page, end)[0])
-    return PageSummary(tuple(_events(page, layout.data_offset, end, timestamp, cpu)), missed)
+    return list(_events(page, layout.data_offset, end, timestamp)), missed
 
 
-def _events(page: bytes, position: int, end: int, timestamp: int, cpu: int) -> Iterator[RawEvent]:
+def _events(page: bytes, position: int, end: int, timestamp: int) -> Iterator[tuple[int, int, int]]:
     while position + 4 <= end:
         header = _U32.unpack_from(page, position)[0]
         type_len = header & 0x1F
@@ -122,4 +135,4 @@ def _events(page: bytes, position: int, end: int, timestamp: int, cpu: int) -> I
             position = start + size
         if size <= 0 or start + size > end:
             return
-        yield RawEvent(cpu, timestamp, page[start : start + size])
+        yield timestamp, start, size

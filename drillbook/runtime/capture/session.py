@@ -22,7 +22,12 @@ import threading
 from dataclasses import dataclass, field
 
 from drillbook.runtime.capture.formats import EventFormat
-from drillbook.runtime.capture.ringbuffer import PageLayout, RawEvent, parse_header_page, parse_page
+from drillbook.runtime.capture.ringbuffer import (
+    MISSED_EVENTS,
+    MISSED_STORED,
+    PageLayout,
+    parse_header_page,
+)
 from drillbook.runtime.capture.tracefs import (
     Instance,
     TracefsUnavailable,
@@ -40,7 +45,8 @@ class CaptureResult:
     """What a capture saw: raw events of every CPU, the formats to decode them, what was lost."""
 
     formats: list[EventFormat] = field(default_factory=list)
-    events: list[RawEvent] = field(default_factory=list)
+    pages: list[tuple[int, bytes]] = field(default_factory=list)  # (cpu, one raw page)
+    layout: PageLayout = field(default_factory=PageLayout)
     missing: list[str] = field(default_factory=list)
     overruns: int = 0
     armed: bool = False
@@ -124,7 +130,7 @@ class KernelCapture:
                 self._pages.append((cpu, data))
 
     def stop(self) -> CaptureResult:
-        """End the capture, have the instance removed, and return the events (parsed here).
+        """End the capture, have the instance removed, and return its raw pages.
 
         Removing an instance waits for RCU grace periods (35-90 ms here): a thread of its own
         does it, so the caller gets its trace at once. It is not a daemon thread, so the
@@ -136,12 +142,12 @@ class KernelCapture:
         if self.instance is not None:
             threading.Thread(target=self.instance.remove, name=REMOVAL_THREAD).start()
         page_size = self._page_size
+        layout = self.result.layout = self._layout
         for cpu, data in self._pages:
             for start in range(0, len(data), page_size):
-                page = parse_page(data[start : start + page_size], cpu, self._layout)
-                self.result.events.extend(page.events)
-                if page.missed:
-                    self.result.overruns += max(page.missed, 1)
+                page = data[start : start + page_size]
+                self.result.pages.append((cpu, page))
+                self.result.overruns += _missed(page, layout)
         self._pages.clear()
         return self.result
 
@@ -151,3 +157,17 @@ def wait_for_removals(timeout_s: float = 10.0) -> None:
     for thread in threading.enumerate():
         if thread.name == REMOVAL_THREAD:
             thread.join(timeout_s)
+
+
+def _missed(page: bytes, layout: PageLayout) -> int:
+    """Events lost before this page (its commit word's flags; at least 1 when uncounted)."""
+    commit = int.from_bytes(
+        page[layout.commit_offset : layout.commit_offset + layout.commit_size], "little"
+    )
+    if not commit & MISSED_EVENTS:
+        return 0
+    if commit & MISSED_STORED:
+        end = layout.data_offset + (commit & ~(MISSED_EVENTS | MISSED_STORED) & 0xFFFFFFFF)
+        if end + 8 <= len(page):
+            return max(int.from_bytes(page[end : end + 8], "little"), 1)
+    return 1

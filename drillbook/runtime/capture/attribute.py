@@ -11,8 +11,9 @@ run in pid 0's context. So an event is attributed to one of the run's sockets
    child) to its ``tcp_destroy_sock``. Socket addresses are reused within milliseconds, but
    never by two sockets alive at once;
 3. ``inet_sk_error_report``, which names neither, belongs to the socket whose attributed event
-   came just before it on the same CPU (the kernel reports the error in the same call that
-   closed or reset the socket).
+   came just before it on the same CPU, in the same ring-buffer page (the kernel reports the
+   error in the same call that closed or reset the socket; one at the very start of a page is
+   lost).
 
 Never by address, port or pid.
 """
@@ -35,7 +36,7 @@ class _Decoded:
     name: str
     timestamp_ns: int
     cpu: int
-    sequence: int  # its place in its CPU's stream (foreign events skipped still count)
+    sequence: tuple[int, int]  # (page number, place in the page): foreign events count too
     fields: tuple[tuple[str, int], ...]
     symbols: tuple[tuple[str, str], ...]
 
@@ -61,16 +62,75 @@ def decode_pages(
     cookies: set[int],
 ) -> list[_Decoded]:
     """The events worth a look, in time order: those with one of our cookies, and those that
-    carry no cookie (attributed by lifetime below). An event with another socket's cookie
-    (most of them: the host's own traffic) is skipped after reading 10 bytes of it."""
-    decoders: dict[int, EventDecoder] = {f.event_id: f.decoder() for f in formats}
+    carry no cookie (attributed by lifetime below).
+
+    Most captured events are the host's own traffic. A page is walked only if it holds the
+    bytes of one of our cookies, or of a kernel socket address one of our cookies had (found
+    in the first pass): a ``bytes`` search, not a Python loop over its events. In a walked
+    page, an event with another socket's cookie is skipped after reading 10 bytes of it."""
+    decoders = _Decoders(formats)
     cookie_at = {f.event_id: _cookie_offset(f) for f in formats}
+    needles = [cookie.to_bytes(8, "little") for cookie in cookies]
+    pages = [(cpu, _content(page, layout)) for cpu, page in pages]
+    first = _walk(_holding(pages, needles), layout, decoders, cookie_at, cookies)
+    skaddrs = {
+        skaddr.to_bytes(8, "little")
+        for event in first
+        if event.get("sock_cookie") in cookies and (skaddr := event.get("skaddr"))
+    }
+    decoded = _walk(_holding(pages, needles + sorted(skaddrs)), layout, decoders, cookie_at,
+                    cookies)
+    decoded.sort(key=lambda d: d.timestamp_ns)
+    return decoded
+
+
+class _Decoders:
+    """An event id's decoder, made on first use (a run decodes few kinds of event)."""
+
+    def __init__(self, formats: list[EventFormat]) -> None:
+        self._formats = {f.event_id: f for f in formats}
+        self._made: dict[int, EventDecoder] = {}
+
+    def get(self, event_id: int) -> EventDecoder | None:
+        found = self._made.get(event_id)
+        if found is None:
+            event_format = self._formats.get(event_id)
+            if event_format is None:
+                return None
+            found = self._made[event_id] = event_format.decoder()
+        return found
+
+
+def _content(page: bytes, layout: PageLayout) -> bytes:
+    """The page up to the end of its events (a page read early is mostly empty)."""
+    commit = int.from_bytes(
+        page[layout.commit_offset : layout.commit_offset + layout.commit_size], "little"
+    )
+    return page[: layout.data_offset + (commit & 0x3FFFFFFF) + 8]
+
+
+def _holding(
+    pages: list[tuple[int, bytes]], needles: list[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """(cpu, page number, page) of the pages that contain any of ``needles``."""
+    return [
+        (cpu, number, page)
+        for number, (cpu, page) in enumerate(pages)
+        if any(needle in page for needle in needles)
+    ]
+
+
+def _walk(
+    pages: list[tuple[int, int, bytes]],
+    layout: PageLayout,
+    decoders: _Decoders,
+    cookie_at: dict[int, int | None],
+    cookies: set[int],
+) -> list[_Decoded]:
     decoded: list[_Decoded] = []
-    sequence: dict[int, int] = {}
-    for cpu, page in pages:
+    for cpu, number, page in pages:
         spans, _ = page_spans(page, layout)
-        for stamp, start, size in spans:
-            place = sequence[cpu] = sequence.get(cpu, -1) + 1
+        for place, (stamp, start, size) in enumerate(spans):
             event_id = int.from_bytes(page[start : start + 2], "little")
             decoder = decoders.get(event_id)
             if decoder is None:
@@ -81,8 +141,9 @@ def decode_pages(
                 if cookie not in cookies:
                     continue
             fields, symbols = decoder.decode(page[start : start + size])
-            decoded.append(_Decoded(decoder.format.name, stamp, cpu, place, fields, symbols))
-    decoded.sort(key=lambda d: d.timestamp_ns)
+            decoded.append(
+                _Decoded(decoder.format.name, stamp, cpu, (number, place), fields, symbols)
+            )
     return decoded
 
 
@@ -179,10 +240,11 @@ def _owner(lifetimes: list[_Lifetime], timestamp_ns: int) -> int:
 def _attach_error_reports(decoded: list[_Decoded], owners: list[int]) -> None:
     """An error report right after one of our socket's events on the same CPU, with no other
     event in between (foreign ones included), is that socket's."""
-    by_place = {(d.cpu, d.sequence): index for index, d in enumerate(decoded)}
+    by_place = {d.sequence: index for index, d in enumerate(decoded)}
     for index, event in enumerate(decoded):
         if event.name == "inet_sk_error_report" and not owners[index]:
-            previous = by_place.get((event.cpu, event.sequence - 1))
+            page, place = event.sequence
+            previous = by_place.get((page, place - 1))
             if (
                 previous is not None
                 and owners[previous]

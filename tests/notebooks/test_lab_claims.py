@@ -34,6 +34,7 @@ SHOWN: dict[str, dict[str, tuple[str, str]]] = {
     "04-fast-retransmit": {
         "fr": ("tcp_congestion_control=reno", "three SACKs: RACK marks the loss at once; PRR"),
         "rack": ("+.025~+.045 > . 1:1001(1000)", "two SACKs: RACK waits min_rtt/4"),
+        "probe": ("+.2~+.23 > P. 3001:4001(1000)", "no SACK: a tail loss probe at ~0.2 s"),
     },
     "06-nagle-delayed-ack": {
         "delack": ("TCP_QUICKACK, [0]", "TCP_QUICKACK 0 does not stick"),

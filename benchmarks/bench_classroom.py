@@ -107,7 +107,8 @@ def _memory_of(name: str) -> tuple[float, float | None]:
     return rss_kb / 1024, usage
 
 
-def run_class(prefix: Path, students: int, lab: Path, answers: Answers) -> ClassResult:
+def run_class(prefix: Path, students: int, lab: Path, answers: Answers,
+              hub_log: Path | None = None) -> ClassResult:
     """One class: ``students`` students at once through a fresh hub."""
     tag = uuid.uuid4().hex[:5]
     names = [f"bc{tag}{i:03d}" for i in range(students)]
@@ -130,6 +131,8 @@ def run_class(prefix: Path, students: int, lab: Path, answers: Answers) -> Class
         for thread in threads:
             thread.join()
         wall = time.monotonic() - started
+        if hub_log is not None:
+            hub_log.write_text(hub.log)
     cells = [c.seconds for r in runs.values() for c in r.cells]
     starts = [r.server_start_s for r in runs.values() if r.server_start_s]
     figures = [r.first_figure_s for r in runs.values() if r.first_figure_s is not None]
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", default="",
                         help="comma-separated class sizes to try in order (stops at the "
                              "first size with a student not as expected)")
+    parser.add_argument("--hub-log", type=Path, help="keep the hub's log in this file")
     parser.add_argument("--unanswered", action="store_true",
                         help="students answer nothing (expected: no self-check passes)")
     args = parser.parse_args(argv)
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[ClassResult] = []
     with student_install() as prefix:
         for size in sizes:
-            result = run_class(prefix, size, args.lab, answers)
+            result = run_class(prefix, size, args.lab, answers, args.hub_log)
             _report(result)
             results.append(result)
             if result.as_expected < result.students:

@@ -74,7 +74,9 @@ class StudentClient:
             if server.get("ready"):
                 return time.monotonic() - started
             if not server.get("pending") and not server and time.monotonic() - started > 5:
-                raise HubError(f"{self.name}: the server stopped while starting")
+                raise HubError(f"{self.name}: the server stopped while starting (it exited, or "
+                               "the hub gave up after Spawner.start_timeout: the hub's log "
+                               "says which)")
             time.sleep(0.5)
         raise HubError(f"{self.name}: the server was not ready after {self.timeout_s:.0f} s")
 

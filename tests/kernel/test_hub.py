@@ -5,7 +5,8 @@ removed afterwards. Each student logs in with the login form; one runs a student
 answers filled in (every self-check passes), one with none (no self-check passes), through the
 REST API and the kernel websocket. Then isolation: while student B's kernel runs a drillbook
 script in its own user + network namespace, student A, from A's own kernel, can neither list nor
-enter B's namespaces, read B's home, signal B's processes, nor see B's packets. At the end the
+enter B's namespaces, read B's home, signal B's processes, nor see B's packets, nor read the hub's
+secrets (its database, its password). At the end the
 host is as it was: accounts, homes, processes, namespaces, cgroups, files, /dev/net/tun.
 """
 
@@ -252,6 +253,8 @@ for pid in target["pids"]:
     attempt(f"kill {{pid}}", lambda: os.kill(pid, signal.SIGTERM))
     attempt(f"environ {{pid}}", lambda: open(f"/proc/{{pid}}/environ").read())
 attempt("list home", lambda: os.listdir(target["home"]))
+attempt("read hub database", lambda: open(target["state"] + "/jupyterhub.sqlite", "rb").read())
+attempt("read hub password", lambda: open(target["state"] + "/shared_password").read())
 attempt("read lab", lambda: open(target["home"] + "/labs/" + target["lab"]).read())
 attempt("packet socket",
         lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)).close())
@@ -284,7 +287,8 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
         assert started.status == "ok", started.outputs
         sandboxed = _wait_for_sandbox(student_b.uid)
         host_netns = os.readlink("/proc/self/ns/net")
-        target = {"pids": sandboxed, "home": str(student_b.home), "lab": LAB.name}
+        target = {"pids": sandboxed, "home": str(student_b.home), "lab": LAB.name,
+                  "state": str(classroom.hub.state)}
         with KernelChannel(a.kernel_url(a.open_notebook(f"labs/{LAB.name}")),
                            a.token) as kernel_a:
             probe = kernel_a.execute(PROBE.format(target=json.dumps(target)))
@@ -300,6 +304,8 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
         assert result[f"kill {pid}"] == "PermissionError", result
         assert result[f"environ {pid}"] == "PermissionError", result
     assert result["list home"] == "PermissionError"
+    assert result["read hub database"] == "PermissionError", "the hub's secrets are private"
+    assert result["read hub password"] == "PermissionError"
     assert result["read lab"] == "PermissionError"
     assert result["packet socket"] == "PermissionError", "A cannot sniff the host's links"
     assert result["nsenter"] != 0

@@ -21,10 +21,6 @@ class IpMode(enum.Enum):
         """The family of packets on the wire (ipv4-mapped sockets send IPv4 packets)."""
         return self is IpMode.IPV6
 
-    @property
-    def socket_is_ipv6(self) -> bool:
-        return self is not IpMode.IPV4
-
 
 @dataclass(frozen=True)
 class RunConfig:

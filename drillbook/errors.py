@@ -43,11 +43,6 @@ class ScriptError(DrillbookError):
         self.source = source
         self.hint = hint
 
-    def with_source(self, source: Source) -> ScriptError:
-        if self.source is None:
-            self.source = source
-        return self
-
     @property
     def location(self) -> str:
         path = self.source.path if self.source else "<script>"

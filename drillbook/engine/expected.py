@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from drillbook.script.model import IcmpSpec, PacketSpec, TcpOption, TcpSpec, UdpSpec
+from drillbook.script.model import PacketSpec, TcpOption, TcpSpec
 from drillbook.wire import tcp_options as opt
 from drillbook.wire.tcp import (
     TCP_ACK,
@@ -125,11 +125,3 @@ def ecn_bits(packet: PacketSpec) -> int:
     return tos
 
 
-def l4_name(packet: PacketSpec) -> str:
-    body = packet.body
-    if isinstance(body, TcpSpec):
-        return "tcp"
-    if isinstance(body, UdpSpec):
-        return "udp"
-    assert isinstance(body, IcmpSpec)
-    return "icmp"

@@ -153,7 +153,7 @@ class PacketEngine:
 
     def _new_child(self, spec: PacketSpec, body: TcpSpec) -> TestSocket:
         sock = TestSocket(protocol=IPPROTO_TCP, state=SocketState.PASSIVE_PACKET_RECEIVED)
-        sock.script_remote_isn = sock.live_remote_isn = body.start_seq & MASK32
+        sock.live_remote_isn = body.start_seq & MASK32
         sock.live_remote = Endpoint(self.remote_ip, self.ephemeral_port())
         sock.live_local = Endpoint(self.local_ip, self.config.bind_port)
         self._adopt(sock)
@@ -187,7 +187,7 @@ class PacketEngine:
             sock.state = SocketState.PASSIVE_SYNACK_ACKED
         elif sock.state is SocketState.ACTIVE_SYN_SENT and is_syn and exp.flags & TCP_ACK:
             sock.state = SocketState.ACTIVE_SYN_ACKED
-            sock.script_remote_isn = sock.live_remote_isn = exp.seq
+            sock.live_remote_isn = exp.seq
         seq = add32(exp.seq, sock.remote_script_to_live(is_syn))
         ack_off = sock.local_script_to_live(is_syn)
         ack = add32(exp.ack, ack_off) if exp.flags & TCP_ACK else exp.ack

@@ -58,7 +58,6 @@ class TestSocket:
     live_local: Endpoint = field(default_factory=Endpoint)
     live_remote: Endpoint = field(default_factory=Endpoint)
     script_local_isn: int = 0
-    script_remote_isn: int = 0
     live_local_isn: int = 0
     live_remote_isn: int = 0
     # TS val mapping (run_packet.c map_outbound_live_packet)
@@ -87,10 +86,6 @@ class TestSocket:
 
     def local_live_to_script(self, is_syn: bool) -> int:
         return (-self.local_script_to_live(is_syn)) & MASK32
-
-    def inbound_tuple(self) -> tuple[Endpoint, Endpoint]:
-        """(source, destination) of packets injected toward the socket."""
-        return self.live_remote, self.live_local
 
     def matches_outbound(self, src_ip: str, sport: int, dst_ip: str, dport: int) -> bool:
         return (

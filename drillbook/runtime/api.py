@@ -53,7 +53,6 @@ def run_script(
             script_path=path,
             cwd=folder,
             config=config_to_dict(config),
-            entry="drillbook.runtime.workers.entry:drive",
         )
         try:
             reply = run_in_worker(request, timeout_s=timeout_s)

@@ -89,10 +89,6 @@ class PacketRecord:
     live_ack: int = 0
     raw: bytes = field(default=b"", repr=False)  # the IP packet as on the wire, for pcap
 
-    @property
-    def is_retransmission_candidate(self) -> bool:
-        return self.payload_len > 0 or "F" in self.flags or "S" in self.flags
-
 
 @dataclass(frozen=True)
 class TcpInfoSnapshot:

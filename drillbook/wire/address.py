@@ -33,7 +33,3 @@ def pack_address_v6(address: str) -> bytes:
     return packed
 
 
-def unpack_address(packed: bytes) -> str:
-    """Text for 4 or 16 address bytes."""
-    family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
-    return socket.inet_ntop(family, packed)

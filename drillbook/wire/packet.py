@@ -13,7 +13,6 @@ from drillbook.wire.address import pack_address_v4, pack_address_v6
 from drillbook.wire.buffer import Buffer
 from drillbook.wire.checksum import (
     ones_complement_sum,
-    pseudo_addresses,
     verify_ipv4_header_checksum,
     verify_transport_checksum,
 )
@@ -21,7 +20,6 @@ from drillbook.wire.errors import WireError
 from drillbook.wire.icmp import (
     Icmpv4Message,
     Icmpv6Message,
-    icmp_wire_length,
     pull_icmp_message,
     push_icmp_message,
 )
@@ -34,8 +32,8 @@ from drillbook.wire.ip import (
     push_ipv6_header,
 )
 from drillbook.wire.protocols import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
-from drillbook.wire.tcp import TcpSegment, pull_tcp_segment, push_tcp_segment, tcp_wire_length
-from drillbook.wire.udp import UdpDatagram, pull_udp_datagram, push_udp_datagram, udp_wire_length
+from drillbook.wire.tcp import TcpSegment, pull_tcp_segment, push_tcp_segment
+from drillbook.wire.udp import UdpDatagram, pull_udp_datagram, push_udp_datagram
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +102,6 @@ def _pull_transport(buf: Buffer, protocol: int, v6: bool) -> Transport:
     return OpaqueTransport(buf.pull_rest())
 
 
-def transport_wire_length(transport: Transport) -> int:
-    """How many bytes ``transport`` encodes to (with lengths filled)."""
-    if isinstance(transport, TcpSegment):
-        return tcp_wire_length(transport)
-    if isinstance(transport, UdpDatagram):
-        return udp_wire_length(transport)
-    if isinstance(transport, OpaqueTransport):
-        return len(transport.data)
-    return icmp_wire_length(transport)
-
-
 def encode_packet(
     packet: Packet, *, fill_checksums: bool = True, fill_lengths: bool = True
 ) -> bytes:
@@ -137,16 +124,6 @@ def encode_packet(
         push_ipv6_header(buf, ip, payload_length, addresses)
     buf.push_bytes(body)
     return buf.data
-
-
-def encode_transport(
-    packet: Packet, *, fill_checksums: bool = True, fill_lengths: bool = True
-) -> bytes:
-    """Encode only the transport of ``packet`` (its IP header supplies the pseudo-header)."""
-    ip = packet.ip
-    addresses = pseudo_addresses(ip.src, ip.dst)
-    v4 = isinstance(ip, IPv4Header)
-    return _encode_transport(packet.transport, addresses, v4, fill_checksums, fill_lengths)
 
 
 def _encode_transport(

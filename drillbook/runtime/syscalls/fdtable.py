@@ -82,13 +82,6 @@ class FdTable:
             del self._entries[script_fd]
             return entry
 
-    def by_live_fd(self, live_fd: int) -> FdEntry | None:
-        with self._lock:
-            for entry in self._entries.values():
-                if entry.live_fd == live_fd:
-                    return entry
-            return None
-
     def entries(self) -> list[FdEntry]:
         """Every open fd the script knows, now."""
         with self._lock:

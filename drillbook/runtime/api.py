@@ -39,9 +39,6 @@ def run_script(
 
     config = config or RunConfig()
     extra = dict(config.extra)
-    if explore:
-        extra["explore"] = "1"
-        extra["explore_grace_us"] = str(explore_grace_us)
     path = script.source.path
     folder = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
     with run_evidence(explain) as evidence:
@@ -53,6 +50,8 @@ def run_script(
             script_path=path,
             cwd=folder,
             config=config_to_dict(config),
+            explore=explore,
+            explore_grace_us=explore_grace_us,
         )
         try:
             reply = run_in_worker(request, timeout_s=timeout_s)

@@ -34,3 +34,11 @@ def test_request_json_round_trip() -> None:
     assert again == request
     assert again.entry == "drillbook.runtime.workers.entry:drive"
     assert again.run_config == RunConfig()
+
+
+def test_explore_is_a_typed_field_of_the_request_not_a_config_extra() -> None:
+    request = WorkerRequest("", "x.pkt", "/", config_to_dict(RunConfig()), explore=True,
+                            explore_grace_us=50_000)
+    again = WorkerRequest.from_json(request.to_json())
+    assert (again.explore, again.explore_grace_us) == (True, 50_000)
+    assert again.run_config.extra == ()

@@ -17,11 +17,7 @@ from drillbook.script.model import Direction, PacketSpec, Script, TcpSpec
 
 def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     config = request.run_config
-    extra = dict(config.extra)
-    options = RunOptions(
-        explore=extra.get("explore") == "1",
-        explore_grace_us=int(extra.get("explore_grace_us", "300000")),
-    )
+    options = RunOptions(explore=request.explore, explore_grace_us=request.explore_grace_us)
     script = parse_script(request.script_text, request.script_path, config)
     _realtime_priority()
     ports = _EphemeralPorts(sandbox.addresses.socket_family)

@@ -61,6 +61,10 @@ class WorkerRequest:
     cwd: str
     config: dict[str, Any] = field(default_factory=dict)
     entry: str = DEFAULT_ENTRY
+    # Explore mode (drillbook's, not a packetdrill flag): record what the kernel sends instead
+    # of asserting it, and sniff explore_grace_us longer after the last event.
+    explore: bool = False
+    explore_grace_us: int = 300_000
 
     @property
     def run_config(self) -> RunConfig:

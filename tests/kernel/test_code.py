@@ -48,8 +48,12 @@ def test_failing_block_reports_its_line_like_packetdrill() -> None:
     assert not result.ok
     assert result.error is not None
     lines = result.error.splitlines()
-    assert lines[0] == "demo.pkt:51: error in Python code"
-    assert "AssertionError" in result.error
+    # packetdrill's line (the block's), then the failing statement at its script line
+    assert lines[0].startswith("demo.pkt:51: error in Python code: line 51: "
+                               "assert tcpi_snd_cwnd == 12345, tcpi_snd_cwnd raised "
+                               "AssertionError: ")
+    assert 'File "demo.pkt", line 51, in <module>' in result.error  # the traceback below
+    assert "code.py" not in result.error
     assert lines[-1] == "demo.pkt: error executing code: 'python3' returned non-zero status 1"
     assert result.first_error_line == 51
     assert "never" not in result.output

@@ -17,8 +17,9 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from drillbook.runtime.loop.code_errors import HEADLINE, LineMap, relocate
 from drillbook.runtime.syscalls.tcpinfo import CODE_CONSTANTS, CodeRaw
 from drillbook.script.model import CodeBlock
 
@@ -93,13 +94,23 @@ class CodeRecorder:
 
     def source(self, path: str) -> str:
         """The Python program packetdrill would write for these snapshots."""
+        return self.program(path)[0]
+
+    def program(self, path: str) -> tuple[str, LineMap]:
+        """The program, and which script line each of its blocks' lines comes from."""
         parts = [PYTHON_PREAMBLE, "\n"]
+        lines: dict[int, tuple[int, str]] = {}
         for snap in self.snapshots:
             parts.extend(_assignments(CODE_CONSTANTS.items()))
             parts.extend(_assignments(snap.values))
             parts.append("\n")
-            parts.append(f"_file = {path!r}\n_line = {snap.line}\n{snap.block.code}\n\n")
-        return "".join(parts)
+            parts.append(f"_file = {path!r}\n_line = {snap.line}\n")
+            first = "".join(parts).count("\n") + 1  # the program line the block starts on
+            start = snap.block.span.line if snap.block.span.line > 0 else snap.line
+            for offset, text in enumerate(snap.block.code.split("\n")):
+                lines[first + offset] = (start + offset, text)
+            parts.append(f"{snap.block.code}\n\n")
+        return "".join(parts), LineMap(lines)
 
     def run(self, path: str, code_command: str = "python3",
             timeout_s: float = 60.0) -> CodeResult:
@@ -109,11 +120,16 @@ class CodeRecorder:
         """
         if not self._recorded:
             return CodeResult(True, None, "")  # packetdrill runs nothing without blocks
+        text, line_map = self.program(path)
         with tempfile.TemporaryDirectory(prefix="drillbook-code-") as folder:
             program = os.path.join(folder, "code.py")
             with open(program, "w", encoding="utf-8") as out:
-                out.write(self.source(path))
-            return _execute(path, code_command, program, timeout_s)
+                out.write(text)
+            result = _execute(path, code_command, program, timeout_s)
+        if result.error is None:
+            return result
+        # The temporary file is gone: name the script's lines instead (code_errors.py).
+        return replace(result, error=relocate(result.error, program, path, line_map))
 
 
 def _assignments(values: Iterable[tuple[str, int]]) -> list[str]:
@@ -144,10 +160,9 @@ def _execute(path: str, code_command: str, program: str, timeout_s: float) -> Co
 
 
 def _failing_line(path: str, stderr: str) -> int | None:
-    marker = ": error in Python code"
     for line in stderr.splitlines():
-        if line.startswith(f"{path}:") and line.endswith(marker):
-            number = line[len(path) + 1:-len(marker)]
+        if line.startswith(f"{path}:") and line.endswith(HEADLINE):
+            number = line[len(path) + 1:-len(HEADLINE)]
             if number.isdigit():
                 return int(number)
     return None

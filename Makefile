@@ -1,5 +1,5 @@
 # drillbook: two commands do all the set-up.
-#   make lab     - set up, then serve JupyterLab on 127.0.0.1:8888 opened at labs/
+#   make lab     - set up, then serve JupyterLab on 127.0.0.1:8888 opened at labs/ (notebooks/ reachable)
 #   make test    - set up, then run the whole test suite (lint, types, tests)
 #   make install - install drillbook for every account of this machine (PREFIX, BINDIR)
 #   make hub     - install, then serve JupyterHub for a class on 127.0.0.1:8000 (README: A class)
@@ -48,9 +48,13 @@ system-packages:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	fi
 
+# JupyterLab serves the project folder and opens at labs/, so notebooks/ (the demo the README
+# points to) is one click up. LAB_PORT and LAB_ARGS let a test start it on a free port.
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --no-browser --allow-root \
-	  --ServerApp.root_dir=labs
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
+	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/labs $(LAB_ARGS)
 
 lint: setup
 	$(PY) -m ruff check drillbook tests benchmarks

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drillbook.config import RunConfig
+from drillbook.jupyter.frames import SCROLL_FRAME, SCROLL_STYLE, scrolling_pre
 from drillbook.jupyter.verdict import Verdict, verdict_for
 from drillbook.script.model import Script
 from drillbook.trace.kernel import Explanation
@@ -40,10 +41,17 @@ class FigureImage:
 
         SVG goes through a data URI too: inlined, two matplotlib SVGs on one page may share
         element ids (clip paths), and an ``<img>`` keeps each one to itself.
+        The image is shown at the size it was drawn (its text is sized for that), in a frame
+        that scrolls sideways when the column is narrower: a long figure scrolls instead of
+        shrinking until its labels cannot be read.
         """
         encoded = base64.b64encode(self.data).decode("ascii")
         alt = html.escape(self.title or "drillbook figure")
-        return f'<img alt="{alt}" style="max-width:100%" src="data:{self.mime};base64,{encoded}"/>'
+        return (
+            f'<div class="{SCROLL_FRAME}" style="{SCROLL_STYLE}">'
+            f'<img alt="{alt}" style="max-width:none;display:block" '
+            f'src="data:{self.mime};base64,{encoded}"/></div>'
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -118,13 +126,10 @@ class DrillResult:
             parts.append(
                 "<details open><summary>The script with the kernel's packets "
                 "(<code>.rewritten_script</code>; it passes when run)</summary>"
-                f'<pre style="font-family:monospace">{html.escape(self.rewritten_script)}</pre>'
-                "</details>"
+                f"{scrolling_pre(self.rewritten_script)}</details>"
             )
         if self.trace.output:
-            parts.append(
-                f'<pre style="font-family:monospace">{html.escape(self.trace.output)}</pre>'
-            )
+            parts.append(scrolling_pre(self.trace.output))
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:

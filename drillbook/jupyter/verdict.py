@@ -15,6 +15,7 @@ import html
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from drillbook.jupyter.frames import scrolling_pre
 from drillbook.script.model import Event, Script
 from drillbook.source import Span
 from drillbook.trace.model import Direction, Outcome, PacketRecord, Step, StepKind, Trace
@@ -60,11 +61,7 @@ class Verdict:
         """An HTML block that needs no CSS or JavaScript from the page (survives export)."""
         body = ""
         if self.body:
-            body = (
-                '<pre style="margin:4px 0 0 0;white-space:pre;overflow-x:auto">'
-                + html.escape("\n".join(self.body))
-                + "</pre>"
-            )
+            body = scrolling_pre("\n".join(self.body), "margin:4px 0 0 0")
         return (
             f'<div class="drillbook-verdict drillbook-{self.status.value}" style="background:'
             f"{_COLOURS[self.status]};border-left:4px solid {_BORDERS[self.status]};"

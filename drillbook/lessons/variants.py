@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drillbook.jupyter.frames import SCROLL_FRAME
 from drillbook.trace.model import Trace
 
 __all__ = ["Variant", "VariantPlayer", "player_id", "variant_image", "variants"]
@@ -62,9 +63,9 @@ font-family:sans-serif}
 padding:2px 8px;cursor:pointer;font-family:monospace}
 .drillbook-variants button[aria-pressed=true]{background:#1565c0;color:#fff;border-color:#1565c0}
 .drillbook-variants input[type=range]{width:12em}
-.drillbook-variants figure{margin:6px 0}
+.drillbook-variants figure{margin:6px 0;overflow-x:auto;max-width:100%;contain:inline-size}
 .drillbook-variants figure[hidden]{display:none}
-.drillbook-variants img{max-width:100%}
+.drillbook-variants img{max-width:none;display:block}
 .drillbook-variants figcaption{font-size:90%;color:#444}
 """
 
@@ -95,6 +96,13 @@ _SCRIPT = """
   }
   if (slider) {
     slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+    // In JupyterLab the arrow keys are notebook shortcuts (select the cell above/below), and a
+    // matched shortcut cancels the key's default action, so the slider never moved. The
+    // attribute data-lm-suppress-shortcuts (on the element) tells JupyterLab to leave keys
+    // pressed here alone; keeping them from bubbling does the same in other front-ends.
+    slider.addEventListener("keydown", function (event) {
+      if (/^Arrow|^Page|^Home$|^End$/.test(event.key)) { event.stopPropagation(); }
+    });
   }
   function fromFragment() {
     var parts = window.location.hash.replace(/^#/, "").split("&");
@@ -162,7 +170,8 @@ class VariantPlayer:
         if self.slider and len(self.variants) > 2:
             slider = (
                 f'<input type="range" min="0" max="{len(self.variants) - 1}" step="1" '
-                f'value="0" aria-label="{html.escape(self.title or self.name)}">'
+                f'value="0" data-lm-suppress-shortcuts="true" '
+                f'aria-label="{html.escape(self.title or self.name)}">'
             )
         first = html.escape(self.variants[0].label)
         return (
@@ -178,7 +187,7 @@ class VariantPlayer:
         if variant.caption:
             caption = f"<figcaption>{html.escape(variant.caption)}</figcaption>"
         return (
-            f'<figure data-index="{index}" data-label="{label}" '
+            f'<figure class="{SCROLL_FRAME}" data-index="{index}" data-label="{label}" '
             f'data-digest="{variant.digest}"{hidden}>'
             f'<img alt="{label}" src="{variant.data_uri()}"/>{caption}</figure>'
         )

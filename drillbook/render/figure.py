@@ -21,6 +21,11 @@ from drillbook.trace.model import Direction, Trace
 
 KINDS = ("sequence", "sack", "time-sequence", "window")
 WIDTH_IN = 13.0  # the sequence diagram's columns are laid out for this width
+# A figure without the sequence diagram is drawn to fit a notebook's column: JupyterLab at a
+# 1400 px window shows outputs about 950 px wide, and an SVG inch is 96 CSS px, so 9.6 in is
+# shown at its own size, text as large as it was drawn. (The sequence diagram keeps 13 in: the
+# notebook shows it at its own size in a frame that scrolls sideways, rather than shrunk.)
+PLOT_WIDTH_IN = 9.6
 ROW_IN = 0.3  # height of one sequence-diagram row
 MAX_ROWS = 90  # a longer run shows its start and the events leading to its failure
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -78,6 +83,11 @@ def panel_for(trace: Trace, kind: str) -> Panel:
     return Panel(kind, 3.6, right=2.1)  # the legend sits to the right of the plot
 
 
+def figure_width_in(kinds: Sequence[str]) -> float:
+    """The width a figure of these kinds is drawn at (inches)."""
+    return WIDTH_IN if "sequence" in kinds else PLOT_WIDTH_IN
+
+
 def figure_for(
     trace: Trace, kinds: Sequence[str] | None = None, *, explanations: bool = True
 ) -> Figure:
@@ -89,12 +99,13 @@ def figure_for(
         raise ValueError(f"unknown figure kind(s) {unknown or chosen}; choose from {KINDS}")
     panels = [panel_for(trace, k) for k in chosen]
     height = sum(p.total for p in panels)
-    fig = Figure(figsize=(WIDTH_IN, height))
+    width = figure_width_in(chosen)
+    fig = Figure(figsize=(width, height))
     top = height
     for panel in panels:  # fixed positions: constrained layout would shrink the columns
         bottom = top - panel.top - panel.height
-        rect = (panel.left / WIDTH_IN, bottom / height,
-                (WIDTH_IN - panel.left - panel.right) / WIDTH_IN, panel.height / height)
+        rect = (panel.left / width, bottom / height,
+                (width - panel.left - panel.right) / width, panel.height / height)
         axes = fig.add_axes(rect)
         if panel.kind == "sequence":
             draw_sequence(axes, trace, max_rows=MAX_ROWS, explanations=explanations)

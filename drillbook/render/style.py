@@ -43,9 +43,11 @@ class Fonts:
 
     mono: str = "DejaVu Sans Mono"  # packetdrill notation keeps its columns
     sans: str = "DejaVu Sans"
-    label: float = 8.0
-    small: float = 7.0
-    title: float = 10.0
+    # Shown at its drawn size, a point is 4/3 CSS px: 8.5 pt is 11.3 px, just above JupyterLab's
+    # own small text (--jp-ui-font-size0, 10.8 px), so no label is smaller than the notebook's.
+    label: float = 9.0
+    small: float = 8.5
+    title: float = 11.0
 
 
 PALETTE = Palette()

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 
 from drillbook.render.flows import scaled_window, tcp_packets, window_shift
 from drillbook.render.style import FONTS, INFINITE_SSTHRESH, PALETTE, placeholder
 from drillbook.trace.model import Direction, TcpInfoSnapshot, Trace
 
 MS = 1000.0
+TITLE = "Windows: advertised (bytes, left axis) and cwnd, ssthresh (segments, right axis)"
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,11 @@ def _congestion(ax2: Axes, snaps: tuple[TcpInfoSnapshot, ...],
     marks: list[Text] = []
     if any(s.snd_ssthresh >= INFINITE_SSTHRESH for s in snaps):
         first = next(s for s in snaps if s.snd_ssthresh >= INFINITE_SSTHRESH)
-        marks.append(ax2.text(first.time_us / MS, ceiling, " ssthresh = ∞ (0x7fffffff) ",
-                              ha="left", va="bottom", color=PALETTE.ssthresh,
-                              fontsize=FONTS.small))
-    ax2.set_ylim(0, ceiling * 1.12)
+        # Above the line it names, a few points clear of it (va="bottom" alone sat on it).
+        marks.append(ax2.annotate(" ssthresh = ∞ (0x7fffffff) ", (first.time_us / MS, ceiling),
+                                  xytext=(0, 4), textcoords="offset points", ha="left",
+                                  va="bottom", color=PALETTE.ssthresh, fontsize=FONTS.small))
+    ax2.set_ylim(0, ceiling * 1.25)  # room for the ∞ mark above the clipped line
     return c_line, s_line, marks
 
 
@@ -99,7 +101,7 @@ def draw_window(ax: Axes, trace: Trace, *, title: bool = True) -> WindowArtists:
             advertised.append((direction, line))
     if not advertised and not snaps:
         placeholder(ax, "no windows in this run (no TCP packets, no TCP_INFO)",
-                    "Windows: advertised (packets) and congestion (TCP_INFO)")
+                    TITLE)
         return WindowArtists((), None, None, (), None)
     cwnd_ax: Axes | None = None
     c_line = s_line = None
@@ -122,7 +124,8 @@ def _focus(ax: Axes, start: float, end: float, marks: list[Text]) -> None:
     pad = max((end - start) * 0.04, 0.05)
     ax.set_xlim(start - pad, end + pad)
     for mark in marks:
-        mark.set_x(start - pad)
+        assert isinstance(mark, Annotation)
+        mark.xy = (start - pad, mark.xy[1])
         mark.set_horizontalalignment("left")
 
 
@@ -139,5 +142,4 @@ def _axes(ax: Axes, cwnd_ax: Axes | None, title: bool) -> None:
     (cwnd_ax or ax).legend(handles, labels, loc="lower right", fontsize=FONTS.small,
                            frameon=True, framealpha=0.9)
     if title:
-        ax.set_title("Windows: advertised (packets) and congestion (TCP_INFO)", loc="left",
-                     fontsize=FONTS.title)
+        ax.set_title(TITLE, loc="left", fontsize=FONTS.title)

@@ -94,7 +94,7 @@ def test_controls_rerun_in_the_new_order_and_explore_rewrite_passes() -> None:
     assert result is not first and controls.previous is not None
     assert result.passed, result.verdict.text
     assert _data_arrivals(result.trace) == [1001, 1, 2001, 5001, 7001, 3001, 6001]
-    assert controls.current_panel.value == result.html()
+    assert controls.current_panel.value.startswith(result.html())
 
     # What the kernel answered is in the rewritten script, which passes when run normally.
     assert result.rewritten_script is not None

@@ -20,7 +20,7 @@ from drillbook.errors import ScriptSyntaxError
 from drillbook.jupyter.controls import DrillControls
 from drillbook.jupyter.result import DrillResult
 from drillbook.jupyter.runner import RunRequest, render_images
-from drillbook.script.edits import DropEvent, ReorderInbound, SetTime, inbound_indices
+from drillbook.script.edits import inbound_indices
 from drillbook.script.model import PacketSpec, Script, TcpSpec
 
 
@@ -94,31 +94,36 @@ def test_controls_turn_order_and_times_into_edits_and_redraw_in_place() -> None:
     assert controls.edits() == ()
     first = controls.run()
     current_panel = controls.current_panel
-    assert controls.current_panel.value == first.html()
+    assert controls.current_panel.value.startswith(first.html())
+    assert len(controls.results.children) == 1  # no empty "previous run" before a second
     bundle = controls._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/html"] == first.html()  # an export without widget state shows this
 
     controls.set_order([0, 1, 9, 2, 3, 5, 6, 7, 8])  # segment 2 first, 4001:5001 dropped
     controls.set_time(6, 200_000)
-    assert controls.edits() == (
-        SetTime(6, 200_000),
-        DropEvent(12),
-        ReorderInbound((0, 1, 8, 2, 3, 4, 5, 6, 7)),
-    )
+    assert [type(e).__name__ for e in controls.history.edits] == [
+        "DropInbound", "MoveInbound", "ShiftEvent"]
+    assert [type(e).__name__ for e in controls.edits()] == [
+        "DropEvent", "ReorderInbound", "ShiftTime"]
     edited = controls.edited_script()
     assert _data_starts(edited) == [1001, 1, 2001, 5001, 7001, 3001, 6001]
-    assert edited.events[6].time.start_us == 200_000
+    moved = next(e for e in edited.events if e.action == controls.script.events[6].action)
+    assert moved.time.start_us == 200_000  # the time went with the event
     controls.run()
     assert runner.scripts[-1] == edited
     assert controls.previous is first
     assert controls.current_panel is current_panel  # same widget, new value: no flicker
-    assert controls.previous_panel.value == first.html()
+    assert controls.previous_panel.value.startswith(first.html())
+    assert [controls.results.get_title(i) for i in range(3)] == [
+        "This run", "Previous run", "Differences"]
+    assert "previous run: PASS" in controls.differences_panel.value
 
     controls.run_button.click()  # the third run raises: shown in the output, not lost
     assert "boom" in controls.errors.outputs[0]["text"]
     assert controls.runs == 2
 
+    assert controls.undo() is not None and len(controls.history.edits) == 2
     controls.reset()
     assert controls.edits() == ()
 

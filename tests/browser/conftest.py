@@ -1,0 +1,140 @@
+"""Fixtures of the browser tests: one JupyterLab server and one Chromium for the whole session,
+and every notebook run once (Run All, a few tabs at a time) so each test reads what it needs.
+
+Chromium is Debian's ``/usr/bin/chromium`` (``make test`` installs it where missing), driven by
+Playwright for Python; Playwright never downloads a browser here. Screenshots of each notebook
+after Run All go to ``$DRILLBOOK_SCREENSHOTS`` (default: a folder under pytest's tmp path, named
+in the test output).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kernel_support import missing_privilege
+from lab_server import ROOT, LabServer, copy_served_tree, start_lab
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Chromium as root needs --no-sandbox; the rest keeps it off the network (no component
+# updates, no sync, no QUIC probes) on this closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic", "--disable-extensions",
+]
+NOTEBOOKS = ["notebooks/drillbook-demo.ipynb",
+             *(f"labs/{p.name}" for p in sorted((ROOT / "labs").glob("[0-9][0-9]-*.ipynb")))]
+TABS = int(os.environ.get("DRILLBOOK_BROWSER_TABS", "2"))  # notebooks running at once
+RUN_ALL_TIMEOUT_S = 600.0
+
+
+def _playwright_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "needs Playwright for Python (pip install -e '.[dev]')"
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    reason = (None if CHROMIUM else "needs Debian's chromium (make test installs it)") \
+        or _playwright_missing() or missing_privilege()
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent != here:
+            continue
+        item.add_marker(pytest.mark.kernel)
+        item.add_marker(pytest.mark.browser)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("jupyterlab")
+    server = start_lab(base, copy_served_tree(base))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab_context(chromium: object) -> Iterator[object]:
+    from notebook_page import VIEWPORT
+
+    context = chromium.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    context.set_default_timeout(60_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("DRILLBOOK_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ran_notebooks(lab_server: LabServer, lab_context: object,
+                  screenshot_dir: Path) -> dict[str, object]:
+    """Every notebook opened (was it modified at once?), Run All, measured, photographed.
+
+    ``TABS`` notebooks run at a time, each in its own tab and kernel: a lab spends most of its
+    time waiting on timers in the kernel under test, so two overlap well on two cores."""
+    from notebook_page import (
+        NotebookReport,
+        is_dirty,
+        measure,
+        open_notebook,
+        run_all_finished,
+        run_all_ok,
+        screenshot_whole_notebook,
+        start_run_all,
+    )
+
+    reports: dict[str, object] = {}
+    waiting = list(NOTEBOOKS)
+    running: dict[str, tuple[object, NotebookReport, float]] = {}
+    deadline = time.monotonic() + RUN_ALL_TIMEOUT_S * len(NOTEBOOKS) / max(TABS, 1)
+    while waiting or running:
+        while waiting and len(running) < TABS:
+            path = waiting.pop(0)
+            page = lab_context.new_page()  # type: ignore[attr-defined]
+            open_notebook(page, lab_server.notebook_url(path))
+            time.sleep(1.0)  # let JupyterLab apply the kernel's metadata, as a person waits
+            report = NotebookReport(path, dirty_after_open=is_dirty(page))
+            start_run_all(page)
+            running[path] = (page, report, time.monotonic())
+        for path, (page, report, started) in list(running.items()):
+            if not run_all_finished(page):  # type: ignore[arg-type]
+                continue
+            report.run_seconds = time.monotonic() - started
+            report.run_ok = run_all_ok(page)  # type: ignore[arg-type]
+            time.sleep(0.5)  # the last outputs' images decode and lay out
+            report.small_text_px, report.cells = measure(page)  # type: ignore[arg-type]
+            report.screenshot = screenshot_whole_notebook(
+                page, screenshot_dir / (Path(path).stem + ".png"))  # type: ignore[arg-type]
+            reports[path] = report
+            reports["page:" + path] = page  # later tests operate the controls in it
+            del running[path]
+        assert time.monotonic() < deadline, f"Run All did not finish: {sorted(running)}"
+        time.sleep(0.5)
+    print(f"\nscreenshots of every notebook after Run All: {screenshot_dir}")
+    return reports

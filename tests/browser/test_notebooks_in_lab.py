@@ -1,0 +1,73 @@
+"""The demo notebook and every lab as a student sees them: JupyterLab in Chromium, 1400x1000.
+
+Each notebook is opened, checked for being shown as modified before anyone touched it, run
+with Run All, then measured as laid out: no error outputs (but the demo's cell tagged
+``raises-exception``), widgets rendered, no output of a ``%%drill`` cell with content hidden
+past its right edge (except inside a deliberate scroll frame), every figure shown at 85 % or
+more of the width it was drawn at and its smallest text no smaller than JupyterLab's own small
+text. A screenshot of each notebook after Run All is written (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NOTEBOOKS
+from notebook_page import NotebookReport
+
+FIGURE_SHOWN_MIN = 0.85
+
+
+def _report(ran_notebooks: dict[str, object], path: str) -> NotebookReport:
+    report = ran_notebooks[path]
+    assert isinstance(report, NotebookReport)
+    return report
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_opens_unmodified(ran_notebooks: dict[str, object], path: str) -> None:
+    report = _report(ran_notebooks, path)
+    assert not report.dirty_after_open, (
+        f"{path} shows as modified right after opening (its kernelspec or language_info "
+        "differs from what the kernel reports)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_run_all_completes_without_error_outputs(ran_notebooks: dict[str, object],
+                                                 path: str) -> None:
+    report = _report(ran_notebooks, path)
+    assert report.screenshot is not None and report.screenshot.stat().st_size > 10_000
+    unexpected = [(c.index, c.source, c.errors) for c in report.cells
+                  if c.errors and "raises-exception" not in c.tags]
+    assert not unexpected
+    assert all(c.executed for c in report.cells), f"Run All stopped in {path}"
+    assert any(c.drill for c in report.cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_widgets_render(ran_notebooks: dict[str, object], path: str) -> None:
+    report = _report(ran_notebooks, path)
+    for cell in report.cells:
+        assert cell.widgetErrors == 0, (cell.index, cell.source)
+        if cell.widgets:
+            assert cell.widgetsShown >= cell.widgets, (cell.index, cell.source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_no_drill_output_is_clipped(ran_notebooks: dict[str, object], path: str) -> None:
+    report = _report(ran_notebooks, path)
+    clipped = [(c.index, c.source, c.clipped[:3]) for c in report.cells
+               if c.drill and c.clipped]
+    assert not clipped
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_figures_are_shown_readable(ran_notebooks: dict[str, object], path: str) -> None:
+    report = _report(ran_notebooks, path)
+    figures = [(c.index, f) for c in report.cells for f in c.figures]
+    assert figures, "no figure shown"
+    small = [(i, f) for i, f in figures if f["shown"] < FIGURE_SHOWN_MIN * f["drawn"]]
+    assert not small, f"figures shrunk below {FIGURE_SHOWN_MIN:.0%} of their drawn width"
+    tiny = [(i, f) for i, f in figures
+            if f["minTextPx"] is not None and f["minTextPx"] < report.small_text_px - 0.05]
+    assert not tiny, f"figure text smaller than the notebook's small text " \
+                     f"({report.small_text_px:.1f} px)"

@@ -82,7 +82,6 @@ class DrillControls:
             value=list(self.inbound_tags),
             allowed_tags=list(self.inbound_tags),
             allow_duplicates=False,
-            layout=widgets.Layout(width="100%"),
         )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.undo_button = widgets.Button(description="Undo", icon="undo",
@@ -93,15 +92,16 @@ class DrillControls:
         self.errors = widgets.Output()
         self.times = widgets.GridBox(
             layout=widgets.Layout(grid_template_columns="minmax(0, 1fr) 130px",
-                                  grid_gap="2px 12px", align_items="center", width="100%"),
+                                  grid_gap="2px 12px", align_items="center"),
         )
         self.edits_view = widgets.HTML()
         self.script_view = widgets.HTML()
         self.current_panel = widgets.HTML("<i>(not run yet)</i>")
         self.previous_panel = widgets.HTML()
         self.differences_panel = widgets.HTML()
-        self.results = widgets.Tab(children=[self.current_panel],
-                                   layout=widgets.Layout(width="100%"))
+        # Widgets stretch across the column by themselves; width 100% plus their margins
+        # would stick out by a few pixels.
+        self.results = widgets.Tab(children=[self.current_panel])
         self.results.set_title(0, TAB_TITLES[0])
         self.run_button.on_click(self._on_run_clicked)
         self.undo_button.on_click(self._on_undo_clicked)
@@ -236,7 +236,6 @@ class DrillControls:
         return widgets.VBox(
             [order_help, self.order_input, times_box, self.edits_view, self.script_view,
              buttons, self.errors, self.results],
-            layout=widgets.Layout(width="100%"),
         )
 
     # ---------------------------------------------------------------- state -> widgets

@@ -109,6 +109,9 @@ MEASURE = """(scrollFrame) => {
                 .length : 0,
             executed: model.executionCount !== null,
             clipped, figures,
+            inputShown: !cell.inputHidden,
+            highlighted: cell.node.querySelectorAll(
+                ".jp-Cell-inputArea .cm-content [class*=cm-drill-]").length,
         });
     });
     return {smallText, cells};
@@ -130,6 +133,8 @@ class CellReport:
     executed: bool
     clipped: list[dict[str, Any]]
     figures: list[dict[str, Any]]
+    inputShown: bool  # noqa: N815
+    highlighted: int  # tokens the packetdrill highlighter marked in the cell's editor
 
 
 @dataclass
@@ -180,10 +185,11 @@ def screenshot_whole_notebook(page: Page, path: Path) -> Path:
     height = page.evaluate(f"""() => {{
         const content = {_CURRENT}.content.node;
         const node = content.querySelector(".jp-WindowedPanel-outer") || content;
+        node.scrollTop = 0;  // Run All left it at the last cell
         return node.scrollHeight + (window.innerHeight - node.clientHeight);
     }}""")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height), 30000)})
-    time.sleep(0.3)
+    time.sleep(0.5)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,22 @@ from conftest import NOTEBOOKS
 
 DEMO = "notebooks/drillbook-demo.ipynb"
 TWEAK_SOURCE = "%%drill --tweak"
+
+
+def _eventually(check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+    """``check()`` once it holds: a widget's change goes to the kernel and back."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = check()
+            if result is not False:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {check}")
+        time.sleep(0.2)
 
 
 def _page(ran_notebooks: dict[str, object], path: str) -> Any:
@@ -72,24 +89,25 @@ def tweak(ran_notebooks: dict[str, object]) -> tuple[Any, Any]:
     page = _page(ran_notebooks, DEMO)
     output = _show(page, _cell_index(page, TWEAK_SOURCE))
     output.get_by_role("button", name="Reset").click()
+    _eventually(lambda: _inbound_data(_script_shown(output))[-1] == ("+0", "1001:2001"))
     output.get_by_text("Event times: shift an event (ms)").click()
     return page, output
 
 
 def test_edits_follow_the_packets_they_were_made_on(tweak: tuple[Any, Any]) -> None:
     page, output = tweak
-    assert _inbound_data(_script_shown(output))[-1] == ("+0", "1001:2001")
-
     # +50 ms on the row of < . 1001:2001
     rows = _time_rows(output)
     row = next(i for i, text in enumerate(rows) if "< . 1001:2001" in text)
     box = output.locator(".widget-gridbox > *").nth(2 * row + 1).locator("input")
     box.fill("50")
     box.press("Tab")
+    _eventually(lambda: "+0.05" in _script_shown(output))
     # drag 6001:7001 in front of the first data packet, drop 3001:4001
     _tag(output, "6001:7001").drag_to(_tag(output, "1:1001"))
+    _eventually(lambda: _inbound_data(_script_shown(output))[0][1] == "6001:7001")
     _tag(output, "3001:4001").locator(".jupyter-widget-tag-close").click()
-    page.wait_for_timeout(500)
+    _eventually(lambda: "3001:4001" not in _script_shown(output))
 
     shown = _script_shown(output)
     order = [seq for _, seq in _inbound_data(shown)]
@@ -105,12 +123,11 @@ def test_edits_follow_the_packets_they_were_made_on(tweak: tuple[Any, Any]) -> N
 
     output.get_by_role("button", name="Run").click()
     panel = output.locator(".widget-tab")
-    page.wait_for_function("""(panel) => /PASS|EXPLORE|FAIL/.test(panel.innerText)""",
-                           arg=panel.element_handle(), timeout=120_000)
-    page.wait_for_timeout(300)
     ran = panel.locator("details", has_text="The script that ran").locator("pre").first
-    ran_text = ran.evaluate("e => e.textContent")
-    assert _inbound_data(ran_text) == _inbound_data(shown)
+    # the script that ran (in "This run") is the one shown before Run, shift and all
+    _eventually(lambda: _inbound_data(ran.evaluate("e => e.textContent"))
+                == _inbound_data(shown), timeout_s=120)
+    assert panel.locator(".lm-TabBar-tab").count() == 3
 
 
 def test_runs_are_compared_in_tabs_with_the_differences_as_text(
@@ -130,8 +147,7 @@ def test_undo_takes_back_the_last_edit(tweak: tuple[Any, Any]) -> None:
     page, output = tweak
     before = len(output.locator("ol li").all())
     output.get_by_role("button", name="Undo").click()
-    page.wait_for_timeout(500)
-    assert len(output.locator("ol li").all()) == before - 1
+    _eventually(lambda: len(output.locator("ol li").all()) == before - 1)
     assert "3001:4001" in [seq for _, seq in _inbound_data(_script_shown(output))]
 
 
@@ -159,8 +175,8 @@ def test_variants_slider_moves_with_the_arrow_keys(ran_notebooks: dict[str, obje
     output = _show(page, _player_cell(page))
     player = output.locator(".drillbook-variants").first
     slider = player.locator("input[type=range]")
+    slider.focus()  # (focusing makes the player's cell the active one)
     active = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex")
-    slider.focus()
     slider.press("ArrowRight")
     assert player.get_attribute("data-current") == "1"
     slider.press("ArrowRight")

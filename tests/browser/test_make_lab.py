@@ -68,7 +68,8 @@ def test_make_lab_opens_at_labs_with_the_demo_reachable(make_lab: str,
             assert b"drillbook-demo.ipynb" in reply.read()
         page.goto(make_lab + "lab/tree/notebooks/drillbook-demo.ipynb")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-        page.wait_for_function("() => document.title.startsWith('drillbook-demo.ipynb')")
+        page.wait_for_function("""() => window.jupyterapp && window.jupyterapp.shell.currentWidget
+            && window.jupyterapp.shell.currentWidget.title.label === 'drillbook-demo.ipynb'""")
     finally:
         # Shut the demo's kernel down with the page (the server goes with the fixture).
         page.close()

@@ -5,7 +5,8 @@ with Run All, then measured as laid out: no error outputs (but the demo's cell t
 ``raises-exception``), widgets rendered, no output of a ``%%drill`` cell with content hidden
 past its right edge (except inside a deliberate scroll frame), every figure shown at 85 % or
 more of the width it was drawn at and its smallest text no smaller than JupyterLab's own small
-text. A screenshot of each notebook after Run All is written (see conftest.py).
+text, every ``%%drill`` cell highlighted as packetdrill (the highlight extension). A
+screenshot of each notebook after Run All is written (see conftest.py).
 """
 
 from __future__ import annotations
@@ -71,3 +72,13 @@ def test_figures_are_shown_readable(ran_notebooks: dict[str, object], path: str)
             if f["minTextPx"] is not None and f["minTextPx"] < report.small_text_px - 0.05]
     assert not tiny, f"figure text smaller than the notebook's small text " \
                      f"({report.small_text_px:.1f} px)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_drill_cells_are_highlighted_as_packetdrill(ran_notebooks: dict[str, object],
+                                                    path: str) -> None:
+    report = _report(ran_notebooks, path)
+    shown = [c for c in report.cells if c.drill and c.inputShown]
+    assert shown
+    plain = [(c.index, c.source) for c in shown if c.highlighted < 3]
+    assert not plain, "%%drill cells without packetdrill highlighting"

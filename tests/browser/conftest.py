@@ -110,6 +110,7 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
     )
 
     reports: dict[str, object] = {}
+    begun = time.monotonic()
     waiting = list(NOTEBOOKS)
     running: dict[str, tuple[object, NotebookReport, float]] = {}
     deadline = time.monotonic() + RUN_ALL_TIMEOUT_S * len(NOTEBOOKS) / max(TABS, 1)
@@ -136,5 +137,9 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
             del running[path]
         assert time.monotonic() < deadline, f"Run All did not finish: {sorted(running)}"
         time.sleep(0.5)
-    print(f"\nscreenshots of every notebook after Run All: {screenshot_dir}")
+    times = ", ".join(f"{Path(p).stem[:2]} {r.run_seconds:.0f} s"  # type: ignore[attr-defined]
+                      for p, r in reports.items() if not p.startswith("page:"))
+    print(f"\nRun All of {len(NOTEBOOKS)} notebooks, {TABS} at a time: "
+          f"{time.monotonic() - begun:.0f} s ({times})")
+    print(f"screenshots of every notebook after Run All: {screenshot_dir}")
     return reports

@@ -9,7 +9,7 @@ from typing import Protocol
 from drillbook.config import RunConfig
 from drillbook.engine.expected import ExpectedTcp, expected_tcp
 from drillbook.engine.records import AnyRecord, plain_record, record_tcp
-from drillbook.engine.results import OutboundVerdict, PacketFailure
+from drillbook.engine.results import OutboundVerdict, OutboundVerdictKind, PacketFailure
 from drillbook.engine.sockets import MASK32, SocketState, TcpHeaderMemo, TestSocket, add32
 from drillbook.engine.verify import (
     IpExpectation,
@@ -66,10 +66,10 @@ class OutboundMatcher:
         try:
             pkt = decode_packet(raw)
         except WireError:
-            return OutboundVerdict("skip")
+            return OutboundVerdict(OutboundVerdictKind.SKIP)
         sock = self.sock
         if not self.engine.owns(sock, pkt):
-            return OutboundVerdict("skip")
+            return OutboundVerdict(OutboundVerdictKind.SKIP)
         tcp = pkt.tcp
         script_tcp = None
         record: AnyRecord
@@ -98,11 +98,11 @@ class OutboundMatcher:
         if self.fragments and script_tcp is not None and self.exp is not None:
             mismatch = self._fragment_mismatch(pkt, script_tcp)
             if mismatch is not None:
-                return OutboundVerdict("done", record, record, mismatch)
+                return OutboundVerdict(OutboundVerdictKind.DONE, record, record, mismatch)
         self.fragments.append((pkt, script_tcp, when_us, raw))
         sniffed = sum(_payload_len(p) for p, _s, _w, _r in self.fragments)
         if sniffed < self.expected_len and not self.engine.config.strict_segments:
-            return OutboundVerdict("more", record)
+            return OutboundVerdict(OutboundVerdictKind.MORE, record)
         return self._finish(record, sniffed)
 
     def _fragment_mismatch(self, pkt: Packet, script_tcp: TcpSegment) -> PacketFailure | None:
@@ -176,13 +176,13 @@ class OutboundMatcher:
                 f"live packet payload: expected {self.expected_len} bytes vs "
                 f"actual {sniffed} bytes"
             )
-            return OutboundVerdict("done", record, actual, failure)
+            return OutboundVerdict(OutboundVerdictKind.DONE, record, actual, failure)
         mismatch = self._verify(last_pkt, actual_tcp)
         if mismatch is not None:
             failure = PacketFailure(mismatch.message, (), mismatch.field_name, FailureKind.PACKET,
                                     non_fatal=True)
-            return OutboundVerdict("done", record, actual, failure)
-        return OutboundVerdict("done", record, actual, None)
+            return OutboundVerdict(OutboundVerdictKind.DONE, record, actual, failure)
+        return OutboundVerdict(OutboundVerdictKind.DONE, record, actual, None)
 
     def _verify(self, pkt: Packet, tcp: TcpSegment | None) -> Mismatch | None:
         # packetdrill first verifies the IPv4 header checksum ("bad outbound IP checksum"); the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from drillbook.engine.records import AnyRecord
@@ -24,9 +25,17 @@ class InboundPacket:
     gso_size: int = 0
 
 
+class OutboundVerdictKind(enum.StrEnum):
+    """What one sniffed packet did to the `>` line waiting for it."""
+
+    SKIP = "skip"  # another flow's packet: not this line's
+    MORE = "more"  # a segment of the line's packet, still aggregating
+    DONE = "done"  # the line is decided (matched, or failed)
+
+
 @dataclass(frozen=True)
 class OutboundVerdict:
-    kind: str  # "skip" (other flow) | "more" (aggregating) | "done"
+    kind: OutboundVerdictKind
     record: AnyRecord | None = None  # the sniffed segment, for the trace
     actual: AnyRecord | None = None  # the (aggregated) packet compared, in script space
     failure: PacketFailure | None = None

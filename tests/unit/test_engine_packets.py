@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drillbook.config import RunConfig
 from drillbook.engine.packets import InboundPacket, OutboundMatcher, PacketEngine
 from drillbook.engine.records import materialize
+from drillbook.engine.results import OutboundVerdictKind
 from drillbook.engine.types import SocketEventKind
 from drillbook.script.model import Direction, PacketSpec, TcpOption, TcpSpec
 from drillbook.wire import IPv4Header, Packet, TcpSegment, decode_packet, encode_packet
@@ -105,7 +106,7 @@ def test_outbound_seq_is_relative_to_the_kernels_isn() -> None:
     matcher = engine.begin_outbound(tcp(Direction.OUTBOUND, "P.", 1, 10, ack=1), 9)
     assert isinstance(matcher, OutboundMatcher)
     verdict = matcher.feed(live_out(TCP_PSH | TCP_ACK, ISN + 1, 1, payload=10), 20)
-    assert verdict.kind == "done" and verdict.failure is None
+    assert verdict.kind is OutboundVerdictKind.DONE and verdict.failure is None
     actual = materialize(verdict.actual)
     assert actual is not None and actual.summary == "P. 1:11(10) ack 1 win 502"
 
@@ -158,9 +159,9 @@ def test_gso_segments_are_aggregated_up_to_the_script_length() -> None:
     matcher = engine.begin_outbound(tcp(Direction.OUTBOUND, "P.", 1, 2000, ack=1), 9)
     assert isinstance(matcher, OutboundMatcher)
     first = matcher.feed(live_out(TCP_ACK, ISN + 1, 1, payload=1000), 20)
-    assert first.kind == "more"
+    assert first.kind is OutboundVerdictKind.MORE
     second = matcher.feed(live_out(TCP_PSH | TCP_ACK, ISN + 1001, 1, payload=1000), 21)
-    assert second.kind == "done" and second.failure is None
+    assert second.kind is OutboundVerdictKind.DONE and second.failure is None
 
 
 def test_strict_segments_reports_the_payload_length() -> None:
@@ -197,7 +198,7 @@ def test_other_flows_are_skipped() -> None:
     other = encode_packet(
         Packet(IPv4Header(src=LOCAL, dst="192.0.2.9"), TcpSegment(sport=1, dport=2, flags=TCP_ACK))
     )
-    assert matcher.feed(other, 20).kind == "skip"
+    assert matcher.feed(other, 20).kind is OutboundVerdictKind.SKIP
 
 
 def test_reset_uses_the_last_injected_header() -> None:

@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 from drillbook.engine.packets import OutboundVerdict, PacketFailure
 from drillbook.engine.records import lazy_script_record as script_record
+from drillbook.engine.results import OutboundVerdictKind
 from drillbook.engine.timing import sniff_timeout_us, verify_time
 from drillbook.runtime.loop.base import EventFailure, EventState, RunBase, is_inbound, summary
 from drillbook.script.model import Direction, Event, PacketSpec
@@ -82,7 +83,7 @@ class PacketSteps(RunBase):
             # completes, whatever drillbook's own read latency.
             self.completed_us = max(when, sniff_start)
             verdict = matcher.feed(raw, when)
-            if verdict.kind == "skip":
+            if verdict.kind is OutboundVerdictKind.SKIP:
                 continue
             record = verdict.record
             if record is not None:
@@ -91,7 +92,7 @@ class PacketSteps(RunBase):
                     self.verbose.append(
                         f"outbound sniffed packet: {when / 1e6:9.6f} {summary(record)}"
                     )
-            if verdict.kind == "more":
+            if verdict.kind is OutboundVerdictKind.MORE:
                 continue
             self._finish_outbound(event, spec, state, verdict)
             return

@@ -41,7 +41,7 @@ from typing import Any
 from drillbook.classroom import accounts
 from drillbook.classroom.hubapi import StudentClient
 from drillbook.classroom.labcells import Answers
-from drillbook.classroom.launch import ThrowawayHub, student_install
+from drillbook.classroom.launch import ThrowawayHub, require_proxy, student_install
 from drillbook.classroom.limits import CgroupLayout
 from drillbook.classroom.student import StudentRun, simulate
 
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lab.is_file():
         print(f"bench_classroom: {args.lab}: no such lab", file=sys.stderr)
         return 2
+    require_proxy()
     sizes = [int(n) for n in args.ramp.split(",") if n] or [args.students]
     answers = Answers.NONE if args.unanswered else Answers.FILLED
     print(f"bench_classroom: {args.lab.name}, {answers.value}, sizes {sizes}, "

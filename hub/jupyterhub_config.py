@@ -87,6 +87,8 @@ if students:
     c.Authenticator.allowed_users = students
 elif AUTH == "pam":
     c.PAMAuthenticator.allowed_groups = {env("DRILLBOOK_HUB_GROUP", "students")}
+elif AUTH == "native":
+    c.Authenticator.allow_all = True  # whoever signed up *and* was approved by an admin
 admins = set(env("DRILLBOOK_HUB_ADMINS", "").split())
 if admins:
     c.Authenticator.admin_users = admins

@@ -73,6 +73,13 @@ def student_install() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def require_proxy() -> None:
+    """LaunchError unless the proxy is installed (check it before any slow set-up)."""
+    if not PROXY.exists():
+        raise LaunchError(f"{PROXY} is missing: run `npm ci --prefix hub` (make test and "
+                          "make hub do)")
+
+
 def _copy_sources(target: Path) -> None:
     """What pip needs to build the package, copied so the build leaves nothing in the
     checkout."""
@@ -134,8 +141,7 @@ class ThrowawayHub:
         self.close()
 
     def _start(self) -> None:
-        if not PROXY.exists():
-            raise LaunchError(f"{PROXY} is missing: run `npm ci --prefix hub` (make hub does)")
+        require_proxy()
         self._open_tun()
         (self.state / "shared_password").write_text(self.password + "\n")
         env = dict(os.environ, DRILLBOOK_HUB_PREFIX=str(self.prefix),

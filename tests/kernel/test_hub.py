@@ -30,7 +30,7 @@ from drillbook.classroom.host import TUN_PATH, needs, observe
 from drillbook.classroom.hubapi import StudentClient
 from drillbook.classroom.kernel import KernelChannel
 from drillbook.classroom.labcells import Answers
-from drillbook.classroom.launch import ThrowawayHub, student_install
+from drillbook.classroom.launch import ThrowawayHub, require_proxy, student_install
 from drillbook.classroom.limits import CgroupLayout
 from drillbook.classroom.student import simulate
 
@@ -115,6 +115,7 @@ def classroom() -> Iterator[Classroom]:
                and "chmod 0666" not in n.fix]
     if missing:
         pytest.skip("this machine cannot host students' sandboxes: " + "; ".join(missing))
+    require_proxy()
     tag = uuid.uuid4().hex[:6]
     names = (f"hub{tag}a", f"hub{tag}b", f"hub{tag}c")
     before = HostSnapshot.take(f"hub{tag}")

@@ -95,10 +95,11 @@ def entry(sandbox: Any, request: Any) -> dict[str, Any]:
     sandbox.inject = _timed(sandbox.inject, samples["write"], profiler)
     sandbox.read_outbound = read_when_waiting
     try:
-        run = ScriptRun(script, config, sandbox, RunOptions(), ports.next)
-        run.engine.prepare_inbound = _timed(run.engine.prepare_inbound, samples["build"],
-                                            profiler)
-        begin = run.engine.begin_outbound
+        run = ScriptRun.in_sandbox(script, config, sandbox, RunOptions(), ports.next)
+        engine = run.state.interpreter.packets
+        engine.prepare_inbound = _timed(engine.prepare_inbound, samples["build"],  # type: ignore[method-assign]
+                                        profiler)
+        begin = engine.begin_outbound
 
         def begin_timed(*args: Any) -> Any:
             matcher = begin(*args)
@@ -106,7 +107,7 @@ def entry(sandbox: Any, request: Any) -> dict[str, Any]:
                 matcher.feed = _timed(matcher.feed, samples["match"], profiler)
             return matcher
 
-        run.engine.begin_outbound = begin_timed
+        engine.begin_outbound = begin_timed  # type: ignore[method-assign]
         trace = run.run()
     finally:
         ports.close()

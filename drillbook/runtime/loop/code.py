@@ -175,3 +175,15 @@ def _text(data: str | bytes | None) -> str:
 
 
 __all__ = ["PYTHON_PREAMBLE", "CodeRecorder", "CodeResult", "CodeSnapshot"]
+
+
+def code_error(text: str) -> tuple[int, str, tuple[str, ...]]:
+    """Split the code runner's error into (line, first message, the rest)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else "error in Python code"
+    line_no = 0
+    parts = first.split(":", 2)
+    if len(parts) == 3 and parts[1].strip().isdigit():
+        line_no = int(parts[1])
+        first = parts[2].strip()
+    return line_no, first, tuple(lines[1:])

@@ -1,18 +1,31 @@
-"""The driver: runs one parsed script inside the sandbox and returns its Trace.
+"""The driver: runs one parsed script over a device, a clock and a syscall host, and returns its
+Trace.
 
 Theory of operation (packetdrill's run.c, run_packet.c, run_system_call.c):
+
+- The decisions are the interpreter's (``drillbook/engine/interpreter.py``): when each event
+  happens (anchoring of relative times, order), whether it was on time (tolerance), what a
+  mismatch means (failure, ``--non_fatal``, explore mode), and what comes next. This loop asks
+  it for an action, performs it over the injected :class:`Device`, :class:`Clock` and
+  :class:`SyscallHost` (``ports.py``), hands back what it observed and records the step
+  report it gets. It never decides; it waits, writes, reads and calls.
+- The parts share one :class:`RunState` (``state.py``): :class:`PacketIO` injects and awaits
+  packets (writing a `+0` answer the moment the packet it answers arrives, then matching),
+  :class:`CallIO` makes calls (a `...` call on the blocking-call thread, ``blocking.py``,
+  unless its data is already queued, ``syscalls/readiness.py``), :class:`CommandIO` runs
+  shell commands and %{ }% snapshots.
 - Before time 0 the init command runs, and every event's code path is rehearsed on scratch
-  state (rehearsal.py); time 0 starts just after a clock tick.
-- Events run in order. A relative time is anchored to when the previous event finished, except
-  that consecutive inbound packets are anchored to the previous one's schedule.
-- Inbound packets, syscalls, commands and code snapshots wait for their time and then check
-  that they are not late. Outbound packets are sniffed at once (early packets count) and their
-  kernel timestamp is checked against the schedule. A `...` syscall runs on the syscall
-  thread (blocking.py) while the script goes on, unless its data is already queued
-  (syscalls/readiness.py).
+  state (``rehearsal.py``); time 0 starts just after a clock tick.
 - The first failure ends the run: only the cleanup command then runs. On success: cleanup
   command, then the deferred %{ }% code, then RSTs for the connection under test.
-The decisions (mapping, matching, wording) are the engine's; this module does the I/O.
+- Observers (:class:`RunObserver`, ``ports.py``): kernel-event capture and counter snapshots
+  (``runtime/capture/observer.py``) hook in here. Each hears ``before_time_zero`` after the
+  init command, ``time_zero`` as the clock starts, ``after_step`` after every recorded step
+  (after its I/O and TCP_INFO read: never between a packet's arrival and the answer to it; a
+  blocking call's step is reported from the blocking-call thread), ``idle`` before each wait
+  (before an inbound packet's, a call's, a command's or snapshot's time, and before an await
+  that has no early answer), ``script_done`` when the last event ran or one failed (before
+  the end-of-run RSTs), and ``finish`` before the trace is built.
 """
 
 from __future__ import annotations
@@ -20,34 +33,109 @@ from __future__ import annotations
 import contextlib
 import gc
 import socket
+from collections.abc import Callable, Sequence
 
+from drillbook.config import RunConfig
+from drillbook.engine.actions import (
+    AwaitPacket,
+    Call,
+    Finish,
+    Inject,
+    Record,
+    RunFailure,
+    RunShell,
+    Snapshot,
+    Stop,
+)
 from drillbook.engine.expected import expected_tcp
+from drillbook.engine.interpreter import Interpreter, RunOptions
+from drillbook.engine.packets import PacketEngine
 from drillbook.engine.records import lazy_script_record as script_record
 from drillbook.engine.records import materialize
-from drillbook.engine.timing import adjust
-from drillbook.runtime.loop.base import EventFailure, EventState, RunOptions
-from drillbook.runtime.loop.command_steps import CommandSteps, code_error
+from drillbook.runtime.capture.observer import RunObserver as CaptureObserver
+from drillbook.runtime.loop.call_io import CallIO
+from drillbook.runtime.loop.clock import RunClock
+from drillbook.runtime.loop.code import code_error
+from drillbook.runtime.loop.command_io import CommandIO
 from drillbook.runtime.loop.deadline import WorkerTimeout
-from drillbook.runtime.loop.packet_steps import PacketSteps
-from drillbook.runtime.loop.rehearsal import rehearse
-from drillbook.runtime.loop.syscall_steps import SyscallSteps
+from drillbook.runtime.loop.kernel import KernelSyscalls
+from drillbook.runtime.loop.packet_io import PacketIO
+from drillbook.runtime.loop.ports import Clock, Device, RunAddresses, RunObserver, SyscallHost
+from drillbook.runtime.loop.recorder import TraceRecorder
+from drillbook.runtime.loop.state import EventFailure, RunState
+from drillbook.runtime.sandbox.tun import Sandbox
+from drillbook.runtime.syscalls.context import SocketAddresses
 from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
-from drillbook.script.model import (
-    Direction,
-    Event,
-    PacketSpec,
-    ShellCommand,
-    SyscallSpec,
-    TcpSpec,
-    TimeKind,
-)
+from drillbook.script.model import PacketSpec, Script, SyscallSpec, TcpSpec
 from drillbook.trace.model import FailureKind, Trace
 
 __all__ = ["EventFailure", "RunOptions", "ScriptRun"]
 
+DEFAULT_OPTIONS = RunOptions()
 
-class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
-    """One run of one script in one sandbox."""
+
+class ScriptRun:
+    """One run of one script over one device, clock and syscall host."""
+
+    def __init__(
+        self,
+        script: Script,
+        config: RunConfig,
+        device: Device,
+        clock: Clock,
+        syscalls: SyscallHost,
+        addresses: RunAddresses,
+        options: RunOptions = DEFAULT_OPTIONS,
+        ephemeral_port: Callable[[], int] = lambda: 0,
+        observers: Sequence[RunObserver] = (),
+        capture: CaptureObserver | None = None,
+    ) -> None:
+        """``addresses``: the run's wire addresses (``sandbox.addresses``: local_ip,
+        remote_ip, wire_family, socket_family). ``capture``: the kernel-evidence observer
+        whose evidence goes into the trace (it is one of the observers too)."""
+        packets = PacketEngine(config, addresses, ephemeral_port)
+        syscalls.listen(packets.on_socket_event)  # at once: a blocking connect's SYN
+        self.addresses = addresses
+        self.options = options
+        self.state = RunState(
+            script, config, Interpreter(script, config, packets, options), device, clock,
+            syscalls, TraceRecorder(script, config, addresses),
+            (*observers, capture) if capture is not None else tuple(observers),
+        )
+        self.capture = capture
+        self.packets = PacketIO(self.state)
+        self.calls = CallIO(self.state)
+        self.commands = CommandIO(self.state)
+
+    @classmethod
+    def in_sandbox(
+        cls,
+        script: Script,
+        config: RunConfig,
+        sandbox: Sandbox,
+        options: RunOptions = DEFAULT_OPTIONS,
+        ephemeral_port: Callable[[], int] = lambda: 0,
+        observers: Sequence[RunObserver] = (),
+    ) -> ScriptRun:
+        """A run against the real kernel: the sandbox's TUN device, the wall clock and the
+        syscall executor."""
+        addresses = sandbox.addresses
+        clock = RunClock()
+        kernel = KernelSyscalls(
+            config,
+            SocketAddresses(
+                family=addresses.socket_family, local_ip=addresses.bind_ip,
+                remote_ip=addresses.connect_ip, bind_port=config.bind_port,
+                connect_port=config.connect_port,
+            ),
+            addresses, clock.now_us,
+        )
+        # Kernel evidence (runtime/capture/observer.py): cookies, counters, the capture's gate.
+        capture = CaptureObserver(
+            dict(config.extra).get("capture_instance", ""), kernel.executor.fd_entries
+        )
+        return cls(script, config, sandbox, clock, kernel, addresses, options, ephemeral_port,
+                   observers, capture)
 
     def run(self) -> Trace:
         # A collection of the older generations can stall for milliseconds: none during a run.
@@ -61,143 +149,132 @@ class ScriptRun(PacketSteps, SyscallSteps, CommandSteps):
         """Before time 0, walk the hot paths once: the first call of a function in a freshly
         forked worker pays for page faults and specialisation, which must not land on an
         event's clock."""
-        for event in self.script.events:
+        state = self.state
+        for event in state.script.events:
             action = event.action
             if isinstance(action, PacketSpec) and isinstance(action.body, TcpSpec):
                 expected_tcp(action.body)
                 materialize(script_record(action, action.direction.value, 0))
-        self.engine.warm_up()
-        rehearse(self.script.events, self.executor, self.config, self.sandbox.addresses)
+        state.interpreter.packets.warm_up()
+        state.syscalls.rehearse(state.script.events)
+        family = self.addresses.socket_family
         # The socket reads of a TCP_INFO step and of a %{ }% block, on a throwaway socket (the
         # first %{ }% read took ~190 µs in a fresh worker, ~10 µs after).
-        with socket.socket(self.sandbox.addresses.socket_family, socket.SOCK_STREAM) as probe:
-            self._read_tcp_info(probe.fileno(), 0)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            state.syscalls.tcp_info_bytes(probe.fileno())
             with contextlib.suppress(SockoptReadError):
-                self.executor.code_snapshot(probe.fileno())
-        self.clock.now_us()
+                state.syscalls.code_snapshot(probe.fileno())
+        state.clock.now_us()
 
     def _run(self) -> Trace:
+        state = self.state
         self._warm_up()
-        if any(
-            isinstance(e.action, SyscallSpec) and e.action.is_blocking for e in self.script.events
-        ):
-            self._start_blocking_thread()  # ready before time 0, not created mid-script
+        if any(isinstance(e.action, SyscallSpec) and e.action.is_blocking
+               for e in state.script.events):
+            self.calls.start_thread()  # ready before time 0, not created mid-script
         try:
-            self._run_init_command()
-            self.observer.before_time_zero()
-            self.clock.start()
-            self.observer.time_zero(self.clock.start_ns)
-            self.recorder.started_at = self.clock.started_at
-            for index, event in enumerate(self.script.events):
-                self.current_event = event
-                self._raise_async_failure()
-                self._run_event(index, event)
-                self.last_event = event
+            self.commands.init()
+            for observer in state.observers:
+                observer.before_time_zero()
+            state.clock.start()
+            for observer in state.observers:
+                observer.time_zero(state.clock.start_ns)
+            state.recorder.started_at = state.clock.started_at
+            self._run_events()
             self._finish_success()
-        except EventFailure as failure:
-            if not self.observer.script_end_us:
-                self.observer.script_done(self.clock.now_us())
-            self.recorder.fail(
-                failure.kind, failure.line, failure.message, failure.details, failure.field_name
-            )
-            self._run_cleanup_command(after_failure=True)
+        except EventFailure as failed:
+            with contextlib.suppress(EventFailure):
+                state.flush()
+            for report in state.interpreter.early_answers_not_run():
+                state.not_run(report)
+            state.end_script()
+            failure = failed.failure
+            state.recorder.fail(failure.kind, failure.line, failure.message, failure.details,
+                                failure.field_name)
+            self.commands.cleanup(after_failure=True)
         except WorkerTimeout:
+            state.deferred.clear()
             # The caller's time limit: return what happened so far (RunAborted carries it).
-            line = self.current_event.line if self.current_event is not None else 0
-            self.recorder.fail(
-                FailureKind.RUNTIME,
-                line,
-                "runtime error: the run exceeded its time limit",
-                (),
-                None,
-            )
+            state.recorder.fail(FailureKind.RUNTIME, state.interpreter.current_line,
+                                "runtime error: the run exceeded its time limit", (), None)
         finally:
-            if not self.reset_sent:
-                self._drain_remaining_packets()
+            if not state.reset_sent:
+                self.packets.drain()
             self._shutdown()
-        self.recorder.duration_us = self.clock.now_us()
-        self.observer.finish(self.last_step_index, self.recorder.duration_us)
-        self.recorder.evidence(self.observer.evidence())
-        return self.recorder.build(output="\n".join(self.verbose))
+        state.recorder.duration_us = state.clock.now_us()
+        for observer in state.observers:
+            observer.finish(state.last_step_index, state.recorder.duration_us)
+        if self.capture is not None:
+            state.recorder.evidence(self.capture.evidence())
+        return state.recorder.build(output="\n".join(state.verbose))
 
-    def _run_event(self, index: int, event: Event) -> None:
-        anchor = (
-            self._anchor(event) if event.time.is_relative or event.time.kind is TimeKind.ANY else 0
-        )
-        schedule = adjust(event.time, anchor_us=anchor)
-        if index == 0 and event.time.start_us != 0:  # checked on the script's value, as in C
-            raise EventFailure(FailureKind.RUNTIME, event.line, "first event should be at time 0")
-        if (
-            self.last_event is not None
-            and self.last_schedule is not None
-            and not self.last_event.time.is_relative
-            and not event.time.is_relative
-            and event.time.kind is not TimeKind.ANY
-            and self.last_event.time.kind is not TimeKind.ANY
-            and schedule.start_us < self.last_schedule.start_us
-        ):
-            raise EventFailure(
-                FailureKind.RUNTIME,
-                event.line,
-                f"time goes backward in script from {self.last_schedule.start_us} usec "
-                f"to {schedule.start_us} usec",
-            )
-        state = EventState(schedule, index)
-        self.completed_us = None
-        action = event.action
-        if isinstance(action, PacketSpec):
-            if action.direction is Direction.INBOUND:
-                self._run_inbound(event, action, state)
+    def _run_events(self) -> None:
+        state = self.state
+        interpreter = state.interpreter
+        while True:
+            state.raise_async_failure()
+            action = interpreter.next_action(state.clock.now_us())
+            if not isinstance(action, AwaitPacket) or action.answer is None:
+                state.flush()  # an await with an answer flushes once the answer is written
+            if isinstance(action, Inject):
+                self.packets.inject(action)
+            elif isinstance(action, AwaitPacket):
+                self.packets.await_packet(action)
+            elif isinstance(action, Call):
+                self.calls.call(action)
+            elif isinstance(action, RunShell):
+                self.commands.run_shell(action)
+            elif isinstance(action, Snapshot):
+                self.commands.snapshot(action)
+            elif isinstance(action, Record):
+                state.packet(action.packet, "inbound injected")
+                state.record(action.report)
+            elif isinstance(action, Stop):
+                raise EventFailure(action.failure)
             else:
-                self._run_outbound(event, action, state)
-        elif isinstance(action, SyscallSpec):
-            self._run_syscall(event, action, state)
-        elif isinstance(action, ShellCommand):
-            self._run_command(event, action, state)
-        else:
-            self._run_code(event, action, state)
-        self.last_schedule = schedule
+                assert isinstance(action, Finish)
+                return
 
     def _finish_success(self) -> None:
         """packetdrill's end of run: cleanup command, code, then the syscall thread is stopped
         (a call still blocked after 1 s fails the run), then RSTs. A blocking call's own failure
         ends the run as soon as the call returns, as the C thread's die() does."""
-        self._raise_async_failure()
+        state = self.state
+        state.raise_async_failure()
         if self.options.explore and self.options.explore_grace_us > 0:
-            self._sniff_for(self.options.explore_grace_us)
-        self._run_cleanup_command()
-        self._settle_blocking_call()
-        if self.code.has_blocks:
-            result = self.code.run(self.script.path, self.config.code_command, timeout_s=60.0)
-            if self.blocking is not None:
-                self.blocking.interrupt()
+            self.packets.sniff_for(self.options.explore_grace_us)
+        self.commands.cleanup()
+        self.calls.settle()
+        if state.code.has_blocks:
+            result = state.code.run(state.script.path, state.config.code_command, timeout_s=60.0)
+            if state.blocking is not None:
+                state.blocking.interrupt()
             if result.output:
-                self.verbose.append(result.output)
-                self.recorder.command_output(result.output)
+                state.verbose.append(result.output)
+                state.recorder.command_output(result.output)
             if not result.ok:
                 # packetdrill dies on the failed code at once, before a blocking call that the
                 # interpreter's exit interrupted can report anything.
                 line, message, details = code_error(result.error or "error in Python code")
-                raise EventFailure(FailureKind.CODE, line, message, details)
-            self._settle_blocking_call()
-        if self.blocking is not None and not self.blocking.await_idle():
-            busy = self.blocking.busy
-            line = busy.line if busy else 0
-            raise EventFailure(
-                FailureKind.SYSCALL,
-                line,
+                raise EventFailure(RunFailure(FailureKind.CODE, line, message, details))
+            self.calls.settle()
+        if state.blocking is not None and not state.blocking.await_idle():
+            busy = state.blocking.busy
+            raise EventFailure(RunFailure(
+                FailureKind.SYSCALL, busy.line if busy else 0,
                 "runtime error: exiting while a blocking system call is in progress",
-            )
-        self._raise_async_failure()
+            ))
+        state.raise_async_failure()
         # What the kernel sent that no line read belongs in the trace; its answers to the RSTs
         # below (challenge ACKs) do not.
-        self._drain_remaining_packets()
-        self.reset_sent = True
-        self.observer.script_done(self.clock.now_us())  # what follows, no line caused
-        for packet in self.engine.reset_packets():
-            self.sandbox.inject(packet)
+        self.packets.drain()
+        state.reset_sent = True
+        state.end_script()  # what follows, no line caused
+        for packet in state.interpreter.packets.reset_packets():
+            state.device.inject(packet)
 
     def _shutdown(self) -> None:
-        if self.blocking is not None:
-            self.blocking.stop()
-        self.executor.close_all()
+        state = self.state
+        if state.blocking is not None:
+            state.blocking.stop()
+        state.syscalls.close_all()

@@ -63,13 +63,16 @@ class SyscallExecutor:
         addresses: SocketAddresses,
         clock: Callable[[], int],
         on_event: Callable[[SocketEvent], None] | None = None,
+        context: type[CallContext] = CallContext,
     ) -> None:
         """``clock()`` gives the current script time in µs (for timestamp tolerances).
 
         ``on_event`` (optional) hears each SocketEvent as soon as it happens, before a
         blocking call returns (a blocking connect's SYN goes out while the call still waits).
+        ``context`` makes the C calls (drillbook.testing's fake kernel replaces it).
         """
         self._runtime = Runtime(config, addresses, clock, on_event=on_event)
+        self._context = context
         self._cache: dict[int, tuple[SyscallSpec, Args | SyscallFailure]] = {}
 
     @property
@@ -84,7 +87,7 @@ class SyscallExecutor:
         args = self.evaluated_arguments(spec)
         if isinstance(args, SyscallFailure):
             return self._failed(spec, str(args))
-        context = CallContext(self._runtime, spec, args)
+        context = self._context(self._runtime, spec, args)
         try:
             handler(context)
         except (SyscallFailure, FdError) as failure:

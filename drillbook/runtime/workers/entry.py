@@ -23,7 +23,7 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     ports = _EphemeralPorts(sandbox.addresses.socket_family)
     ports.reserve(min(_inbound_syns(script), MAX_PORTS_AHEAD))
     try:
-        run = ScriptRun(script, config, sandbox, options, ports.next)
+        run = ScriptRun.in_sandbox(script, config, sandbox, options, ports.next)
         trace = run.run()
     finally:
         ports.close()

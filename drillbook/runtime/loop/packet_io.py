@@ -1,0 +1,138 @@
+"""The packet side of the loop: write an inbound packet, read outbound ones for an await."""
+
+from __future__ import annotations
+
+from drillbook.engine.actions import AwaitPacket, EarlyAnswer, Inject, StepReport
+from drillbook.engine.records import AnyRecord
+from drillbook.runtime.loop.state import RunState
+
+FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
+
+
+class PacketIO:
+    """Inject and await actions over the run's device."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def inject(self, action: Inject) -> None:
+        state = self.state
+        interpreter, clock = state.interpreter, state.clock
+        state.idle(action.at_us)
+        late = interpreter.check_start(
+            action.current, clock.wait_until(action.at_us), "inbound packet"
+        )
+        if late is not None:
+            state.record(late)
+        # Like packetdrill, an injection happens at the moment it is sent, before the kernel
+        # processes it (and perhaps answers) inside the write; it completes after the write.
+        actual = clock.now_us()
+        packet = action.packet
+        sent_ns = state.device.inject(packet.data, packet.gso_type, packet.gso_size)
+        interpreter.completed(clock.to_script_us(sent_ns))
+        if state.blocking is not None:
+            state.blocking.let_return()
+        answered = self._answer_queued(action.then) if action.then is not None else []
+        record, report = interpreter.injected(action, actual)
+        # The rest waits: the kernel may have answered inside the write, and the script may
+        # answer that at once (an early answer, see await_packet). TCP_INFO too: reading it
+        # takes the socket's lock while the kernel may still be processing the packet.
+        state.defer(lambda: self._injected(record, report, answered))
+
+    def _injected(self, record: AnyRecord, report: StepReport, answered: list[AnyRecord]) -> None:
+        self.state.packet(record, "inbound injected")
+        for early in answered:
+            self.state.packet(early, "inbound injected")
+        self.state.record(report)
+
+    def await_packet(self, action: AwaitPacket) -> None:
+        """Read until the matcher's verdict; write the early answer, if any, first."""
+        state = self.state
+        interpreter, clock = state.interpreter, state.clock
+        timeout_s = FOREVER_S if action.timeout_us is None else action.timeout_us / 1e6
+
+        answer = action.answer
+        if answer is None:
+            state.idle(action.current.schedule.start_us)
+        while True:
+            state.raise_async_failure()
+            got = state.read_outbound(timeout_s)
+            if got is None:
+                state.flush()
+                state.record(interpreter.sniff_timed_out(action))
+                return
+            raw, ts_ns = got
+            answered: list[AnyRecord] = []
+            if answer is not None and answer.completes(raw):
+                answered = self._answer_all(answer)
+                answer = None
+            seen = interpreter.packet_seen(action, raw, clock.to_script_us(ts_ns))
+            state.flush()
+            state.packet(seen.record, "outbound sniffed")
+            for record in answered:
+                state.packet(record, "inbound injected")
+            if seen.report is not None:
+                state.record(seen.report)
+                return
+
+    def _answer_all(self, answer: EarlyAnswer) -> list[AnyRecord]:
+        """Write ``answer``, then the answers after it whose packets are already queued (the
+        packets read stay queued for their awaits). The answers' packet records."""
+        return [self._answer(answer), *self._answer_queued(answer.then)]
+
+    def _answer_queued(self, following: EarlyAnswer | None) -> list[AnyRecord]:
+        """While the kernel's next packet is already queued and completes the await that
+        ``following`` answers, write that answer, and so on down the chain. Only with no
+        packet read ahead still waiting: the next one read must be the one ``following``
+        answers."""
+        state = self.state
+        records: list[AnyRecord] = []
+        if state.unread:
+            return records
+        while following is not None:
+            got = state.device.read_outbound(0.0)
+            if got is None:
+                break
+            state.unread.append(got)
+            if not following.completes(got[0]):
+                break
+            records.append(self._answer(following))
+            following = following.then
+        return records
+
+    def _answer(self, answer: EarlyAnswer) -> AnyRecord:
+        """Write the `+0` answer now: decoding and matching the packet it answers come after.
+        Its packet record (for the trace once the answered packet's is in)."""
+        state = self.state
+        actual = state.clock.now_us()
+        packet = answer.packet
+        sent_ns = state.device.inject(packet.data, packet.gso_type, packet.gso_size)
+        if state.blocking is not None:
+            state.blocking.let_return()
+        return state.interpreter.answered_early(answer, actual, state.clock.to_script_us(sent_ns))
+
+    def sniff_for(self, duration_us: int) -> None:
+        """Record what the kernel sends during ``duration_us`` (explore mode's grace)."""
+        state = self.state
+        clock = state.clock
+        deadline = clock.now_us() + duration_us
+        while (left := deadline - clock.now_us()) > 0:
+            got = state.read_outbound(left / 1e6)
+            if got is None:
+                return
+            record = state.interpreter.packets.observe(got[0], clock.to_script_us(got[1]))
+            if record is not None:
+                state.recorder.packet(record)
+
+    def drain(self) -> None:
+        """Record what the kernel sent that no `>` line read (for figures, not the verdict)."""
+        state = self.state
+        try:
+            while (got := state.read_outbound(0.0)) is not None:
+                record = state.interpreter.packets.observe(
+                    got[0], state.clock.to_script_us(got[1])
+                )
+                if record is not None:
+                    state.recorder.packet(record)
+        except OSError:
+            return

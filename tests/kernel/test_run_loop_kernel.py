@@ -13,6 +13,7 @@ from drillbook.config import RunConfig
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.trace.model import FailureKind, Outcome, Step, Trace
+from drillbook.trace.report import text_report
 
 pytestmark = [
     pytest.mark.kernel,
@@ -40,8 +41,9 @@ DATA = OPEN + """\
 """
 
 
-def run(text: str, config: RunConfig = CONFIG) -> Trace:
-    return run_script(parse_script(text, "loop.pkt", config), config)
+def run(text: str, config: RunConfig = CONFIG, explore: bool = False) -> Trace:
+    return run_script(parse_script(text, "loop.pkt", config), config, explore=explore,
+                      explore_grace_us=0)
 
 
 def step(trace: Trace, line: int) -> Step:
@@ -50,7 +52,7 @@ def step(trace: Trace, line: int) -> Step:
 
 def test_a_plus_zero_answer_counts_from_the_kernels_timestamp() -> None:
     trace = run(DATA)
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     ack, answer = step(trace, 10), step(trace, 11)
     assert ack.actual_us is not None and answer.actual_us is not None
     assert answer.scheduled_us is not None and answer.scheduled_us >= ack.actual_us
@@ -70,11 +72,11 @@ def test_a_wrong_field_fails_at_its_line_and_the_early_answer_is_marked() -> Non
 
 def test_explore_and_non_fatal_modes_turn_the_mismatch_into_a_warning() -> None:
     wrong = DATA.replace("> . 1:1(0) ack 1001", "> . 1:1(0) ack 1002")
-    explored = run(wrong, replace(CONFIG, extra=(("explore", "1"), ("explore_grace_us", "0"))))
-    assert explored.failure is None, explored.report()
+    explored = run(wrong, explore=True)
+    assert explored.failure is None, text_report(explored)
     assert step(explored, 10).outcome is Outcome.WARNING
     non_fatal = run(wrong, replace(CONFIG, non_fatal_packet=True))
-    assert non_fatal.failure is None, non_fatal.report()
+    assert non_fatal.failure is None, text_report(non_fatal)
     assert step(non_fatal, 10).outcome is Outcome.WARNING
     assert any("loop.pkt:10: warning handling packet" in w for w in non_fatal.warnings)
 
@@ -83,7 +85,7 @@ def test_a_blocking_read_returns_when_its_data_arrives() -> None:
     trace = run(OPEN + "+0...0.05 read(4, ..., 1000) = 1000\n"
                        "+.05 < P. 1:1001(1000) ack 1 win 32792\n"
                        "+0 > . 1:1(0) ack 1001\n")
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     call = step(trace, 9)
     assert call.syscall is not None and call.syscall.blocking
     assert call.syscall.return_us is not None and call.actual_us is not None

@@ -13,6 +13,7 @@ from drillbook.parser import parse_script
 from drillbook.testing import KernelBehaviour, rewrite_tcp, run_fake
 from drillbook.testing.kernel import FakeKernel
 from drillbook.trace.model import FailureKind, Outcome, Step, Trace
+from drillbook.trace.report import text_report
 
 OPEN = """\
 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
@@ -38,7 +39,7 @@ def step(trace: Trace, line: int) -> Step:
 
 def test_a_script_the_kernel_follows_passes_on_schedule() -> None:
     trace = run_fake(WRITE)
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     assert [step(trace, line).scheduled_us for line in (5, 7, 9, 10, 11)] == [
         0, 100_000, 100_000, 120_000, 120_000]
     assert all(s.outcome is Outcome.OK for s in trace.steps)
@@ -48,14 +49,14 @@ def test_a_relative_time_counts_from_the_kernels_timestamp() -> None:
     # The data comes 3 ms late (inside the 4 ms tolerance): the `+0` answer counts from when
     # it came, not from when it was due.
     trace = run_fake(WRITE, KernelBehaviour(delays_us={10: 3000}))
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     assert step(trace, 10).actual_us == 123_000
     assert step(trace, 11).scheduled_us == 123_000
 
 
 def test_consecutive_inbound_packets_count_from_the_previous_ones_schedule() -> None:
     trace = run_fake(OPEN + "+.01 < . 1:1(0) ack 1 win 2000\n+.01 < . 1:1(0) ack 1 win 3000\n")
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     assert [step(trace, 9).scheduled_us, step(trace, 10).scheduled_us] == [110_000, 120_000]
 
 
@@ -103,7 +104,7 @@ def test_explore_mode_records_mismatches_and_timeouts_as_warnings() -> None:
 def test_non_fatal_packet_turns_a_field_mismatch_into_a_warning() -> None:
     config = RunConfig(non_fatal_packet=True)
     trace = run_fake(WRITE, KernelBehaviour(rewrites={10: rewrite_tcp(ack=5)}), config=config)
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     assert step(trace, 10).outcome is Outcome.WARNING
     assert trace.warnings and trace.warnings[0].startswith("fake.pkt:10: warning handling packet")
     # ...but not a payload length, which packetdrill always treats as fatal.
@@ -129,7 +130,7 @@ BLOCKING = OPEN + """\
 
 def test_a_blocking_call_returns_while_the_script_goes_on() -> None:
     trace = run_fake(BLOCKING)
-    assert trace.failure is None, trace.report()
+    assert trace.failure is None, text_report(trace)
     call = step(trace, 9)
     assert call.syscall is not None and call.syscall.blocking
     assert call.end_scheduled_us == 150_000

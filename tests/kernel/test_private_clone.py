@@ -57,7 +57,14 @@ def _summary(output: str) -> dict[str, int]:
     return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", last)}
 
 
-def test_the_other_account_tests_pass_from_a_private_clone(private_clone: Path) -> None:
+def test_the_other_account_tests_pass_from_a_private_clone(private_clone: Path,
+                                                           stage: Stage) -> None:
+    # Where the machine cannot run them at all, they skip there and this skips here, with the
+    # same reason: the check below is that nothing else makes them skip.
+    if stage.python_for(NOBODY) is None:
+        pytest.skip(stage.no_python_reason(NOBODY))
+    if missing_for_userns():
+        pytest.skip("this machine forbids unprivileged runs: " + "; ".join(missing_for_userns()))
     probe = subprocess.run([*NOBODY.prefix(), "ls", str(private_clone)], capture_output=True)
     assert probe.returncode != 0, "the clone's folder must be unreadable to other accounts"
     env = dict(os.environ, PYTHONPATH=str(private_clone), PYTHONDONTWRITEBYTECODE="1")

@@ -14,6 +14,7 @@ watch the host's /tmp for leftovers.
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
@@ -117,6 +118,9 @@ def staged() -> Iterator[Stage]:
     try:
         root.chmod(0o755)
         _mirror_tree(PROJECT / "drillbook", root / "lib" / "drillbook")
+        # The other account cannot write bytecode here: compile it once now (a fresh clone has
+        # none), or every process it starts would compile the package again.
+        compileall.compile_dir(root / "lib" / "drillbook", quiet=1)
         for site in dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib")):
             _mirror_tree(Path(site), root / "site")
         yield Stage(root)

@@ -25,7 +25,7 @@ class InboundPacket:
     gso_size: int = 0
 
 
-class OutboundVerdictKind(enum.StrEnum):
+class OutboundVerdictKind(enum.Enum):
     """What one sniffed packet did to the `>` line waiting for it."""
 
     SKIP = "skip"  # another flow's packet: not this line's

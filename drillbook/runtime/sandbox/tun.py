@@ -39,6 +39,7 @@ from drillbook.errors import SandboxError
 from drillbook.runtime.sandbox import netlink
 from drillbook.runtime.sandbox.addresses import Addresses, resolve_addresses
 from drillbook.runtime.sandbox.process import ShellResult, run_shell
+from drillbook.wire.virtio import VIRTIO_NET_HDR_LEN
 
 __all__ = ["Addresses", "Sandbox", "needs_cap_net_admin", "resolve_addresses"]
 
@@ -51,10 +52,6 @@ IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
-# <linux/virtio_net.h>
-VIRTIO_NET_HDR_LEN = 10
-VIRTIO_NET_HDR_GSO_TCPV4 = 1
-VIRTIO_NET_HDR_GSO_TCPV6 = 4
 # <linux/if_packet.h>, <asm-generic/socket.h>, <linux/filter.h>
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4

@@ -3,6 +3,7 @@
 #   make test    - set up, then run the whole test suite (lint, types, tests)
 #   make install - install drillbook for every account of this machine (PREFIX, BINDIR)
 #   make hub     - install, then serve JupyterHub for a class on 127.0.0.1:8000 (README: A class)
+#   make labs    - regenerate the student labs (labs/) from the teacher versions (course/source/)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
@@ -19,7 +20,7 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; assert sys.version_info >= (3
 PREFIX ?= /opt/drillbook
 BINDIR ?= /usr/local/bin
 
-.PHONY: setup lab test lint typecheck pytest system-packages install clean hub hub-install hub-host
+.PHONY: setup lab labs test lint typecheck pytest system-packages install clean hub hub-install hub-host
 
 setup: $(STAMP)
 
@@ -55,6 +56,12 @@ LAB_ARGS ?=
 lab: setup
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
 	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/labs $(LAB_ARGS)
+
+# The student labs are generated, never edited: edit the teacher version
+# course/source/<lab>/<lab>.ipynb, then run this (nbgrader generate_assignment on a scratch
+# copy of course/) and commit both. A test fails when labs/ differs from what this makes.
+labs: setup
+	$(VENV)/bin/drillbook labs --course course --out labs
 
 lint: setup
 	$(PY) -m ruff check drillbook tests benchmarks

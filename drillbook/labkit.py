@@ -4,32 +4,24 @@
     labkit.check_retransmission(result, expected_after_s=0.3)
     labkit.variants("orders", {"in order": r1, "1,3,2": r2})
 
-Everything here is re-exported from :mod:`drillbook.lessons.checks`,
+Everything here comes from :mod:`drillbook.lessons.checks`,
 :mod:`drillbook.lessons.queries` and :mod:`drillbook.lessons.variants`, so a lab needs one
-import and a course author finds every helper in one place.
+import and a course author finds every helper in one place. The checks are the lessons'
+checks made *graded* (:mod:`drillbook.course.grading`): in a student's lab a check that has not
+passed shows a red "not passed yet" box and the notebook runs on; while nbgrader autogrades or
+validates the notebook it raises instead, so the test cell loses its points and the feedback
+says why.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec
 
-from drillbook.lessons.checks import (
-    Check,
-    check_ack_delay,
-    check_backoff,
-    check_cause,
-    check_fast_retransmit,
-    check_packet,
-    check_passed,
-    check_reset_reason,
-    check_retransmission,
-    check_sack_blocks,
-    check_segments,
-    check_sent,
-    check_syscall,
-    check_tcp_info,
-    check_window_probes,
-)
+from drillbook.course.grading import graded
+from drillbook.lessons import checks as _checks
+from drillbook.lessons.checks import Check
 from drillbook.lessons.queries import (
     Retransmission,
     ack_delay_us,
@@ -39,6 +31,32 @@ from drillbook.lessons.queries import (
     window_probes,
 )
 from drillbook.lessons.variants import Variant, VariantPlayer, variants
+
+_P = ParamSpec("_P")
+
+
+def _graded(check: Callable[_P, Check]) -> Callable[_P, Check]:
+    @wraps(check)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> Check:
+        return graded(check(*args, **kwargs))
+
+    return checked
+
+
+check_ack_delay = _graded(_checks.check_ack_delay)
+check_backoff = _graded(_checks.check_backoff)
+check_cause = _graded(_checks.check_cause)
+check_fast_retransmit = _graded(_checks.check_fast_retransmit)
+check_packet = _graded(_checks.check_packet)
+check_passed = _graded(_checks.check_passed)
+check_reset_reason = _graded(_checks.check_reset_reason)
+check_retransmission = _graded(_checks.check_retransmission)
+check_sack_blocks = _graded(_checks.check_sack_blocks)
+check_segments = _graded(_checks.check_segments)
+check_sent = _graded(_checks.check_sent)
+check_syscall = _graded(_checks.check_syscall)
+check_tcp_info = _graded(_checks.check_tcp_info)
+check_window_probes = _graded(_checks.check_window_probes)
 
 __all__ = [
     "Check",

@@ -8,6 +8,7 @@ SUBCOMMANDS: dict[str, str] = {
     "render": "draw a run's figures (sequence diagram, time-sequence plot) to a file",
     "suite": "run many scripts in parallel and compare verdicts with expected ones",
     "export": "export a lab notebook as an HTML lesson",
+    "labs": "generate the student labs from the teacher versions (nbgrader)",
 }
 
 __all__ = ["SUBCOMMANDS"]

@@ -8,7 +8,8 @@ Errors: a mistake in the script raises a :class:`~drillbook.errors.ScriptError`,
 shows through ``_render_traceback_`` (message, line, column, caret, no Python traceback) and
 which fails the cell so that Run All stops. Bad options raise IPython's ``UsageError``. A
 failing run is a result, not an error: the cell shows the failure banner and figures (pass
-``--check`` to also fail the cell).
+``--check`` to also fail the cell). A cell of a lab's teacher version may hold nbgrader solution
+regions: it runs its solution (:func:`drillbook.course.regions.teacher_script`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
+from drillbook.course.regions import teacher_script
 from drillbook.jupyter.cellargs import (
     FLAG_OPTIONS,
     IP_MODES,
@@ -131,6 +133,9 @@ class Drill(Magics):
         """
         args = parse_argstring(self.drill, line)
         text, path = self._source(args, cell)
+        if cell is not None:
+            # A teacher's cell: its solution regions replace the EDIT ME lines they follow.
+            text = teacher_script(text, path)
         options = self._options(args)
         request = self._request(options, args)
         script, config = parse_cell(text, path, request)

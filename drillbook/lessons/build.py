@@ -14,6 +14,7 @@ from drillbook.lessons.execute import (
     write_notebook,
 )
 from drillbook.lessons.export import lesson_html
+from drillbook.lessons.teacher import with_handouts
 
 __all__ = ["export_lesson", "export_lessons", "failed_checks", "lesson_title"]
 
@@ -51,14 +52,18 @@ def export_lesson(
 ) -> Path:
     """Execute the lab at ``path`` (with its solutions) and write ``out_dir/<stem>.html``.
 
+    ``path`` is a lab's teacher version (``course/source/<lab>/<lab>.ipynb``): each answer cell
+    is shown as handed out and run with its solution, which the page leaves out
+    (:mod:`drillbook.lessons.teacher`).
+
     Raises LessonError when a cell fails, an error output is left, or a self-check fails:
     a lesson whose own solutions do not pass against this kernel must not be published.
     With ``executed_dir``, the executed notebook is written there too (same file name).
     """
+    notebook = with_handouts(read_notebook(path))
     if execute:
-        notebook = execute_notebook(path, timeout_s=timeout_s)
+        notebook = execute_notebook(path, timeout_s=timeout_s, notebook=notebook)
     else:
-        notebook = read_notebook(path)
         problems = error_outputs(notebook)
         if problems:
             raise LessonError(f"{path.name}: error output in {problems[0].render()}")

@@ -65,21 +65,30 @@ class Check:
         return self.ok
 
     @property
+    def headline(self) -> str:
+        """A mark, the title and the verdict: ``✔ Self-check passed``, ``✘ ... not passed yet``.
+
+        A check that fails says "not passed yet", never just "error": in a student's lab an
+        unanswered or wrong exercise is a step on the way, and *Run All* goes on past it.
+        """
+        if self.ok:
+            return f"✔ {self.title} passed"
+        return f"✘ {self.title} not passed yet"
+
+    @property
     def text(self) -> str:
-        """One line: a mark, the title and the explanation."""
-        mark = "✔" if self.ok else "✘"
-        return f"{mark} {self.title}: {self.message}"
+        """One line: the headline and the explanation."""
+        return f"{self.headline}: {self.message}"
 
     def html(self) -> str:
         """A coloured box; ``data-drillbook-check`` says pass/fail for tests and graders."""
         state = "pass" if self.ok else "fail"
         colour, border = ("#e8f5e9", "#2e7d32") if self.ok else ("#fdecea", "#c62828")
-        mark = "✔" if self.ok else "✘"
         return (
             f'<div class="drillbook-check" data-drillbook-check="{state}" '
             f'style="background:{colour};border-left:4px solid {border};padding:6px 10px;'
             f'margin:4px 0;font-family:sans-serif">'
-            f"<strong>{mark} {html.escape(self.title)}</strong>: {html.escape(self.message)}</div>"
+            f"<strong>{html.escape(self.headline)}</strong>: {html.escape(self.message)}</div>"
         )
 
     def _repr_html_(self) -> str:

@@ -75,13 +75,17 @@ def error_outputs(notebook: Any) -> list[CellProblem]:
     return problems
 
 
-def execute_notebook(path: Path, *, timeout_s: int = DEFAULT_CELL_TIMEOUT_S) -> Any:
-    """Run every cell of the lab at ``path`` in a fresh kernel; return the executed notebook.
+def execute_notebook(
+    path: Path, *, timeout_s: int = DEFAULT_CELL_TIMEOUT_S, notebook: Any = None
+) -> Any:
+    """Run every cell of the lab at ``path`` (or of ``notebook``, read from there) in a fresh
+    kernel, in the lab's folder; return the executed notebook.
 
     Raises LessonError naming the first failing cell (nbclient stops there) or listing the
     error outputs left in the notebook.
     """
-    notebook = read_notebook(path)
+    if notebook is None:
+        notebook = read_notebook(path)
     client = NotebookClient(
         notebook,
         timeout=timeout_s,

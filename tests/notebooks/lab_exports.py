@@ -1,7 +1,9 @@
 """Export every lab once per test session and share the result (HTML and executed notebooks).
 
 Executing the labs is what costs time (each ``%%drill`` cell is a real run against the kernel),
-so test_labs.py, test_export.py and the browser test share one ``drillbook export`` run.
+so test_labs.py, test_export.py and the browser test share one ``drillbook export`` run. The
+lessons are built from the teacher versions (``course/source/<lab>/<lab>.ipynb``); the student
+versions in ``labs/`` are generated from them by nbgrader (test_course.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS_DIR = ROOT / "labs"
-LABS = sorted(LABS_DIR.glob("[0-9][0-9]-*.ipynb"))
+COURSE_DIR = ROOT / "course"
+# The teacher versions, one folder per lab as nbgrader wants them.
+LABS = sorted(p for p in (COURSE_DIR / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+# The student versions that `make labs` generates and the project commits.
+STUDENT_LABS = sorted(LABS_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
 
@@ -36,7 +42,8 @@ class Exports:
 
 @functools.cache
 def exported_labs() -> Exports:
-    """Run ``drillbook export labs/*.ipynb --out DIR --executed DIR2`` once per session."""
+    """Run ``drillbook export course/source/*/*.ipynb --out DIR --executed DIR2`` once per
+    session."""
     import contextlib
     import io
 

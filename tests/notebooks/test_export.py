@@ -20,6 +20,7 @@ from lab_exports import LABS, exported_labs
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from drillbook.commands.export import main
+from drillbook.course.leaks import solution_only_lines
 from drillbook.lessons.offline import network_resources
 
 kernel_only = pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege()))
@@ -39,13 +40,8 @@ def _text(page: str) -> str:
 
 
 def _solution_only_lines(path: Path) -> list[str]:
-    """Lines that appear in a solution cell and in no other cell of the lab."""
-    notebook = nbformat.read(str(path), as_version=4)
-    shown, hidden = set(), set()
-    for cell in notebook.cells:
-        target = hidden if "solution" in cell.metadata.get("tags", []) else shown
-        target.update(line.strip() for line in cell.source.splitlines() if line.strip())
-    return sorted(hidden - shown)
+    """Lines of the lab's solution regions that appear nowhere else in it."""
+    return solution_only_lines(nbformat.read(str(path), as_version=4))
 
 
 @pytest.mark.kernel

@@ -1,9 +1,11 @@
-"""The guided course in labs/: its shape, and every lab executed against the real kernel.
+"""The guided course: its shape, and every lab executed against the real kernel.
 
-Static checks (no kernel) make sure each lab has the parts a lab needs. The executed checks
-run every lab once with its solutions (nbclient, through ``drillbook export``) and require:
-no error output, every script that is not an "EDIT ME" exercise passes, every exercise script
-as handed out fails (so there is something to fix), and every self-check passes.
+Static checks (no kernel) make sure each lab's teacher version (course/source/) has the parts a
+lab needs, in nbgrader's model: answer cells with their solutions in regions, autograder test
+cells with points. The executed checks run every teacher version once (nbclient, through
+``drillbook export``, which runs each answer cell as handed out and then with its solution)
+and require: no error output, every script passes except an "EDIT ME" exercise as handed out,
+which fails (so there is something to fix), and every self-check passes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 import nbformat
 import pytest
 from kernel_support import missing_privilege
-from lab_exports import LABS, LABS_DIR, ROOT, exported_labs
+from lab_exports import LABS, LABS_DIR, ROOT, STUDENT_LABS, exported_labs
+
+from drillbook.course.regions import solution_regions
 
 TOPICS = {
     "handshake": "01-",
@@ -36,6 +40,10 @@ def _read(path: Any) -> Any:
 
 def _tags(cell: Any) -> list[str]:
     return list(cell.metadata.get("tags", []))
+
+
+def _grading(cell: Any) -> dict[str, Any]:
+    return dict(cell.metadata.get("nbgrader", {}))
 
 
 def _drill_cells(notebook: Any) -> list[Any]:
@@ -61,12 +69,20 @@ def test_each_lab_has_goal_background_example_exercises_hints_solutions(path: An
     assert "<summary><b>Hint</b></summary>" in text
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert code[0].source.startswith("%load_ext drillbook")
-    solutions = [c for c in code if "solution" in _tags(c)]
-    assert len(solutions) >= 3
-    assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions)
+    answers = [c for c in code if _grading(c).get("solution")]
+    assert len(answers) >= 3
+    assert all(solution_regions(c.source) for c in answers), "each answer holds its solution"
+    assert not any("solution" in _tags(c) for c in code), "no hidden solution cells any more"
     checks = [c for c in code if "labkit.check_" in c.source]
     assert len(checks) >= 3
-    assert any("EDIT ME" in c.source for c in _drill_cells(notebook)), "an edit exercise"
+    for cell in checks:  # every self-check is an autograder test cell worth points
+        grading = _grading(cell)
+        assert grading.get("grade") and grading.get("locked") and grading.get("points", 0) > 0
+    ids = [_grading(c)["grade_id"] for c in code if _grading(c)]
+    assert len(ids) == len(set(ids)), "nbgrader needs unique grade ids"
+    assert any("EDIT ME" in c.source for c in _drill_cells(notebook) if c in answers), (
+        "an edit exercise"
+    )
     assert not any(cell.get("outputs") for cell in code), "labs are committed without outputs"
 
 
@@ -75,7 +91,8 @@ def test_readmes_list_every_lab() -> None:
     assert "## Labs" in readme
     section = readme.split("## Labs", 1)[1]
     index = (LABS_DIR / "README.md").read_text()
-    for path in LABS:
+    assert [p.name for p in STUDENT_LABS] == [p.name for p in LABS]
+    for path in STUDENT_LABS:
         assert path.name in section, path.name
         assert path.name in index, path.name
 
@@ -111,13 +128,16 @@ def test_lab_runs_without_error_outputs(path: Any, executed: dict[str, Any]) -> 
 @kernel_only
 @pytest.mark.parametrize("path", LABS, ids=lambda p: p.stem)
 def test_scripts_pass_and_exercises_fail_as_handed_out(path: Any, executed: dict[str, Any]) -> None:
+    handed_out = 0
     for cell in _drill_cells(executed[path.stem]):
         verdict = _verdict(cell)
         assert verdict, cell.source
-        if "EDIT ME" in cell.source:
+        if "EDIT ME" in cell.source and "solution" not in _tags(cell):
+            handed_out += 1
             assert not verdict.startswith("PASS"), f"exercise already passes:\n{cell.source}"
-        else:
+        else:  # a worked example, or an exercise with its solution (tagged by the export)
             assert verdict.startswith("PASS"), f"{verdict}\n{cell.source}"
+    assert handed_out >= 1
 
 
 @pytest.mark.kernel

@@ -87,7 +87,7 @@ class Check:
         return (
             f'<div class="drillbook-check" data-drillbook-check="{state}" '
             f'style="background:{colour};border-left:4px solid {border};padding:6px 10px;'
-            f'margin:4px 0;font-family:sans-serif">'
+            f'margin:4px 0;font-family:sans-serif;white-space:pre-wrap">'
             f"<strong>{html.escape(self.headline)}</strong>: {html.escape(self.message)}</div>"
         )
 

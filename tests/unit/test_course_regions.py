@@ -145,3 +145,14 @@ def test_leaks_are_found_in_a_student_notebook() -> None:
     assert found == ["cell 0: a solution region",
                      "cell 0: solution line '+0  > S. 0:0(0) ack 1 <mss 1460>'",
                      "cell 1: a cell tagged 'solution'"]
+
+
+def test_every_check_a_lab_can_call_is_graded() -> None:
+    from drillbook.lessons import checks
+
+    names = [name for name in checks.__all__ if name.startswith("check_")]
+    assert names
+    for name in names:
+        wrapped = getattr(labkit, name)
+        assert wrapped is not getattr(checks, name), f"labkit.{name} is not graded"
+        assert wrapped.__wrapped__ is getattr(checks, name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import sys
 import time
@@ -25,8 +26,11 @@ from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture import evidence as evidence_module
 from drillbook.runtime.capture.attribute import attribute
+from drillbook.runtime.capture.counters import CounterReader
+from drillbook.runtime.capture.observer import RunObserver
 from drillbook.runtime.capture.ringbuffer import page_spans
 from drillbook.runtime.capture.session import KernelCapture, wait_for_removals
+from drillbook.runtime.syscalls.fdtable import FdEntry
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tests/kernel/explain_scripts/tlp-then-rto.pkt"
 
@@ -89,6 +93,24 @@ def main() -> int:
         begin = time.perf_counter()
         wait_for_removals()
         removal_done.append(time.perf_counter() - begin)
+    # The worker's side, always on (rootless too): a counter sample (taken only at idle moments)
+    # and the per-step look for new sockets (on every step).
+    reader = CounterReader()
+    begin = time.perf_counter()
+    for _ in range(200):
+        reader.sample(0, 0)
+    sample_us = (time.perf_counter() - begin) / 200 * 1e6
+    reader.close()
+    sockets = [socket.socket() for _ in range(3)]
+    entries = [FdEntry(3 + i, s.fileno(), "socket") for i, s in enumerate(sockets)]
+    observer = RunObserver("", lambda: entries, lambda: 1)
+    observer.after_step(0, 1, 0)
+    begin = time.perf_counter()
+    for index in range(1000):
+        observer.after_step(index, 1, 0)
+    step_us = (time.perf_counter() - begin) / 1000 * 1e6
+    for s in sockets:
+        s.close()
     on, off = statistics.median(overhead[True]), statistics.median(overhead[False])
     print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} runs each way")
     print(f"wall beyond the script: explanations off {off*1e3:.1f} ms, on {on*1e3:.1f} ms, "
@@ -96,6 +118,8 @@ def main() -> int:
     print(f"caller CPU after the run: {captured['cpu']*1e3:.2f} ms for {events} captured events, "
           f"{len(trace.kernel_events)} of them this run's; "  # type: ignore[attr-defined]
           f"attribution {per_event_us:.2f} µs per captured event")
+    print(f"worker, every step: {step_us:.2f} µs (has an fd opened or closed?); at idle "
+          f"moments only: {sample_us:.0f} µs per counter sample (/proc/net/netstat + snmp)")
     print(f"worker's wait before time 0 for the capture to be armed: median "
           f"{statistics.median(arm_waits)/1e3:.1f} ms, max {max(arm_waits)/1e3:.1f} ms")
     print(f"instance set-up (on the capture thread, beside the worker's start) "

@@ -75,9 +75,16 @@ def socket_cookie(live_fd: int) -> int:
 class RunObserver:
     """Collects a run's sockets and counter samples inside the worker."""
 
-    def __init__(self, instance_path: str, fd_entries: Callable[[], list[FdEntry]]) -> None:
+    def __init__(
+        self,
+        instance_path: str,
+        fd_entries: Callable[[], list[FdEntry]],
+        fd_version: Callable[[], int] = lambda: -1,
+    ) -> None:
         self.instance_path = instance_path
         self.fd_entries = fd_entries
+        self.fd_version = fd_version
+        self._seen_version: int | None = None
         self.counters = CounterReader()
         self.armed = False
         self.started_monotonic_ns = 0
@@ -103,6 +110,10 @@ class RunObserver:
         self.started_monotonic_ns = wall_start_ns - (time.time_ns() - time.monotonic_ns())
 
     def after_step(self, index: int, line: int, now_us: int) -> None:
+        version = self.fd_version()
+        if version == self._seen_version and version != -1:
+            return  # no fd opened or closed since the last look (most steps)
+        self._seen_version = version
         entries = [e for e in self.fd_entries() if e.kind == "socket"]
         if len(entries) != len(self._known) or any(e.live_fd not in self._known for e in entries):
             # A closed fd's number may come back as the next socket: keep only open ones.

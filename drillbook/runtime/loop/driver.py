@@ -132,7 +132,9 @@ class ScriptRun:
         )
         # Kernel evidence (runtime/capture/observer.py): cookies, counters, the capture's gate.
         capture = CaptureObserver(
-            dict(config.extra).get("capture_instance", ""), kernel.executor.fd_entries
+            dict(config.extra).get("capture_instance", ""),
+            kernel.executor.fd_entries,
+            kernel.executor.fd_version,
         )
         return cls(script, config, sandbox, clock, kernel, addresses, options, ephemeral_port,
                    observers, capture)

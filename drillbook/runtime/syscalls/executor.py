@@ -127,6 +127,10 @@ class SyscallExecutor:
         """Every fd the script has open now (the observer reads the sockets' cookies)."""
         return self._runtime.fds.entries()
 
+    def fd_version(self) -> int:
+        """Changes whenever the script's fds change (so the observer need not look again)."""
+        return self._runtime.fds.version
+
     def tcp_info(self, live_fd: int) -> dict[str, int] | None:
         """Decoded TCP_INFO with packetdrill's ``tcpi_*`` names; None if it cannot be read."""
         return read_tcp_info(live_fd, self._runtime.libc.getsockopt_bytes)

@@ -34,6 +34,7 @@ class FdTable:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[int, FdEntry] = {}
+        self.version = 0  # changes whenever an fd is added, relabelled or closed
 
     def get(self, script_fd: int) -> FdEntry | None:
         with self._lock:
@@ -58,6 +59,7 @@ class FdTable:
             if any(e.live_fd == entry.live_fd for e in self._entries.values()):
                 raise FdError(f"duplicate live fd {entry.live_fd}")
             self._entries[entry.script_fd] = entry
+            self.version += 1
 
     def relabel(self, entry: FdEntry) -> None:
         """Record ``entry``, replacing any entry with the same label or live fd.
@@ -70,6 +72,7 @@ class FdTable:
             for key in stale:
                 del self._entries[key]
             self._entries[entry.script_fd] = entry
+            self.version += 1
 
     def close(self, script_fd: int, live_fd: int) -> FdEntry:
         """Forget a closed fd; FdError if the pair is not in the table."""
@@ -80,6 +83,7 @@ class FdTable:
                     f"unable to find fd with script fd {script_fd} and live fd {live_fd}"
                 )
             del self._entries[script_fd]
+            self.version += 1
             return entry
 
     def entries(self) -> list[FdEntry]:
@@ -92,6 +96,7 @@ class FdTable:
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
+            self.version += 1
             return entries
 
     def __len__(self) -> int:

@@ -43,12 +43,12 @@ LAB = PROJECT / "labs" / "02-sack-out-of-order.ipynb"
 @dataclass(frozen=True)
 class HostSnapshot:
     """The parts of the host a hub for ``tag``'s students could leave something in. The machine
-    is shared: other sessions add and remove their own users and files meanwhile, so only what
-    carries this test's tag, and what the hub itself touches, is compared."""
+    is shared: other sessions (another run of this very test among them) add and remove their
+    own users, files and hubs meanwhile, so only what carries this test's tag is compared; the
+    hub's own folders are checked by name after the teardown."""
 
     users: frozenset[str]
     homes: frozenset[str]
-    tmp: frozenset[str]
     cgroups: frozenset[str]
     tun_mode: int
     descendants: frozenset[int]
@@ -59,11 +59,10 @@ class HostSnapshot:
         cgroups = set()
         for parent in CgroupLayout.of_this_process().paths.values():
             if Path(parent).is_dir():
-                cgroups |= {parent} | {str(p) for p in Path(parent).glob(f"{tag}*")}
+                cgroups |= {str(p) for p in Path(parent).glob(f"{tag}*")}
         uids = [p.pw_uid for p in pwd.getpwall() if p.pw_name.startswith(tag)]
         return cls(frozenset(p.pw_name for p in pwd.getpwall() if p.pw_name.startswith(tag)),
                    frozenset(n for n in os.listdir("/home") if n.startswith(tag)),
-                   frozenset(n for n in os.listdir("/tmp") if n.startswith("drillbook-hub")),
                    frozenset(cgroups), stat.S_IMODE(os.stat(TUN_PATH).st_mode),
                    frozenset(_descendants(os.getpid())),
                    frozenset(pid for uid in uids for pid in _pids_of(uid)))
@@ -123,6 +122,8 @@ def classroom() -> Iterator[Classroom]:
         yield Classroom(hub, names, before)
     after = HostSnapshot.take(f"hub{tag}")
     assert after == before, _difference(before, after)
+    assert not hub.state.exists(), f"the hub's state folder {hub.state} is left"
+    assert not prefix.exists() or os.environ.get("DRILLBOOK_HUB_PREFIX"), f"{prefix} is left"
     for name in names:
         assert accounts.lookup(name) is None
 

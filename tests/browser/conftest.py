@@ -13,7 +13,9 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kernel_support import missing_privilege
@@ -30,7 +32,7 @@ CHROMIUM_ARGS = [
 NOTEBOOKS = ["notebooks/drillbook-demo.ipynb",
              *(f"labs/{p.name}" for p in sorted((ROOT / "labs").glob("[0-9][0-9]-*.ipynb")))]
 OWN_MODULES = {"test_notebooks_in_lab.py", "test_controls_in_lab.py", "test_make_lab.py"}
-TABS = int(os.environ.get("DRILLBOOK_BROWSER_TABS", "2"))  # notebooks running at once
+TABS = int(os.environ.get("DRILLBOOK_BROWSER_TABS", "3"))  # notebooks in flight at once
 RUN_ALL_TIMEOUT_S = 600.0
 
 
@@ -96,13 +98,16 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
                   screenshot_dir: Path) -> dict[str, object]:
     """Every notebook opened (was it modified at once?), Run All, measured, photographed.
 
-    ``TABS`` notebooks run at a time, each in its own tab and kernel: a lab spends most of its
-    time waiting on timers in the kernel under test, so two overlap well on two cores."""
+    ``TABS`` notebooks are in flight at a time, each in its own tab and kernel, each moving on
+    by itself: opening (a kernel start costs seconds of CPU), a second's pause (JupyterLab
+    writes the kernel's metadata then, and a notebook a person only opened must still be
+    unmodified), Run All, measuring. A lab spends much of its run waiting on timers in the
+    kernel under test, so the tabs overlap well on two cores."""
     from notebook_page import (
+        OPENED,
         NotebookReport,
         is_dirty,
         measure,
-        open_notebook,
         run_all_finished,
         run_all_ok,
         screenshot_whole_notebook,
@@ -112,34 +117,45 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
     reports: dict[str, object] = {}
     begun = time.monotonic()
     waiting = list(NOTEBOOKS)
-    running: dict[str, tuple[object, NotebookReport, float]] = {}
-    deadline = time.monotonic() + RUN_ALL_TIMEOUT_S * len(NOTEBOOKS) / max(TABS, 1)
-    while waiting or running:
-        while waiting and len(running) < TABS:
+    flight: dict[str, _InFlight] = {}
+    deadline = begun + RUN_ALL_TIMEOUT_S * len(NOTEBOOKS) / max(TABS, 1)
+    while waiting or flight:
+        while waiting and len(flight) < TABS:
             path = waiting.pop(0)
             page = lab_context.new_page()  # type: ignore[attr-defined]
-            open_notebook(page, lab_server.notebook_url(path))
-            time.sleep(1.0)  # let JupyterLab apply the kernel's metadata, as a person waits
-            report = NotebookReport(path, dirty_after_open=is_dirty(page))
-            start_run_all(page)
-            running[path] = (page, report, time.monotonic())
-        for path, (page, report, started) in list(running.items()):
-            if not run_all_finished(page):  # type: ignore[arg-type]
-                continue
-            report.run_seconds = time.monotonic() - started
-            report.run_ok = run_all_ok(page)  # type: ignore[arg-type]
-            time.sleep(0.5)  # the last outputs' images decode and lay out
-            report.small_text_px, report.cells = measure(page)  # type: ignore[arg-type]
-            report.screenshot = screenshot_whole_notebook(
-                page, screenshot_dir / (Path(path).stem + ".png"))  # type: ignore[arg-type]
-            reports[path] = report
-            reports["page:" + path] = page  # later tests operate the controls in it
-            del running[path]
-        assert time.monotonic() < deadline, f"Run All did not finish: {sorted(running)}"
-        time.sleep(0.5)
+            page.goto(lab_server.notebook_url(path))
+            flight[path] = _InFlight(page, NotebookReport(path, dirty_after_open=False))
+        for path, entry in list(flight.items()):
+            page, report, now = entry.page, entry.report, time.monotonic()
+            if entry.phase == "opening" and page.evaluate(OPENED):
+                entry.phase, entry.since = "settling", now
+            elif entry.phase == "settling" and now - entry.since >= 1.0:
+                report.dirty_after_open = is_dirty(page)
+                start_run_all(page)
+                entry.phase, entry.since = "running", now
+            elif entry.phase == "running" and run_all_finished(page):
+                report.run_seconds = now - entry.since
+                report.run_ok = run_all_ok(page)
+                time.sleep(0.5)  # the last outputs' images decode and lay out
+                report.small_text_px, report.cells = measure(page)
+                report.screenshot = screenshot_whole_notebook(
+                    page, screenshot_dir / (Path(path).stem + ".png"))
+                reports[path] = report
+                reports["page:" + path] = page  # later tests operate the controls in it
+                del flight[path]
+        assert time.monotonic() < deadline, f"Run All did not finish: {sorted(flight)}"
+        time.sleep(0.3)
     times = ", ".join(f"{Path(p).stem[:2]} {r.run_seconds:.0f} s"  # type: ignore[attr-defined]
                       for p, r in reports.items() if not p.startswith("page:"))
     print(f"\nRun All of {len(NOTEBOOKS)} notebooks, {TABS} at a time: "
           f"{time.monotonic() - begun:.0f} s ({times})")
     print(f"screenshots of every notebook after Run All: {screenshot_dir}")
     return reports
+
+
+@dataclass
+class _InFlight:
+    page: Any
+    report: Any
+    phase: str = "opening"  # opening -> settling -> running
+    since: float = 0.0

@@ -127,7 +127,7 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
             flight[path] = _InFlight(page, NotebookReport(path, dirty_after_open=False))
         for path, entry in list(flight.items()):
             page, report, now = entry.page, entry.report, time.monotonic()
-            if entry.phase == "opening" and page.evaluate(OPENED):
+            if entry.phase == "opening" and _opened(page, OPENED):
                 entry.phase, entry.since = "settling", now
             elif entry.phase == "settling" and now - entry.since >= 1.0:
                 report.dirty_after_open = is_dirty(page)
@@ -151,6 +151,15 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
           f"{time.monotonic() - begun:.0f} s ({times})")
     print(f"screenshots of every notebook after Run All: {screenshot_dir}")
     return reports
+
+
+def _opened(page: Any, check: str) -> bool:
+    from playwright.sync_api import Error
+
+    try:
+        return bool(page.evaluate(check))
+    except Error:  # JupyterLab moved the tab to a workspace of its own (a navigation)
+        return False
 
 
 @dataclass

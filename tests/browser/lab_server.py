@@ -51,7 +51,10 @@ class LabServer:
             self.process.wait(timeout=10)
 
     def notebook_url(self, relative: str) -> str:
-        return f"{self.url}lab/tree/{relative}"
+        """The notebook in a JupyterLab workspace of its own: tabs opened at once in one
+        workspace make JupyterLab move all but one to new workspaces (a reload)."""
+        workspace = "".join(c if c.isalnum() else "-" for c in relative)
+        return f"{self.url}lab/workspaces/{workspace}/tree/{relative}"
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

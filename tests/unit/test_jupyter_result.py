@@ -101,15 +101,16 @@ def test_controls_turn_order_and_times_into_edits_and_redraw_in_place() -> None:
     assert bundle["text/html"] == first.html()  # an export without widget state shows this
 
     controls.set_order([0, 1, 9, 2, 3, 5, 6, 7, 8])  # segment 2 first, 4001:5001 dropped
-    controls.set_time(6, 200_000)
+    controls.set_time(8, 200_000)  # on packet #3, which the new order moves a slot later
     assert [type(e).__name__ for e in controls.history.edits] == [
         "DropInbound", "MoveInbound", "ShiftEvent"]
     assert [type(e).__name__ for e in controls.edits()] == [
         "DropEvent", "ReorderInbound", "ShiftTime"]
     edited = controls.edited_script()
     assert _data_starts(edited) == [1001, 1, 2001, 5001, 7001, 3001, 6001]
-    moved = next(e for e in edited.events if e.action == controls.script.events[6].action)
-    assert moved.time.start_us == 200_000  # the time went with the event
+    moved = next(e for e in edited.events if e.action == controls.script.events[8].action)
+    assert moved.time.start_us == 200_000  # the time went with the packet (issue 13)
+    assert edited.events[8].time == controls.script.events[8].time  # not with its old slot
     controls.run()
     assert runner.scripts[-1] == edited
     assert controls.previous is first

@@ -85,3 +85,11 @@ def test_bad_input_is_a_usage_error(given: str, flags: dict[str, object], messag
 def test_a_directory_is_not_a_script(tmp_path: Path) -> None:
     with pytest.raises(drillbook.UsageError, match="it is a directory"):
         drillbook.parse(tmp_path)
+
+
+def test_a_parsed_script_can_be_given_again() -> None:
+    script = drillbook.parse(HANDSHAKE)
+    again = drillbook.parse(script, tolerance_usecs=5000)
+    assert again == script and again.source.path == str(HANDSHAKE)
+    with pytest.raises(drillbook.UsageError, match="expected script text or a path, not int"):
+        drillbook.parse(42)  # type: ignore[arg-type]

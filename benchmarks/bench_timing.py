@@ -11,8 +11,8 @@ for blocking-call returns, taken from the runs' traces.
 C packetdrill here (../shared/corpus/README.md): 10/10 and 10/10; injections ~100-150 µs late,
 blocking calls returning ~550 µs late. With ``--packetdrill`` (or $DRILLBOOK_PACKETDRILL), a C
 binary built from upstream's sources outside the project, the same runs are made with it too,
-each in a fresh network namespace (``unshare -n``), and its pass count is printed beside
-drillbook's.
+each in a fresh network namespace (``unshare -n``), one before each drillbook run (so both
+see the same load), and its pass count is printed beside drillbook's.
 """
 
 from __future__ import annotations
@@ -76,11 +76,14 @@ def main() -> None:
         flags = [*UPSTREAM_MODE_FLAGS[IpMode.IPV4], *UPSTREAM_COMMON_FLAGS,
                  f"--tolerance_usecs={tolerance}", "--tolerance_percent=0"]
         script, config = load(path, parse_argv(flags))
-        passed = 0
+        passed = c_passed = 0
         injections: list[int] = []
         returns: list[int] = []
         failures: list[str] = []
         for _ in range(args.runs):
+            # Interleaved: each drillbook run beside a C run, so that both see the same load.
+            if args.packetdrill:
+                c_passed += c_packetdrill_passes(args.packetdrill, path, flags)
             trace = run_script(script, config)
             passed += trace.passed
             if trace.failure is not None:
@@ -101,9 +104,8 @@ def main() -> None:
         for line in failures[:3]:
             print(f"  failed: {line}")
         if args.packetdrill:
-            c_passed = sum(c_packetdrill_passes(args.packetdrill, path, flags)
-                           for _ in range(args.runs))
-            print(f"  C packetdrill ({args.packetdrill}): {c_passed}/{args.runs} passed")
+            print(f"  C packetdrill ({args.packetdrill}): {c_passed}/{args.runs} passed "
+                  "(runs interleaved with drillbook's)")
 
 
 def c_packetdrill_passes(binary: str, path: str, flags: list[str]) -> bool:

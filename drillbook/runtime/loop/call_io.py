@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 
 from drillbook.engine.actions import Call, RunFailure
 from drillbook.runtime.loop.blocking import (
@@ -17,6 +16,8 @@ from drillbook.runtime.loop.state import EventFailure, RunState
 from drillbook.runtime.syscalls.args import SyscallFailure
 from drillbook.runtime.syscalls.readiness import returns_at_once
 from drillbook.trace.model import FailureKind
+
+HANDOVER_US = 2000  # how long before its time a blocking call goes to its thread
 
 
 class CallIO:
@@ -67,38 +68,54 @@ class CallIO:
                 f"runtime error in {action.spec.name} call: blocking system call while another "
                 "blocking system call is already in progress",
             ))
-        # Wait for the start time here, so that the thread enters the kernel at once.
-        actual = self._start(action)
-        host = state.syscalls
+        state.idle(action.at_us)
+        clock, host = state.clock, state.syscalls
         thread_ident = blocking.ident or 0
-
-        def call() -> None:
-            self._run_blocking(action, actual)
-
+        # Hand the call over a little ahead of its time: the thread then waits for the time
+        # itself, so its wake-up (~0.4 ms here) does not delay the call.
+        clock.wait_until(action.at_us - HANDOVER_US)
         args = host.evaluated_arguments(action.spec)
         if not isinstance(args, SyscallFailure) and returns_at_once(
             action.spec.name, args, host.live_fd
         ):
             # Its data is already queued: made here, it returns as it would on the thread,
             # without the hand-over's delay (see runtime/syscalls/readiness.py).
+            actual = self._start(action)
             with host.errno_of(thread_ident):
-                call()
+                self._run_blocking(action, actual)
             entered_ns = host.entered_ns(threading.get_ident())
             state.interpreter.completed(
-                state.clock.to_script_us(entered_ns) if entered_ns else state.clock.now_us()
+                clock.to_script_us(entered_ns) if entered_ns else clock.now_us()
             )
             state.raise_async_failure()  # the thread would die at once on a failed check
             return
-        submitted_ns = time.time_ns()
+        submitted_us = clock.now_us()
         host.watch_entering(thread_ident, blocking.entering)
-        blocking.submit(BlockingCall(action.current.line, action.spec.name, call))
+        blocking.submit(BlockingCall(action.current.line, action.spec.name,
+                                     lambda: self._start_blocking(action)))
+        state.raise_async_failure()  # it started late: the thread made no call
         # The call started when the thread entered the C call: packetdrill's main thread sees
         # that within microseconds, drillbook's only after polling /proc. Count from there.
         entered_ns = host.entered_ns(thread_ident)
+        entered_us = clock.to_script_us(entered_ns) if entered_ns else None
         state.interpreter.completed(
-            state.clock.to_script_us(entered_ns) if entered_ns >= submitted_ns
-            else state.clock.now_us()
+            entered_us if entered_us is not None and entered_us >= submitted_us
+            else clock.now_us()
         )
+
+    def _start_blocking(self, action: Call) -> None:
+        """On the blocking-call thread: wait for the call's time, check the start is not late
+        (as the main thread does for other events), then make the call."""
+        state = self.state
+        actual = state.clock.wait_until(action.at_us)
+        late = state.interpreter.check_start(action.current, actual, "system call start")
+        if late is not None:
+            try:
+                state.record(late)
+            except EventFailure as failure:
+                state.async_failure = failure.failure
+            return
+        self._run_blocking(action, actual)
 
     def _run_blocking(self, action: Call, actual_us: int) -> None:
         """The call and its checks, on whichever thread makes it; a failure is kept for the

@@ -6,8 +6,8 @@
 
 ``make labs`` runs the first form. Exit codes: 0 done (or, with --check, up to date); 1 labs/
 differs from generation (--check), or a student lab would still show a solution (a line that
-the teacher version has only inside a solution region); 2 usage error; 3 nbgrader is missing
-or failed.
+the teacher version has only inside a solution region); 2 usage error, no course folder, or a
+broken teacher version (file, cell, line and column named); 3 nbgrader is missing or failed.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         labs = generate_student_labs(course)
     except DrillbookError as error:
         print(f"drillbook labs: {error.render()}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if error.exit_code == EXIT_USAGE else EXIT_FAILED
     leaks = leaks_in(course, labs)
     for leak in leaks:
         print(f"drillbook labs: a student lab shows a solution: {leak}", file=sys.stderr)

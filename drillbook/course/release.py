@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drillbook.course.leaks import find_leaks
+from drillbook.course.regions import solution_regions
 from drillbook.errors import DrillbookError
 
 __all__ = [
+    "CourseError",
     "ReleaseError",
     "StudentLab",
     "generate_student_labs",
@@ -29,6 +31,7 @@ __all__ = [
     "nbgrader_command",
     "stale_labs",
     "teacher_labs",
+    "teacher_problems",
     "write_student_labs",
 ]
 
@@ -36,7 +39,15 @@ CONFIG_FILE = "nbgrader_config.py"
 
 
 class ReleaseError(DrillbookError):
-    """The student labs could not be generated (no course folder, nbgrader missing or failing)."""
+    """The student labs could not be generated: nbgrader is missing or failed."""
+
+    exit_code = 3
+
+
+class CourseError(ReleaseError):
+    """The course folder is not one, or a teacher version is broken (the author's mistake)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -74,16 +85,43 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def teacher_problems(path: Path) -> list[str]:
+    """What keeps nbgrader from making a student version of the teacher version at ``path``:
+    a broken solution region (file, cell, line, column, what was expected) or a region in a
+    cell that is not marked as an nbgrader answer cell."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = list(notebook["cells"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"{path}: not a notebook: {error}"]
+    problems: list[str] = []
+    for index, cell in enumerate(cells):
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        try:
+            regions = solution_regions(text, path=f"{path} cell {index}")
+        except DrillbookError as error:
+            problems.append(error.render())
+            continue
+        if regions and not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            problems.append(f"{path} cell {index}: a solution region in a cell that is not an "
+                            "nbgrader answer cell (metadata nbgrader.solution: true)")
+    return problems
+
+
 def generate_student_labs(course_dir: Path) -> list[StudentLab]:
     """Run ``nbgrader generate_assignment`` for every lab of ``course_dir`` (on a scratch copy)
     and return the student notebooks it writes."""
     labs = teacher_labs(course_dir)
     config = course_dir / CONFIG_FILE
     if not config.is_file() or not labs:
-        raise ReleaseError(
+        raise CourseError(
             f"{course_dir}: not a course folder (it needs {CONFIG_FILE} and "
             "source/<lab>/<lab>.ipynb)"
         )
+    problems = [problem for lab in labs for problem in teacher_problems(lab)]
+    if problems:
+        raise CourseError("\n".join(problems))
     with tempfile.TemporaryDirectory(prefix="drillbook-labs-") as scratch:
         root = Path(scratch)
         shutil.copy(config, root / CONFIG_FILE)

@@ -156,3 +156,25 @@ def test_every_check_a_lab_can_call_is_graded() -> None:
         wrapped = getattr(labkit, name)
         assert wrapped is not getattr(checks, name), f"labkit.{name} is not graded"
         assert wrapped.__wrapped__ is getattr(checks, name)
+
+
+def test_drillbook_labs_names_a_broken_teacher_version_without_running_nbgrader(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import nbformat
+
+    from drillbook.commands.labs import main
+
+    assert main(["--course", str(tmp_path / "nowhere")]) == 2
+    assert "not a course folder" in capsys.readouterr().err
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    lab = tmp_path / "source" / "01-x" / "01-x.ipynb"
+    lab.parent.mkdir(parents=True)
+    unbalanced = new_code_cell("x = None\n### BEGIN SOLUTION\nx = 1")
+    unbalanced.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "a"}
+    unmarked = new_code_cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION")
+    nbformat.write(new_notebook(cells=[unbalanced, unmarked]), str(lab))
+    assert main(["--course", str(tmp_path), "--out", str(tmp_path / "labs")]) == 2
+    err = capsys.readouterr().err
+    assert f"{lab} cell 0:2:1: 'BEGIN SOLUTION' without an 'END SOLUTION'" in err
+    assert f"{lab} cell 1: a solution region in a cell that is not an nbgrader answer" in err
+    assert "Traceback" not in err and not (tmp_path / "labs").exists()

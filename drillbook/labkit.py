@@ -46,6 +46,7 @@ def _graded(check: Callable[_P, Check]) -> Callable[_P, Check]:
 check_ack_delay = _graded(_checks.check_ack_delay)
 check_backoff = _graded(_checks.check_backoff)
 check_cause = _graded(_checks.check_cause)
+check_causes = _graded(_checks.check_causes)
 check_fast_retransmit = _graded(_checks.check_fast_retransmit)
 check_packet = _graded(_checks.check_packet)
 check_passed = _graded(_checks.check_passed)
@@ -67,6 +68,7 @@ __all__ = [
     "check_ack_delay",
     "check_backoff",
     "check_cause",
+    "check_causes",
     "check_fast_retransmit",
     "check_packet",
     "check_passed",

@@ -26,7 +26,8 @@ from drillbook.explain.vocabulary import (
 from drillbook.trace.kernel import Cause, Change, Explanation, Source, format_ms
 from drillbook.trace.model import Direction, PacketRecord, Step
 
-CONG_WINDOW_US = 3000  # a congestion-state change this close before a retransmission caused it
+CONG_WINDOW_US = 3000
+ON_ACK_US = 1000  # a congestion-state change this close before a retransmission caused it
 INFINITE_SSTHRESH = 0x7FFFFFFF
 
 
@@ -122,8 +123,14 @@ def _probe(view: TraceView, packet: PacketRecord, step: Step) -> Explanation:
     after = view.info_at(step)
     backoff = tcpi(after, "backoff") if cause is Cause.WINDOW_PROBE else None
     explanation = Explanation(
-        kind="probe", line=step.line, step_index=step.index, time_us=packet.time_us,
-        sentence="", cause=cause, backoff=backoff or None, packet_time_us=packet.time_us,
+        kind="probe",
+        line=step.line,
+        step_index=step.index,
+        time_us=packet.time_us,
+        sentence="",
+        cause=cause,
+        backoff=backoff or None,
+        packet_time_us=packet.time_us,
         evidence=evidence,
     )
     from dataclasses import replace
@@ -148,7 +155,8 @@ def _explain(view: TraceView, packet: PacketRecord, step: Step, budget: _Budget)
     ssthresh = after.snd_ssthresh if after and after.snd_ssthresh < INFINITE_SSTHRESH else None
     # The timer that fired is the RTO before the step; after it the kernel doubled it.
     rto_us = before.rto_us if before is not None and before.rto_us else None
-    backoff = tcpi(after, "backoff")
+    timer = cause in (Cause.RTO, Cause.SYN_RETRANSMIT, Cause.SYNACK_RETRANSMIT)
+    backoff = tcpi(after, "backoff") if timer else None
     explanation = Explanation(
         kind="retransmission",
         line=step.line,
@@ -159,12 +167,8 @@ def _explain(view: TraceView, packet: PacketRecord, step: Step, budget: _Budget)
         cong=cong,
         cwnd=cwnd,
         ssthresh=ssthresh,
-        rto_us=rto_us
-        if cause in (Cause.RTO, Cause.SYN_RETRANSMIT, Cause.SYNACK_RETRANSMIT)
-        else None,
-        backoff=backoff
-        if cause in (Cause.RTO, Cause.SYN_RETRANSMIT, Cause.SYNACK_RETRANSMIT)
-        else None,
+        rto_us=rto_us if timer else None,
+        backoff=backoff or None,
         packet_time_us=packet.time_us,
         evidence=tuple(dict.fromkeys(evidence)),
     )
@@ -195,11 +199,8 @@ def _cause(
             return Cause.RTO, (Source.TRACEFS,), change
         if state == CA_RECOVERY:
             # Recovery entered on an arriving ACK is a fast retransmit; on RACK's timer, RACK.
-            inbound = any(
-                p.direction is Direction.INBOUND and 0 <= last.time_us - p.time_us <= 1000
-                for p in view.trace.packets
-            )
-            return (Cause.FAST_RETRANSMIT if inbound else Cause.RACK), (Source.TRACEFS,), change
+            cause = Cause.FAST_RETRANSMIT if _on_an_ack(view, last.time_us) else Cause.RACK
+            return cause, (Source.TRACEFS,), change
     sample = view.sample_of(step.index)
     if sample is not None:
         for counter, cause in (
@@ -209,8 +210,19 @@ def _cause(
             (WINDOW_PROBE_COUNTER, Cause.WINDOW_PROBE),
         ):
             if budget.take(sample.after_step, counter, sample.get(counter)):
+                if cause is Cause.FAST_RETRANSMIT and not _on_an_ack(view, packet.time_us):
+                    cause = Cause.RACK  # sent by RACK's reordering timer, not on an ACK
                 return cause, (Source.COUNTERS,), None
     return None, (), None
+
+
+def _on_an_ack(view: TraceView, time_us: int) -> bool:
+    """Whether an inbound packet arrived in the millisecond before ``time_us`` (the kernel
+    acted on it) rather than a timer."""
+    return any(
+        p.direction is Direction.INBOUND and 0 <= time_us - p.time_us <= ON_ACK_US
+        for p in view.trace.packets
+    )
 
 
 def _previous_cong(view: TraceView, event: object) -> int | None:

@@ -31,6 +31,7 @@ __all__ = [
     "check_ack_delay",
     "check_backoff",
     "check_cause",
+    "check_causes",
     "check_fast_retransmit",
     "check_packet",
     "check_passed",
@@ -373,6 +374,27 @@ def check_cause(result: Result, line: int, expected: str | None) -> Check:
     if cause.value == expected.strip().lower():
         return Check(True, f"{said}; as you predicted", title="Why?")
     return Check(False, f"{said}; you predicted {expected}", title="Why?")
+
+
+def check_causes(result: Result, lines: Sequence[int], expected: Sequence[str] | None) -> Check:
+    """:func:`check_cause` for several ``>`` lines at once: one prediction per line."""
+    if expected is None:
+        return Check(False, NO_ANSWER, title="Why?")
+    if len(expected) != len(lines):
+        return Check(False, f"give one cause for each of the {len(lines)} lines {list(lines)}, "
+                     f"not {len(expected)}", title="Why?")
+    trace = trace_of(result)
+    said, wrong = [], []
+    for line, guess in zip(lines, expected, strict=True):
+        found = [e for e in trace.explanations_at(line) if e.cause is not None]
+        cause = found[0].cause.value if found and found[0].cause is not None else "nothing"
+        said.append(f"line {line}: {cause}")
+        if cause != str(guess).strip().lower():
+            wrong.append(f"line {line} (you said {guess})")
+    kernel = "the kernel says " + ", ".join(said)
+    if not wrong:
+        return Check(True, f"{kernel}; as you predicted", title="Why?")
+    return Check(False, f"{kernel}; not as you predicted for {', '.join(wrong)}", title="Why?")
 
 
 def check_reset_reason(result: Result, line: int, expected: str | None) -> Check:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,7 +132,7 @@ def test_edits_follow_the_packets_they_were_made_on(tweak: tuple[Any, Any]) -> N
 
 
 def test_runs_are_compared_in_tabs_with_the_differences_as_text(
-        tweak: tuple[Any, Any]) -> None:
+        tweak: tuple[Any, Any], screenshot_dir: Path) -> None:
     page, output = tweak
     tabs = output.locator(".widget-tab .lm-TabBar-tab")
     assert tabs.all_inner_texts() == ["This run", "Previous run", "Differences"]
@@ -140,6 +141,10 @@ def test_runs_are_compared_in_tabs_with_the_differences_as_text(
     differences = output.locator(".widget-tab").inner_text()
     assert "previous run:" in differences and "this run:" in differences
     assert re.search(r"(changed|appeared|disappeared): +> ", differences), differences
+    # for a reviewer: the edited tweak cell with its differences tab open
+    frame = output.locator(".widget-tab")
+    frame.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "drillbook-demo-tweak-differences.png"))
     tabs.nth(0).click()
 
 

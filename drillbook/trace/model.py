@@ -204,6 +204,10 @@ class Trace:
         """The explanations of one script line, in time order."""
         return tuple(e for e in self.explanations if e.line == line)
 
+    def explanations_for_step(self, index: int) -> tuple[Explanation, ...]:
+        """The explanations of one step (by its index in ``steps``), in time order."""
+        return tuple(e for e in self.explanations if e.step_index == index)
+
     def counters_for_step(self, index: int) -> CounterSample | None:
         """The counter sample that covers step ``index`` (the first taken after it)."""
         for sample in self.counter_samples:

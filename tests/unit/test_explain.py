@@ -167,6 +167,10 @@ def test_counters_and_tcp_info_name_the_probe_then_the_timer() -> None:
     assert rto.keys() == "cause=rto cong=Open->Loss cwnd=10->1 rto=300ms backoff=1"
     assert rto.render("x.pkt").startswith("x.pkt:12: cause=rto ")
     assert "retransmission timer fired (RTO 300ms, 1st backoff)" in rto.sentence
+    trace = Trace(**{**trace.__dict__, "explanations": explain_trace(trace)})
+    assert [e.cause for e in trace.explanations_for_step(2)] == [Cause.RTO]
+    counters = trace.counters_for_step(2)
+    assert counters is not None and counters.get("TcpExt.TCPTimeouts") == 1
 
 
 def test_labkit_checks_ask_the_explanations() -> None:

@@ -15,6 +15,7 @@ regions: it runs its solution (:func:`drillbook.course.regions.teacher_script`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -121,6 +122,8 @@ class Drill(Magics):
     @argument("--check", action="store_true", help="fail the cell if the run fails")
     @argument("--no-explain", dest="no_explain", action="store_true",
               help="no kernel explanations (beside the diagram's arrows, in _.explanations)")
+    @argument("--step", action="store_true",
+              help="step through the run: a slider over the sequence diagram's events")
     @argument("--timeout", type=float, default=None, help="kill the run after this many seconds")
     @line_cell_magic
     def drill(self, line: str, cell: str | None = None) -> Any:
@@ -147,6 +150,8 @@ class Drill(Magics):
             self._store(options.out, controls)
             return controls
         result = run_parsed(script, config, request)
+        if args.step:
+            result = dataclasses.replace(result, step=True)
         self._store(options.out, result)
         if (options.check or self.check) and not result.passed:
             display(result)

@@ -25,6 +25,8 @@ from drillbook.trace.report import text_report
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+    from drillbook.stepper import Stepper
+
 __all__ = ["DrillResult", "FigureImage"]
 
 
@@ -68,6 +70,7 @@ class DrillResult:
     figure_kinds: tuple[str, ...] | None = None
     pcap_path: str | None = None
     elapsed_s: float = 0.0  # wall time of the whole cell: parse, run, render
+    step: bool = False  # show the stepper in place of the static sequence diagram (--step)
 
     @property
     def passed(self) -> bool:
@@ -108,6 +111,15 @@ class DrillResult:
             return figure_for(self.trace)
         return figure_for(self.trace, kinds=chosen)
 
+    def stepper(self) -> Stepper:
+        """A slider over the run's events: the current one highlighted in the sequence diagram,
+        the socket at that moment beside it (works in exported lessons too)."""
+        from drillbook.stepper import stepper_for
+
+        image = self.images[0] if self.images else None
+        return stepper_for(self.trace, image_format="png" if image and image.mime ==
+                           "image/png" else "svg")
+
     def report(self) -> str:
         """The run as text (packetdrill-like report)."""
         return text_report(self.trace)
@@ -121,7 +133,15 @@ class DrillResult:
     def html(self) -> str:
         """The verdict banner, the figures, and explore mode's rewritten script."""
         parts = [self.verdict.html()]
-        parts.extend(image.html() for image in self.images)
+        stepper = self.stepper().html if self.step else None
+        for image in self.images:
+            if stepper is not None and image.title == "drillbook: sequence":
+                parts.append(stepper)
+                stepper = None
+            else:
+                parts.append(image.html())
+        if stepper is not None:
+            parts.append(stepper)
         if self.rewritten_script is not None:
             parts.append(
                 "<details open><summary>The script with the kernel's packets "

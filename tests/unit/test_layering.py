@@ -35,9 +35,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "wire/": ("parser", "engine", "runtime", "render", "jupyter", "lessons"),
     "engine/": ("runtime", "render", "jupyter", "lessons", "parser"),
     "trace/": ("runtime", "engine", "render", "jupyter", "lessons", "parser"),
-    "render/": ("runtime", "engine", "jupyter", "lessons"),
+    "render/": ("runtime", "engine", "jupyter", "lessons", "stepper"),
     "parser/": ("engine", "runtime", "render", "jupyter", "lessons"),
     "highlight/": ("parser", "engine", "runtime", "trace", "render", "jupyter", "lessons"),
+    "stepper/": ("parser", "engine", "runtime", "jupyter", "lessons"),
 }
 
 

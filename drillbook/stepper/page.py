@@ -20,6 +20,7 @@ import html
 import uuid
 from collections.abc import Sequence
 
+from drillbook.jupyter.frames import SCROLL_FRAME
 from drillbook.render.row_boxes import RowBox, SequenceImage
 from drillbook.stepper.model import Scoreboard, SocketView, StepView
 
@@ -45,11 +46,13 @@ border:2px solid #e69f00;border-radius:3px;pointer-events:none;box-sizing:border
 .drillbook-stepper .dbs-why{background:#fff8e1;border-left:3px solid #e69f00;padding:3px 6px;
 margin:4px 0}
 .drillbook-stepper .dbs-why code{font-family:monospace}
-.drillbook-stepper table{border-collapse:collapse;margin:4px 0}
-.drillbook-stepper table tr{background:none}
-.drillbook-stepper table th{text-align:left;font-weight:normal;color:#555;padding:1px 10px 1px 0;
-white-space:nowrap;vertical-align:top}
-.drillbook-stepper table td{font-family:monospace;padding:1px 14px 1px 0}
+.drillbook-stepper table.dbs-socket{border-collapse:collapse;margin:4px 0!important;
+width:auto!important;table-layout:auto!important}
+.drillbook-stepper table.dbs-socket tr{background:none!important}
+.drillbook-stepper table.dbs-socket th,.drillbook-stepper table.dbs-socket td{
+text-align:left!important;vertical-align:top!important;padding:1px 14px 1px 0!important}
+.drillbook-stepper table.dbs-socket th{font-weight:normal;color:#555;white-space:nowrap}
+.drillbook-stepper table.dbs-socket td{font-family:monospace}
 .drillbook-stepper .dbs-changed{background:#e3f2fd;font-weight:bold}
 .drillbook-stepper .dbs-board{position:relative;height:14px;background:#fde0dc;
 border:1px solid #c62828;margin:2px 0;max-width:36em}
@@ -191,7 +194,7 @@ def _panel(view: StepView, before: StepView | None, box: RowBox) -> str:
         rows.append(("counters" + since,
                      ", ".join(f"{d.name} +{d.delta}" for d in view.counters), False))
     table = "".join(_row(name, value, changed) for name, value, changed in rows)
-    body = f"<table>{table}</table>" if table else ""
+    body = f'<table class="dbs-socket">{table}</table>' if table else ""
     if view.socket is None:
         body = '<div class="dbs-note">no socket under test yet</div>' + body
     elif view.snapshot_line is not None and view.snapshot_line != view.line:
@@ -230,7 +233,8 @@ def stepper_html(image: SequenceImage, views: Sequence[StepView], *, title: str 
         '<button type="button" data-go="+1" title="next event (→)">▶</button>'
         '<button type="button" data-go="last" title="last event (End)">▶▶</button>'
         f'<span class="dbs-position">event 1 of {len(views)}</span></div>'
-        f'<div class="dbs-frame"><div class="dbs-canvas" style="width:{image.width_px}px">'
+        f'<div class="dbs-frame {SCROLL_FRAME}">'
+        f'<div class="dbs-canvas" style="width:{image.width_px}px">'
         f'<img alt="sequence diagram" src="data:{image.mime};base64,{encoded}"/>'
         f'<div class="dbs-mark" style="{mark}"></div></div></div>'
         f'<div class="dbs-panels">{panels}</div>'

@@ -2,30 +2,19 @@
 it as packetdrill (comments, directions, syscalls... with JupyterLab's theme colours), leaves
 Python cells to Python, and follows the cell as the student edits its first line.
 
-No kernel is needed: highlighting is the editor's. JupyterLab is the one in the project's
-environment, with the extension installed as a user's ``pip install`` puts it (``make setup``
-links it for the editable install); Chromium is Debian's, driven by Playwright.
+No cell runs: highlighting is the editor's. The notebook is written into the copy of the
+project that the session's JupyterLab serves (conftest.py); the extension is installed as a
+user's ``pip install`` puts it (``make setup`` links it for the editable install).
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (make setup)")
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
 
 SCRIPT = """%%drill --tolerance_usecs=10000
 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
@@ -35,60 +24,21 @@ SCRIPT = """%%drill --tolerance_usecs=10000
 // EDIT ME
 +0  %{ assert tcpi_snd_cwnd == 10 }%"""
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("lab")
-    notebook = new_notebook(cells=[new_code_cell(SCRIPT), new_code_cell("x = 1  # python")])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, str(root / "drill.ipynb"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, "JupyterLab exited"
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not start"
-                time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+NOTEBOOK = "notebooks/highlight-check.ipynb"
 
 
 @pytest.fixture()
-def page(lab_url: str) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            tab.goto(f"{lab_url}/lab/tree/drill.ipynb")
-            tab.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=90_000)
-            yield tab
-        finally:
-            browser.close()
+def page(lab_server: Any, lab_context: Any) -> Iterator[Any]:
+    from notebook_page import open_notebook
+
+    notebook = new_notebook(cells=[new_code_cell(SCRIPT), new_code_cell("x = 1  # python")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, str(lab_server.root / NOTEBOOK))
+    tab = lab_context.new_page()
+    open_notebook(tab, lab_server.notebook_url(NOTEBOOK))
+    yield tab
+    tab.close()
 
 
 # The look of a kind of token: the computed style of its first span, beside the colour of

@@ -8,29 +8,15 @@ the notebook's cell selection (command mode takes them otherwise).
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import pytest
-from kernel_support import missing_privilege
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (make setup)")
-
-pytestmark = [
-    pytest.mark.kernel,
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
-    pytest.mark.skipif(missing_privilege() is not None, reason=str(missing_privilege())),
-]
+DEMO = "notebooks/drillbook-demo.ipynb"  # its "sack.stepper()" cell, after Run All
 
 # A sender's data, the peer SACKs past a hole: the socket's numbers change from row to row.
 SCRIPT = """%%drill --step --tolerance_usecs=20000
@@ -58,14 +44,6 @@ def _notebook(folder: Path) -> Path:
     path = folder / "step.ipynb"
     nbformat.write(notebook, str(path))
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 STATE = """(root) => {
@@ -97,18 +75,22 @@ def _operate(page: Any, stepper: Any) -> None:
     assert moved["current"] == 8 and moved["shown"] == ["8"] and moved["slider"] == "8"
     assert moved["markTop"] > first["markTop"] and moved["markHeight"] > 0
     assert "ESTABLISHED" in moved["text"] and "cwnd / ssthresh" in moved["text"]
+    assert moved["text"] != first["text"]
     page.keyboard.press("ArrowUp")
     assert _state(stepper)["current"] == 7
     stepper.locator("button[data-go=last]").click()
-    last = _state(stepper)
-    assert last["current"] == count - 1
+    assert _state(stepper)["current"] == count - 1
     stepper.locator("button[data-go='-1']").click()
     assert _state(stepper)["current"] == count - 2
+    # The first event with a SACK scoreboard, chosen with the slider.
+    board = stepper.evaluate("(root) => [...root.querySelectorAll('section[data-index]')]"
+                             ".findIndex(s => s.querySelector('.dbs-board') !== null)")
+    assert board > 0
     stepper.locator("input[type=range]").evaluate(
-        "(s) => { s.value = '10'; s.dispatchEvent(new Event('input')); }")
+        "(s, i) => { s.value = String(i); s.dispatchEvent(new Event('input')); }", board)
     sacked = _state(stepper)
-    assert sacked["current"] == 10 and "sack 2001:3001" in sacked["text"]
-    assert "SACKed 2001:3001" in sacked["text"]  # the scoreboard of that moment
+    assert sacked["current"] == board and "SACKed" in sacked["text"]
+    stepper.focus()
     page.keyboard.press("Home")
     assert _state(stepper)["current"] == 0
     stepper.locator("input[type=range]").focus()  # the slider itself takes the keys too
@@ -117,13 +99,13 @@ def _operate(page: Any, stepper: Any) -> None:
     assert _state(stepper)["current"] == 3
 
 
-def test_the_stepper_in_an_exported_lesson(tmp_path: Path, browser: Any) -> None:
+def test_the_stepper_in_an_exported_lesson(tmp_path: Path, chromium: Any) -> None:
     path = _notebook(tmp_path)
     out = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "drillbook", "export", str(path), "--out", str(out)],
                    check=True, capture_output=True, timeout=300)
     lesson = out / "step.html"
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     fetched: list[str] = []
     page.on("request", lambda request: fetched.append(request.url))
     page.goto(lesson.as_uri())
@@ -134,64 +116,19 @@ def test_the_stepper_in_an_exported_lesson(tmp_path: Path, browser: Any) -> None
     page.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture()
-def lab(tmp_path: Path) -> Iterator[str]:
-    _notebook(tmp_path)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.expose_app_in_browser=True"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, "JupyterLab exited"
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not start"
-                time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def test_the_stepper_in_jupyterlab(lab: str, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab}/lab/tree/step.ipynb")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    # Run All once the kernel is up, as JupyterLab's own UI tests do (galata).
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = w && w.sessionContext && w.sessionContext.session"
-        " && w.sessionContext.session.kernel; return k && k.status === 'idle'; }",
-        timeout=90_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    stepper = page.locator(".jp-Cell").nth(2).locator(".drillbook-stepper")
-    stepper.wait_for(timeout=180_000)
-    page.wait_for_function("() => document.querySelector('.drillbook-stepper').dataset.ready")
+def test_the_stepper_in_jupyterlab(ran_notebooks: dict[str, Any]) -> None:
+    page = ran_notebooks["page:" + DEMO]
+    page.bring_to_front()
+    index = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .findIndex(c => c.model.sharedModel.getSource().startsWith("sack.stepper()"))""")
+    assert index >= 0
+    cell = page.locator(".jp-Notebook > .jp-WindowedPanel-outer .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    stepper = cell.locator(".drillbook-stepper")
+    assert stepper.count() == 1, cell.locator(".jp-Cell-outputArea").inner_text()[:800]
+    assert stepper.get_attribute("data-ready") == "1"
     _operate(page, stepper)
-    active = page.evaluate(
-        "() => [...document.querySelectorAll('.jp-Cell')].findIndex("
-        "c => c.classList.contains('jp-mod-active'))")
+    active = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex")
     # The arrow keys stepped the stepper; JupyterLab's command mode did not take them too
     # (↓ would have selected the next cell, → expanded a heading).
-    assert active == 2
-    page.close()
+    assert active == index

@@ -38,7 +38,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "render/": ("runtime", "engine", "jupyter", "lessons", "stepper"),
     "parser/": ("engine", "runtime", "render", "jupyter", "lessons"),
     "highlight/": ("parser", "engine", "runtime", "trace", "render", "jupyter", "lessons"),
-    "stepper/": ("parser", "engine", "runtime", "jupyter", "lessons"),
+    "stepper/": ("parser", "engine", "runtime", "lessons"),
 }
 
 

@@ -116,7 +116,11 @@ def _from_tcp_info(view: TraceView) -> list[Explanation]:
                     step.line, step.index, info.time_us, previous.state, info.state, Source.TCP_INFO
                 )
             )
-        if previous is not None and previous.ca_state != info.ca_state:
+        if (
+            previous is not None
+            and previous.ca_state != info.ca_state
+            and not _beside_retransmission(view, info.time_us)
+        ):
             found.append(
                 _cong(
                     step.line,

@@ -109,6 +109,24 @@ def test_the_stepper_in_an_exported_lesson(tmp_path: Path, chromium: Any) -> Non
     fetched: list[str] = []
     page.on("request", lambda request: fetched.append(request.url))
     page.goto(lesson.as_uri())
+    # The %%drill cell's script is coloured as in JupyterLab (drillbook's Pygments lexer).
+    colours = page.evaluate("""() => {
+        const probe = document.createElement("span");
+        document.body.appendChild(probe);
+        const themed = (variable) => {
+            probe.style.color = `var(${variable})`;
+            return getComputedStyle(probe).color;
+        };
+        const shown = (selector) => {
+            const span = document.querySelector(".jp-InputArea .highlight " + selector);
+            return span ? [span.textContent, getComputedStyle(span).color] : null;
+        };
+        return {syscall: shown(".nf-Syscall"), def: themed("--jp-mirror-editor-def-color"),
+                direction: shown(".k-Direction"),
+                keyword: themed("--jp-mirror-editor-keyword-color")};
+    }""")
+    assert colours["syscall"] == ["socket", colours["def"]]
+    assert colours["direction"] == ["<", colours["keyword"]]
     stepper = page.locator(".drillbook-stepper")
     assert stepper.count() == 1
     _operate(page, stepper)

@@ -14,7 +14,7 @@ from drillbook.lessons.execute import (
     write_notebook,
 )
 from drillbook.lessons.export import lesson_html
-from drillbook.lessons.teacher import with_handouts
+from drillbook.lessons.teacher import is_student_version, with_handouts
 
 __all__ = ["export_lesson", "export_lessons", "failed_checks", "lesson_title"]
 
@@ -60,7 +60,14 @@ def export_lesson(
     a lesson whose own solutions do not pass against this kernel must not be published.
     With ``executed_dir``, the executed notebook is written there too (same file name).
     """
-    notebook = with_handouts(read_notebook(path))
+    notebook = read_notebook(path)
+    if is_student_version(notebook):
+        teacher = path.parent.parent / "course" / "source" / path.stem / path.name
+        raise LessonError(
+            f"{path}: a student version (its answers hold no solution, so its self-checks "
+            f"cannot pass): export the lab's teacher version, e.g. {teacher}"
+        )
+    notebook = with_handouts(notebook)
     if execute:
         notebook = execute_notebook(path, timeout_s=timeout_s, notebook=notebook)
     else:

@@ -16,7 +16,7 @@ from typing import Any
 
 from drillbook.course.regions import has_solution_region, student_source
 
-__all__ = ["SOLUTION_TAG", "is_answer_cell", "with_handouts"]
+__all__ = ["SOLUTION_TAG", "is_answer_cell", "is_student_version", "with_handouts"]
 
 SOLUTION_TAG = "solution"
 
@@ -27,6 +27,15 @@ def is_answer_cell(cell: Any) -> bool:
         return False
     marked = bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
     return marked or has_solution_region(str(cell.get("source", "")))
+
+
+def is_student_version(notebook: Any) -> bool:
+    """Whether ``notebook`` is a student version: nbgrader answer cells, none with a solution
+    (what ``nbgrader generate_assignment`` makes). Its self-checks cannot pass as it stands."""
+    answers = [cell for cell in notebook.cells if is_answer_cell(cell)]
+    return bool(answers) and not any(
+        has_solution_region(str(cell.get("source", ""))) for cell in answers
+    )
 
 
 def _handout(cell: Any) -> Any:

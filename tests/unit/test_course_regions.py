@@ -178,3 +178,22 @@ def test_drillbook_labs_names_a_broken_teacher_version_without_running_nbgrader(
     assert f"{lab} cell 0:2:1: 'BEGIN SOLUTION' without an 'END SOLUTION'" in err
     assert f"{lab} cell 1: a solution region in a cell that is not an nbgrader answer" in err
     assert "Traceback" not in err and not (tmp_path / "labs").exists()
+
+
+def test_exporting_a_student_version_says_to_export_the_teacher_version(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import nbformat
+
+    from drillbook.commands.export import main
+    from drillbook.lessons.teacher import is_student_version
+
+    student = _lab()
+    student.cells[1].source = student_source(EDIT)
+    assert is_student_version(student) and not is_student_version(_lab())
+    path = tmp_path / "labs" / "02-x.ipynb"
+    path.parent.mkdir()
+    nbformat.write(student, str(path))
+    assert main([str(path), "--out", str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert "a student version" in err and "course/source/02-x/02-x.ipynb" in err
+    assert not (tmp_path / "site").exists()

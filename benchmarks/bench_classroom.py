@@ -10,7 +10,9 @@ the kernel websocket, with every exercise answered. Reports:
 - p50 / p95 cell latency over every cell of every student, server start times;
 - time to first figure (from the first cell sent to the first figure shown);
 - memory per student (RSS of all the student's processes — server, kernel, drillbook's
-  workers — and the student's memory cgroup), measured after the lab ran;
+  workers — and the student's memory cgroup), measured after the lab ran, and the CPU seconds
+  those processes used (server start and the whole lab): the load-independent cost that sizes
+  a class per core;
 - with --ramp, the largest N at which every student still gets the expected verdicts.
 
 The last line reads ``classroom: N students, M as expected, p95 cell X s``. Needs root (Unix
@@ -18,7 +20,7 @@ accounts, setuid spawns); the accounts, homes, cgroups and the hub's state are r
 end. Note the load (printed) beside the figures.
 
     .venv/bin/python benchmarks/bench_classroom.py --students 20 [--lab labs/02-...ipynb]
-        [--json FILE] [--ramp 5,10,15,20] [--unanswered]
+        [--json FILE] [--ramp 5,10,15,20] [--spread S] [--hub-log FILE] [--unanswered]
 
 The install students execute is $DRILLBOOK_HUB_PREFIX (``make hub-install``) when set, else a
 fresh one in a temporary folder (~40 s).
@@ -65,6 +67,8 @@ class ClassResult:
     max_first_figure_s: float | None
     rss_per_student_mb: float
     cgroup_memory_per_student_mb: float | None
+    cpu_per_student_s: float  # CPU seconds of a student's processes: server start and lab
+    spread_s: float  # logins spread evenly over this many seconds
     wall_s: float
     load_before: str
     load_after: str
@@ -82,50 +86,65 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _memory_of(name: str) -> tuple[float, float | None]:
-    """(RSS of all the student's processes, the student's memory cgroup usage), in MB."""
+@dataclass(frozen=True)
+class Usage:
+    """What one student's processes used: resident memory now, the student's memory cgroup,
+    and CPU seconds since the server started (the processes' own and their reaped children's:
+    kernels, drillbook workers)."""
+
+    rss_mb: float
+    cgroup_mb: float | None
+    cpu_s: float
+
+
+def _usage_of(name: str) -> Usage:
     student = accounts.lookup(name)
     if student is None:
-        return 0.0, None
-    rss_kb = 0
+        return Usage(0.0, None, 0.0)
+    rss_kb, ticks = 0, 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status", encoding="ascii") as handle:
                 fields = dict(line.split(":", 1) for line in handle if ":" in line)
-        except OSError:
+            if int(fields["Uid"].split()[0]) != student.uid:
+                continue
+            with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                stat = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, KeyError, ValueError):
             continue
-        if int(fields["Uid"].split()[0]) == student.uid and "VmRSS" in fields:
-            rss_kb += int(fields["VmRSS"].split()[0])
+        rss_kb += int(fields.get("VmRSS", "0 kB").split()[0])
+        ticks += sum(int(value) for value in stat[11:15])  # utime stime cutime cstime
     group = CgroupLayout.of_this_process().paths.get("memory")
     usage = None
     for filename in ("memory.usage_in_bytes", "memory.current"):
         path = Path(group or "/nonexistent", name, filename)
         if path.exists():
             usage = int(path.read_text()) / MB
-    return rss_kb / 1024, usage
+    return Usage(rss_kb / 1024, usage, ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def run_class(prefix: Path, students: int, lab: Path, answers: Answers,
-              hub_log: Path | None = None) -> ClassResult:
+              hub_log: Path | None = None, spread_s: float = 0.0) -> ClassResult:
     """One class: ``students`` students at once through a fresh hub."""
     tag = uuid.uuid4().hex[:5]
     names = [f"bc{tag}{i:03d}" for i in range(students)]
     runs: dict[str, StudentRun] = {}
-    memory: dict[str, tuple[float, float | None]] = {}
+    usage: dict[str, Usage] = {}
     load_before = _load()
     with ThrowawayHub(prefix, names) as hub:
         barrier = threading.Barrier(students)
 
-        def student(name: str) -> None:
+        def student(index: int, name: str) -> None:
             barrier.wait()
+            time.sleep(spread_s * index / max(1, students - 1))
             runs[name] = simulate(StudentClient(hub.url, name, timeout_s=600),
                                   hub.password, lab, answers)
-            memory[name] = _memory_of(name)
+            usage[name] = _usage_of(name)
 
         started = time.monotonic()
-        threads = [threading.Thread(target=student, args=(n,)) for n in names]
+        threads = [threading.Thread(target=student, args=(i, n)) for i, n in enumerate(names)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -136,7 +155,8 @@ def run_class(prefix: Path, students: int, lab: Path, answers: Answers,
     cells = [c.seconds for r in runs.values() for c in r.cells]
     starts = [r.server_start_s for r in runs.values() if r.server_start_s]
     figures = [r.first_figure_s for r in runs.values() if r.first_figure_s is not None]
-    cgroup = [m[1] for m in memory.values() if m[1] is not None]
+    cgroup = [u.cgroup_mb for u in usage.values() if u.cgroup_mb is not None]
+    cpu = [u.cpu_s for u in usage.values()]
     return ClassResult(
         students=students,
         as_expected=sum(r.as_expected for r in runs.values()),
@@ -146,8 +166,10 @@ def run_class(prefix: Path, students: int, lab: Path, answers: Answers,
         max_server_start_s=max(starts, default=float("nan")),
         p50_first_figure_s=_percentile(figures, 0.5) if figures else None,
         max_first_figure_s=max(figures) if figures else None,
-        rss_per_student_mb=statistics.median(m[0] for m in memory.values()) if memory else 0,
+        rss_per_student_mb=statistics.median(u.rss_mb for u in usage.values()) if usage else 0,
         cgroup_memory_per_student_mb=statistics.median(cgroup) if cgroup else None,
+        cpu_per_student_s=statistics.median(cpu) if cpu else 0.0,
+        spread_s=spread_s,
         wall_s=wall, load_before=load_before, load_after=_load(),
         failures=[r.describe() for r in runs.values() if not r.as_expected])
 
@@ -157,13 +179,15 @@ def _report(result: ClassResult) -> None:
               if result.p50_first_figure_s is not None else "none")
     cgroup = (f", memory cgroup {result.cgroup_memory_per_student_mb:.0f} MB"
               if result.cgroup_memory_per_student_mb is not None else "")
-    print(f"  {result.students} students: {result.as_expected} as expected; "
+    print(f"  {result.students} students (logins over {result.spread_s:.0f} s): "
+          f"{result.as_expected} as expected; "
           f"wall {result.wall_s:.1f} s; load {result.load_before} -> {result.load_after}")
     print(f"    cell latency p50 {result.p50_cell_s:.2f} s, p95 {result.p95_cell_s:.2f} s, "
           f"max {result.max_cell_s:.2f} s; server start p50 {result.p50_server_start_s:.1f} s,"
           f" max {result.max_server_start_s:.1f} s")
     print(f"    time to first figure p50 {figure}; per student: RSS "
-          f"{result.rss_per_student_mb:.0f} MB{cgroup}")
+          f"{result.rss_per_student_mb:.0f} MB{cgroup}, CPU {result.cpu_per_student_s:.1f} s "
+          f"(server start and the whole lab)")
     for line in result.failures:
         print(f"    not as expected: {line}")
 
@@ -177,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated class sizes to try in order (stops at the "
                              "first size with a student not as expected)")
     parser.add_argument("--hub-log", type=Path, help="keep the hub's log in this file")
+    parser.add_argument("--spread", type=float, default=0.0, metavar="S",
+                        help="spread the logins evenly over S seconds (hubtraf's start delay;"
+                             " default 0: everyone at the same moment)")
     parser.add_argument("--unanswered", action="store_true",
                         help="students answer nothing (expected: no self-check passes)")
     args = parser.parse_args(argv)
@@ -194,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[ClassResult] = []
     with student_install() as prefix:
         for size in sizes:
-            result = run_class(prefix, size, args.lab, answers, args.hub_log)
+            result = run_class(prefix, size, args.lab, answers, args.hub_log, args.spread)
             _report(result)
             results.append(result)
             if result.as_expected < result.students:

@@ -59,7 +59,9 @@ if env("DRILLBOOK_HUB_CPU_LIMIT"):
 c.Spawner.cmd = [str(PREFIX / "bin/jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab/tree/labs"  # JupyterLab, opened at the student's own labs
 c.Spawner.notebook_dir = "~"
-c.Spawner.environment = {"PATH": f"{PREFIX / 'bin'}:/usr/local/bin:/usr/bin:/bin"}
+# sbin too: a script's shell lines call tc, sysctl, ethtool (root only inside its namespace).
+c.Spawner.environment = {
+    "PATH": f"{PREFIX / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"}
 # A class logs in at once: give a loaded server time to start everyone.
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180

@@ -43,10 +43,12 @@ class Fonts:
 
     mono: str = "DejaVu Sans Mono"  # packetdrill notation keeps its columns
     sans: str = "DejaVu Sans"
-    # Shown at its drawn size, a point is 4/3 CSS px: 8.5 pt is 11.3 px, just above JupyterLab's
-    # own small text (--jp-ui-font-size0, 10.8 px), so no label is smaller than the notebook's.
-    label: float = 9.0
-    small: float = 8.5
+    # Shown at its drawn size, a point is 4/3 CSS px: 8.25 pt is 11.0 px, just above
+    # JupyterLab's own small text (--jp-ui-font-size0, 10.8 px), so no label is smaller than
+    # the notebook's. (Larger labels would no longer fit the sequence diagram's columns: a SYN
+    # with all its options is about 80 characters between the two lifelines.)
+    label: float = 8.5
+    small: float = 8.25
     title: float = 11.0
 
 

@@ -30,9 +30,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# An editable install leaves out pyproject's data files (a wheel installs them): link the
 	# prebuilt JupyterLab extension and nbconvert's %%drill setting where a wheel puts them.
-	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter
+	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter/jupyter_server_config.d
 	ln -sfn $(CURDIR)/drillbook/labextension $(VENV)/share/jupyter/labextensions/drillbook-packetdrill
 	ln -sf $(CURDIR)/drillbook/highlight/jupyter_nbconvert_config.json $(VENV)/etc/jupyter/
+	ln -sf $(CURDIR)/drillbook/highlight/jupyter_server_config.d/drillbook.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	touch $(STAMP)
 
 # System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside

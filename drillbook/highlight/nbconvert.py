@@ -5,7 +5,8 @@ with a known cell magic the Pygments lexer named for that magic; ``%%drill`` is 
 defaults. ``drillbook export`` passes :data:`HIGHLIGHT_MAGICS_CONFIG`; for plain ``jupyter
 nbconvert`` the package installs the same setting as ``etc/jupyter/jupyter_nbconvert_config.json``
 in its environment (``drillbook/highlight/jupyter_nbconvert_config.json``, a test checks the
-two agree), which every nbconvert run there reads.
+two agree), which every nbconvert run there reads; JupyterLab's export menu, which runs
+nbconvert inside the server, gets it from :mod:`drillbook.highlight.server`.
 """
 
 from __future__ import annotations

@@ -95,3 +95,20 @@ def test_the_highlighting_follows_the_magic_line(page: Any) -> None:
         "() => document.querySelector('.jp-Cell .cm-drill-direction') === null", timeout=10_000)
     page.keyboard.type("%")  # "%%drill" again
     page.wait_for_selector(".jp-Cell .cm-drill-direction", timeout=10_000)
+
+
+def test_jupyterlabs_own_html_export_colours_drill_cells(lab_server: Any) -> None:
+    """File > Save and Export Notebook As > HTML: nbconvert inside the server (drillbook's
+    server extension gives it the %%drill mapping)."""
+    import re
+    import urllib.request
+
+    notebook = new_notebook(cells=[new_code_cell(SCRIPT)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, str(lab_server.root / "notebooks" / "export-check.ipynb"))
+    url = f"{lab_server.url}nbconvert/html/notebooks/export-check.ipynb?download=false"
+    with urllib.request.urlopen(url, timeout=60) as reply:
+        page = reply.read().decode()
+    classes = set(re.findall(r'<span class="([^"]+)">', page))
+    assert {"k k-Direction", "nf nf-Syscall", "c1", "ne"} <= classes

@@ -217,3 +217,22 @@ def test_a_lesson_colours_drill_cells_like_jupyterlab(tmp_path: Path) -> None:
     page = lesson_html(notebook, title="Lab 0")
     assert {"k k-Direction", "nf nf-Syscall", "c1", "nt", "cp"} <= _coloured(page)
     assert ".highlight .k-Direction { color: var(--jp-mirror-editor-keyword-color)" in page
+
+
+def test_the_server_extension_adds_the_mapping_and_keeps_the_users() -> None:
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from drillbook.highlight.server import _load_jupyter_server_extension
+
+    app = SimpleNamespace(config=Config())
+    _load_jupyter_server_extension(app)
+    assert app.config.HighlightMagicsPreprocessor.languages == {"%%drill": "packetdrill"}
+    own = {"%%drill": "text", "%%sql": "sql"}
+    app = SimpleNamespace(config=Config({"HighlightMagicsPreprocessor": {"languages": own}}))
+    _load_jupyter_server_extension(app)
+    assert app.config.HighlightMagicsPreprocessor.languages == own
+    enabling = PROJECT / "drillbook" / "highlight" / "jupyter_server_config.d" / "drillbook.json"
+    assert json.loads(enabling.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"drillbook.highlight.server": True}}}

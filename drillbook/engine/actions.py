@@ -163,13 +163,11 @@ class RunShell:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Wait until ``at_us``, check the start is not late, snapshot the socket for a %{ }%
-    block (``live_fd``; a failure instead when there is no socket to read)."""
+    """Wait until ``at_us``, check the start is not late, snapshot the socket under test for
+    a %{ }% block (``Interpreter.snapshot_socket`` names it, at that time)."""
 
     current: Current
     block: CodeBlock
-    live_fd: int | None
-    error: str | None = None
 
     @property
     def at_us(self) -> int:

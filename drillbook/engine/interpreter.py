@@ -555,12 +555,17 @@ class Interpreter:
                           tcp_info_us=actual_us)
 
     def _snapshot(self, current: Current, block: CodeBlock) -> Snapshot:
+        return Snapshot(current, block)
+
+    def snapshot_socket(self) -> int | str:
+        """The live fd a %{ }% snapshot reads, asked at the block's time (a blocking accept may
+        have returned meanwhile), or why there is none."""
         if self.packets.socket is None:
-            return Snapshot(current, block, None, "no socket to use for code")
+            return "no socket to use for code"
         live_fd = self.packets.socket_live_fd()
         if live_fd is None:  # a child not accepted yet: packetdrill's getsockopt(-1) fails
-            return Snapshot(current, block, None, "can't find getsockopt to get TCP info")
-        return Snapshot(current, block, live_fd)
+            return "can't find getsockopt to get TCP info"
+        return live_fd
 
     def judge_snapshot(self, action: Snapshot, error: str | None, actual_us: int) -> StepReport:
         current = action.current

@@ -30,7 +30,7 @@ from drillbook.runtime.syscalls.args import Args, SyscallFailure
 from drillbook.runtime.syscalls.context import CallContext, SocketAddresses, SocketEvent
 from drillbook.runtime.syscalls.executor import SyscallExecutor, SyscallOutcome
 from drillbook.runtime.syscalls.libc import CallResult
-from drillbook.runtime.syscalls.tcpinfo import CodeRaw, SockoptReadError
+from drillbook.runtime.syscalls.tcpinfo import CC_INFO_SIZE, TCP_INFO_SIZE, CodeRaw
 from drillbook.script.model import Direction, Event, PacketSpec, Script, SyscallSpec, TimeKind
 from drillbook.testing.clock import FakeClock
 
@@ -197,7 +197,8 @@ class FakeKernel:
         return None
 
     def code_snapshot(self, live_fd: int) -> CodeRaw:
-        raise SockoptReadError("the fake kernel has no TCP_INFO")
+        """A snapshot of zeros (the fake kernel keeps no TCP state)."""
+        return CodeRaw(bytes(TCP_INFO_SIZE), bytes(CC_INFO_SIZE), b"")
 
     def entered_ns(self, thread_ident: int) -> int:
         return self._entered.get(thread_ident, 0)

@@ -145,6 +145,16 @@ def test_a_blocking_call_that_returns_late_fails_on_its_return_time() -> None:
     assert "expected system call return" in trace.failure.message
 
 
+def test_a_code_block_snapshots_the_socket_a_blocking_accept_returned_meanwhile() -> None:
+    # The accept returns during the wait for the block (basic-non-tfo-listener.pkt's shape).
+    text = OPEN.replace("+.1 < . 1:1(0) ack 1 win 1000\n+0  accept(3, ..., ...) = 4\n",
+                        "+0...0.05 accept(3, ..., ...) = 4\n+.05 < . 1:1(0) ack 1 win 1000\n"
+                        "+.005 %{ x = 1 }%\n")
+    trace = run_fake(text)
+    assert trace.failure is None, text_report(trace)
+    assert step(trace, 9).outcome is Outcome.OK
+
+
 def test_the_order_of_events_is_checked() -> None:
     late_start = run_fake("+1 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
     assert late_start.failure is not None

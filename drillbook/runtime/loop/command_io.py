@@ -66,10 +66,11 @@ class CommandIO:
     def snapshot(self, action: Snapshot) -> None:
         state = self.state
         actual = self._start(action, "data collection for code")
-        error = action.error
-        if error is None and action.live_fd is not None:
+        target = state.interpreter.snapshot_socket()
+        error = target if isinstance(target, str) else None
+        if isinstance(target, int):
             try:
-                values = state.syscalls.code_snapshot(action.live_fd)  # decoded after the run
+                values = state.syscalls.code_snapshot(target)  # decoded after the run
             except SockoptReadError as failure:
                 error = str(failure)
         if error is None:

@@ -357,6 +357,17 @@ def check_syscall(result: Result, line: int, expected: int | None) -> Check:
     return Check(False, f"{measured}; you expected {expected}")
 
 
+def _stopped_before(trace: Trace, line: int) -> str | None:
+    """Why a run has nothing to explain at ``line``: it failed before (or at) that line, e.g.
+    a timing miss on a busy machine. Then the answer is unknown, not wrong."""
+    failure = trace.failure
+    if failure is None or failure.line > line:
+        return None
+    return (f"this run stopped at line {failure.line} ({failure.message}), so it has nothing "
+            f"to explain at line {line} yet: run the example's cell again (a busy machine can "
+            "miss a timing window), then this check")
+
+
 def check_cause(result: Result, line: int, expected: str | None) -> Check:
     """Why the kernel sent the packet of ``>`` line ``line`` again, as the kernel itself says:
     ``tlp``, ``rto``, ``fast-retransmit``, ``rack``, ``syn-retransmit``, ... (the student
@@ -366,7 +377,8 @@ def check_cause(result: Result, line: int, expected: str | None) -> Check:
     trace = trace_of(result)
     found = [e for e in trace.explanations_at(line) if e.cause is not None]
     if not found:
-        return Check(False, f"the kernel sent nothing again at line {line} in this run",
+        return Check(False, _stopped_before(trace, line)
+                     or f"the kernel sent nothing again at line {line} in this run",
                      title="Why?")
     cause = found[0].cause
     assert cause is not None
@@ -384,17 +396,28 @@ def check_causes(result: Result, lines: Sequence[int], expected: Sequence[str] |
         return Check(False, f"give one cause for each of the {len(lines)} lines {list(lines)}, "
                      f"not {len(expected)}", title="Why?")
     trace = trace_of(result)
-    said, wrong = [], []
+    said: list[str] = []
+    wrong: list[str] = []
+    why: list[str] = []
     for line, guess in zip(lines, expected, strict=True):
         found = [e for e in trace.explanations_at(line) if e.cause is not None]
+        stopped = None if found else _stopped_before(trace, line)
+        if stopped:
+            return Check(False, stopped, title="Why?")
         cause = found[0].cause.value if found and found[0].cause is not None else "nothing"
         said.append(f"line {line}: {cause}")
         if cause != str(guess).strip().lower():
             wrong.append(f"line {line} (you said {guess})")
+            # Why the kernel did it, in its own words, for each line the student got wrong
+            # (once per cause: the RTO's backoffs read alike).
+            sentence = found[0].sentence if found else "it sent nothing again there"
+            if not any(s.startswith(f"{cause}: ") for s in why):
+                why.append(f"{cause}: {sentence}")
     kernel = "the kernel says " + ", ".join(said)
     if not wrong:
         return Check(True, f"{kernel}; as you predicted", title="Why?")
-    return Check(False, f"{kernel}; not as you predicted for {', '.join(wrong)}", title="Why?")
+    return Check(False, f"{kernel}; not as you predicted for {', '.join(wrong)}.\n"
+                 + "\n".join(why), title="Why?")
 
 
 def check_reset_reason(result: Result, line: int, expected: str | None) -> Check:
@@ -405,7 +428,8 @@ def check_reset_reason(result: Result, line: int, expected: str | None) -> Check
     trace = trace_of(result)
     found = [e for e in trace.explanations_at(line) if e.reason is not None]
     if not found or found[0].reason is None:
-        return Check(False, f"no reset with a reason at line {line} in this run", title="Why?")
+        return Check(False, _stopped_before(trace, line)
+                     or f"no reset with a reason at line {line} in this run", title="Why?")
     reason = found[0].reason
 
     def norm(text: str) -> str:

@@ -6,7 +6,8 @@
   nbgrader on a scratch copy of the course folder), so the two cannot drift apart;
 - a student's *Run All* of an unanswered lab runs to the end and passes no check;
 - a round trip with real nbgrader on a real course folder in a temporary directory:
-  generate, release, two students fetch and submit (one right, one wrong), collect,
+  generate, release, two students fetch and submit (one right, one wrong, whom
+  ``nbgrader validate`` warns first), collect,
   autograde (real runs against the kernel), feedback. The right one scores full marks; the
   wrong one less, and its feedback says why.
 
@@ -222,6 +223,11 @@ def test_nbgrader_round_trip_scores_right_and_wrong_answers(lab: str, tmp_path: 
         home.mkdir()
         _nbgrader("fetch_assignment", lab, f"--course={COURSE_ID}", exchange_flag, cwd=home)
         _answer(home / lab / f"{lab}.ipynb", teacher, right=right)
+        if not right:  # what the Validate button tells Bob before he submits
+            said = _nbgrader("validate", f"{lab}/{lab}.ipynb", cwd=home)
+            tests = sum(1 for c in teacher.cells if _grading(c).get("grade"))
+            assert f"VALIDATION FAILED ON {tests} CELL(S)" in said, said
+            assert said.count("Self-check not passed:") == tests, said
         # Both students are this test's own account: --student names the submitter, as
         # nbgrader allows (on a hub each student submits as their own Unix user).
         _nbgrader("submit", lab, f"--course={COURSE_ID}", f"--student={student}", exchange_flag,

@@ -118,11 +118,11 @@ def test_parallel_runs_of_the_same_script_get_only_their_own_events() -> None:
 def run_as(user: NormalUser, name: str) -> list[str]:
     # Staged: the checkout may sit where the user cannot read it (root's 0700 home).
     path = user.stage.add_file(f"explain/{name}", (SCRIPTS / name).read_text())
-    for _ in range(3):
+    for _ in range(5):  # a loaded machine may miss a timing edge: that is not what we test
         proc = user.run("-m", "drillbook", "run", "--explain", str(path))
         if proc.returncode == 0:
             break
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, f"{name}: {proc.stderr}"
     return proc.stdout.splitlines()
 
 

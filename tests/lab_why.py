@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 
+from drillbook.config import RunConfig
 from drillbook.course.regions import teacher_script
 from drillbook.lessons import checks
 
@@ -39,6 +40,7 @@ class WhyCheck:
     solution: Any  # what the teacher's answer cell sets it to
     answer_cell: int
     script: str  # the teacher's %%drill script of ``run`` (without the magic line)
+    tolerance_usecs: int  # the lab's timing slack (its setup cell's %config), as its cells run
 
     def check(self, trace: Any, answer: Any) -> checks.Check:
         function = getattr(checks, self.function)
@@ -75,8 +77,18 @@ def _answer(notebook: Any, name: str) -> tuple[int, Any]:
     raise AssertionError(f"no answer cell hands out {name}")
 
 
+def _tolerance_usecs(notebook: Any) -> int:
+    for cell in notebook.cells:
+        found = re.search(r"^%config Drill\.tolerance_usecs\s*=\s*(\d+)", cell.source,
+                          flags=re.MULTILINE)
+        if cell.cell_type == "code" and found:
+            return int(found.group(1))
+    return RunConfig().tolerance_usecs
+
+
 def why_checks(lab: str) -> list[WhyCheck]:
     notebook = teacher(lab)
+    tolerance = _tolerance_usecs(notebook)
     found = []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code" or not any(f"labkit.{f}(" in cell.source
@@ -93,7 +105,7 @@ def why_checks(lab: str) -> list[WhyCheck]:
             found.append(WhyCheck(
                 lab, index, node.func.attr, run.id,
                 tuple(value) if isinstance(value, list) else value, answer.id, solution,
-                answer_cell, _drill_script(notebook, run.id)))
+                answer_cell, _drill_script(notebook, run.id), tolerance))
     return found
 
 

@@ -10,14 +10,17 @@ import and a course author finds every helper in one place. The checks are the l
 checks made *graded* (:mod:`drillbook.course.grading`): in a student's lab a check that has not
 passed shows a red "not passed yet" box and the notebook runs on; while nbgrader autogrades or
 validates the notebook it raises instead, so the test cell loses its points and the feedback
-says why.
+says why. No check passes on a run that failed
+(:func:`drillbook.lessons.checks.measured_on_a_passing_run`): the handed-out script of an "edit
+the script" exercise fails, yet the kernel does much the same, so a check that only measured it
+would pass an unanswered exercise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, cast
 
 from drillbook.course.grading import graded
 from drillbook.lessons import checks as _checks
@@ -38,7 +41,8 @@ _P = ParamSpec("_P")
 def _graded(check: Callable[_P, Check]) -> Callable[_P, Check]:
     @wraps(check)
     def checked(*args: _P.args, **kwargs: _P.kwargs) -> Check:
-        return graded(check(*args, **kwargs))
+        result = cast(_checks.Result, args[0] if args else kwargs["result"])
+        return graded(_checks.measured_on_a_passing_run(check(*args, **kwargs), result))
 
     return checked
 

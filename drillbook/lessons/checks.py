@@ -43,6 +43,7 @@ __all__ = [
     "check_syscall",
     "check_tcp_info",
     "check_window_probes",
+    "measured_on_a_passing_run",
 ]
 
 Result = Trace | HasTrace
@@ -120,6 +121,24 @@ def check_passed(result: Result, why: str = "") -> Check:
 
 def _why(why: str) -> str:
     return f" ({why})" if why else ""
+
+
+def measured_on_a_passing_run(check: Check, result: Result) -> Check:
+    """``check``, unless the run it measured failed: then a check that is not passed and says
+    why. A failed run proves nothing about the exercise: in an "edit the script" exercise the
+    kernel retransmits (or sends its segments) whether or not the student fixed the script, so
+    a measurement of the handed-out run would pass with no answer. A check still waiting for
+    the student's prediction keeps saying so."""
+    failure = trace_of(result).failure
+    if failure is None or check.message == NO_ANSWER:
+        return check
+    return Check(
+        False,
+        f"the kernel disagreed with your script, so this run shows nothing to check yet: "
+        f"{failure.render()}\nFix the script until the kernel agrees and run this cell again "
+        "(a worked example that failed on a busy machine: run its cell again).",
+        title=check.title,
+    )
 
 
 def check_retransmission(

@@ -4,14 +4,16 @@
   teacher version has only inside its solution regions (static, over every lab);
 - labs/ is exactly what ``nbgrader generate_assignment`` makes of course/source/ (real
   nbgrader on a scratch copy of the course folder), so the two cannot drift apart;
-- a student's *Run All* of an unanswered lab runs to the end and passes no check;
+- a student's *Run All* of every unanswered lab runs to the end and passes no check: every
+  autograder test cell shows a red box (so it raises under nbgrader: zero points) and no box
+  shows outside one;
 - a round trip with real nbgrader on a real course folder in a temporary directory:
   generate, release, two students fetch and submit (one right, one wrong, whom
   ``nbgrader validate`` warns first), collect,
   autograde (real runs against the kernel), feedback. The right one scores full marks; the
   wrong one less, and its feedback says why.
 
-The executed tests use lab 1, the smallest (four ``%%drill`` cells, no precomputed variants).
+The round trip uses lab 1, the smallest (four ``%%drill`` cells, no precomputed variants).
 """
 
 from __future__ import annotations
@@ -129,28 +131,56 @@ def _check_states(notebook: Any) -> list[tuple[str, str]]:
     return states
 
 
-@pytest.mark.kernel
-@pytest.mark.slow
-@kernel_only
-@pytest.mark.parametrize("lab", [SMALL_LAB])
-def test_run_all_of_an_unanswered_student_lab_passes_no_check(lab: str, tmp_path: Path) -> None:
+def _run_all(lab: str, folder: Path) -> Any:
+    """A student's *Run All* of ``lab`` as handed out (not under nbgrader), in ``folder``."""
     from nbclient import NotebookClient
 
     notebook = _read(LABS_DIR / f"{lab}.ipynb")
-    env_before = os.environ.pop("NBGRADER_EXECUTION", None)
-    try:
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        if env_before is not None:
-            os.environ["NBGRADER_EXECUTION"] = env_before
+    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def unanswered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every student lab run once as handed out, three at a time (a lab mostly waits on the
+    kernel's timers, so this takes about a third of running them one after another)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    labs = [p.stem for p in STUDENT_LABS]
+    folder = tmp_path_factory.mktemp("unanswered")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(labs, pool.map(lambda lab: _run_all(lab, folder), labs), strict=True))
+
+
+def _only(cell: Any) -> Any:
+    return nbformat.from_dict({"cells": [cell]})
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@kernel_only
+@pytest.mark.parametrize("lab", [p.stem for p in STUDENT_LABS])
+def test_run_all_of_an_unanswered_student_lab_passes_no_check(
+    lab: str, unanswered: dict[str, Any]
+) -> None:
+    """Every lab, as handed out and run from top to bottom: no graded check passes (each test
+    cell shows a red box, so under nbgrader each raises and the lab scores zero), and no box
+    shows outside an autograder test cell (a demonstration does not look like a pass)."""
+    notebook = unanswered[lab]
     errors = [o for c in notebook.cells for o in c.get("outputs", ()) if o.output_type == "error"]
     assert errors == [], "Run All must reach the end"
     states = _check_states(notebook)
     asked = sum(c.source.count("labkit.check_") for c in notebook.cells if c.cell_type == "code")
     assert len(states) == asked >= 3
-    assert {state for state, _ in states} == {"fail"}, states
+    passed = [text for state, text in states if state != "fail"]
+    assert passed == [], f"{lab}: passed with no answer: {passed}"
     assert all("not passed yet" in text for _, text in states), states
+    graded = {i for i, c in enumerate(notebook.cells) if _grading(c).get("grade")}
+    shown = {i for i, c in enumerate(notebook.cells) if _check_states(_only(c))}
+    assert shown <= graded, f"self-check boxes outside test cells: {shown - graded}"
+    assert graded <= shown, f"test cells without a red box: {graded - shown}"
 
 
 def _page_text(path: Path) -> str:

@@ -73,10 +73,11 @@ def test_each_lab_has_goal_background_example_exercises_hints_solutions(path: An
     assert len(answers) >= 3
     assert all(solution_regions(c.source) for c in answers), "each answer holds its solution"
     assert not any("solution" in _tags(c) for c in code), "no hidden solution cells any more"
-    # Each exercise's self-check is an autograder test cell worth points (a check of a
-    # demonstration, which reads no answer, may stay an ordinary cell).
+    # Each self-check is an autograder test cell worth points: a check shown in an ordinary
+    # cell (say, of a demonstration, which reads no answer) would look like a passed exercise.
     tests = [c for c in code if _grading(c).get("grade")]
     assert len(tests) >= 3
+    assert all(_grading(c).get("grade") for c in code if "labkit.check_" in c.source)
     for cell in tests:
         grading = _grading(cell)
         assert "labkit.check_" in cell.source

@@ -214,3 +214,26 @@ def test_check_syscall_reads_the_recorded_result() -> None:
     )
     assert "returned -1 (ECONNRESET)" in labkit.check_syscall(run, 12, 0).message
     assert not labkit.check_syscall(run, 3, 0).ok
+
+
+def test_no_check_passes_on_a_failed_run() -> None:
+    # An "edit the script" exercise as handed out: the script fails, yet the kernel's SYN
+    # retransmissions are the same, so measuring them alone would pass with no answer.
+    from dataclasses import replace
+
+    from drillbook.trace.model import Failure, FailureKind
+
+    syns = trace(pkt(OUT, 0, "S", 0), pkt(OUT, 1, "S", 0), pkt(OUT, 3, "S", 0))
+    unfixed = replace(syns, failure=Failure(FailureKind.TIMING, 8, 1, "timing error",
+                                            path="cell"))
+    assert labkit.check_backoff(syns, [1.0, 2.0]).ok
+    check = labkit.check_backoff(unfixed, [1.0, 2.0])
+    assert not check.ok
+    assert check.message.startswith("the kernel disagreed with your script, so this run shows "
+                                    "nothing to check yet: cell:8: timing error")
+    assert "Fix the script until the kernel agrees" in check.message
+    # A wrong measurement of a failed run says the run failed, not what it measured.
+    assert "disagreed" in labkit.check_backoff(unfixed, [9.0]).message
+    # A prediction not made yet still asks for it; the "why" checks keep their title.
+    assert labkit.check_backoff(unfixed, None).message.startswith("no answer yet")
+    assert labkit.check_causes(unfixed, [8], ["rto"]).title == "Why?"

@@ -7,6 +7,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
+# nbgrader's teacher panels are off for students (see $(STUDENT_VIEW)'s rule below).
+STUDENT_VIEW := $(VENV)/etc/jupyter/labconfig/page_config.json
 PROXY := hub/node_modules/.bin/configurable-http-proxy
 
 # The interpreter the venvs are built from: /usr/bin/python3 when it is 3.11 or newer, because
@@ -22,7 +24,7 @@ BINDIR ?= /usr/local/bin
 
 .PHONY: setup lab labs test lint typecheck pytest system-packages install clean hub hub-install hub-host
 
-setup: $(STAMP)
+setup: $(STAMP) $(STUDENT_VIEW)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +37,19 @@ $(STAMP): pyproject.toml
 	ln -sf $(CURDIR)/drillbook/highlight/jupyter_nbconvert_config.json $(VENV)/etc/jupyter/
 	ln -sf $(CURDIR)/drillbook/highlight/jupyter_server_config.d/drillbook.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	touch $(STAMP)
+
+# Students see nbgrader's assignment list and Validate button, not the teacher's panels
+# (formgrader, Create Assignment, the course list): disabled and locked in the venv the student
+# servers run from, as nbgrader's installation guide says (here for `make lab`; hub-install does
+# the same to the hub's venv). The nbgrader commands a teacher runs are not affected.
+NBGRADER_TEACHER_PLUGINS = @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list
+NBGRADER_TEACHER_SERVER = nbgrader.server_extensions.formgrader nbgrader.server_extensions.course_list
+student_view = $(1)/bin/jupyter labextension disable --level=sys_prefix $(NBGRADER_TEACHER_PLUGINS) \
+  && $(1)/bin/jupyter labextension lock --level=sys_prefix $(NBGRADER_TEACHER_PLUGINS) \
+  && $(1)/bin/jupyter server extension disable --sys-prefix $(NBGRADER_TEACHER_SERVER)
+
+$(STUDENT_VIEW): $(STAMP)
+	( $(call student_view,$(VENV)) ) >/dev/null 2>&1
 
 # System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside
 # their namespace, as on the machines the C packetdrill verdicts come from), chromium for the
@@ -107,6 +122,7 @@ $(PROXY): hub/package.json hub/package-lock.json
 
 hub-install: install
 	umask 022 && $(PREFIX)/venv/bin/python -m pip install --quiet '.[hub]'
+	umask 022 && ( $(call student_view,$(PREFIX)/venv) ) >/dev/null 2>&1
 	rm -rf build
 	chmod -R a+rX $(PREFIX)
 

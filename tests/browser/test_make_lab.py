@@ -72,3 +72,33 @@ def test_make_lab_opens_at_labs_with_the_demo_reachable(make_lab: str,
             assert reply.status == 200
     finally:
         page.close()
+
+
+TEACHER_PLUGINS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                   "@jupyter/nbgrader:course-list"}
+STUDENT_PLUGINS = {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"}
+
+
+def test_students_get_no_nbgrader_teacher_panels(make_lab: str) -> None:
+    """The server ``make lab`` starts hands JupyterLab a page config with nbgrader's teacher
+    plugins disabled and locked (the student's assignment list and Validate button stay), and
+    serves no formgrader."""
+    import json
+    import re
+
+    with urllib.request.urlopen(make_lab + "lab") as reply:
+        page = reply.read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, flags=re.DOTALL)
+    assert found, "no page config in /lab"
+    config = json.loads(found.group(1))
+    assert any(e["name"] == "@jupyter/nbgrader" for e in config["federated_extensions"])
+    disabled, locked = set(config["disabledExtensions"]), set(config["lockedExtensions"])
+    assert disabled >= TEACHER_PLUGINS and locked >= TEACHER_PLUGINS, (disabled, locked)
+    assert not disabled & STUDENT_PLUGINS
+    for teacher_only in ("formgrader", "formgraders"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(make_lab + teacher_only)
+        assert refused.value.code == 404, teacher_only
+    with urllib.request.urlopen(make_lab + "nbgrader_version?version=0") as reply:
+        assert reply.status == 200  # the student's assignment list is served

@@ -40,16 +40,9 @@ $(STAMP): pyproject.toml
 
 # Students see nbgrader's assignment list and Validate button, not the teacher's panels
 # (formgrader, Create Assignment, the course list): disabled and locked in the venv the student
-# servers run from, as nbgrader's installation guide says (here for `make lab`; hub-install does
-# the same to the hub's venv). The nbgrader commands a teacher runs are not affected.
-NBGRADER_TEACHER_PLUGINS = @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list
-NBGRADER_TEACHER_SERVER = nbgrader.server_extensions.formgrader nbgrader.server_extensions.course_list
-student_view = $(1)/bin/jupyter labextension disable --level=sys_prefix $(NBGRADER_TEACHER_PLUGINS) \
-  && $(1)/bin/jupyter labextension lock --level=sys_prefix $(NBGRADER_TEACHER_PLUGINS) \
-  && $(1)/bin/jupyter server extension disable --sys-prefix $(NBGRADER_TEACHER_SERVER)
-
+# servers run from (drillbook/course/student_view.py; hub-install does the same to the hub's).
 $(STUDENT_VIEW): $(STAMP)
-	( $(call student_view,$(VENV)) ) >/dev/null 2>&1
+	$(PY) -m drillbook.course.student_view $(VENV)
 
 # System packages the tests use: iproute2 (ip, tc), ethtool (corpus scripts call it inside
 # their namespace, as on the machines the C packetdrill verdicts come from), chromium for the
@@ -122,7 +115,7 @@ $(PROXY): hub/package.json hub/package-lock.json
 
 hub-install: install
 	umask 022 && $(PREFIX)/venv/bin/python -m pip install --quiet '.[hub]'
-	umask 022 && ( $(call student_view,$(PREFIX)/venv) ) >/dev/null 2>&1
+	umask 022 && $(PREFIX)/venv/bin/python -m drillbook.course.student_view $(PREFIX)/venv
 	rm -rf build
 	chmod -R a+rX $(PREFIX)
 

@@ -63,7 +63,10 @@ def student_install() -> Iterator[Path]:
         _copy_sources(source)
         for argv in ([SYSTEM_PYTHON, "-m", "venv", str(prefix)],
                      [str(prefix / "bin/python"), "-m", "pip", "install", "--quiet",
-                      f"{source}[hub]"]):
+                      f"{source}[hub]"],
+                     # students see no nbgrader teacher panels, as after `make hub-install`
+                     [str(prefix / "bin/python"), "-m", "drillbook.course.student_view",
+                      str(prefix)]):
             proc = subprocess.run(argv, capture_output=True, text=True, check=False,
                                   preexec_fn=lambda: os.umask(0o022))
             if proc.returncode != 0:

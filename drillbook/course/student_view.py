@@ -38,13 +38,21 @@ def _commands(prefix: Path) -> list[list[str]]:
     ]
 
 
-def hide_teacher_panels(prefix: Path) -> None:
-    """Disable and lock nbgrader's teacher panels in the venv at ``prefix``; RuntimeError
-    naming the command that failed."""
+def _has_nbgrader(prefix: Path) -> bool:
+    probe = [str(prefix / "bin" / "python"), "-c", "import nbgrader"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+def hide_teacher_panels(prefix: Path) -> bool:
+    """Disable and lock nbgrader's teacher panels in the venv at ``prefix``; False when it has
+    no nbgrader (nothing to hide), RuntimeError naming the command that failed."""
+    if not _has_nbgrader(prefix):
+        return False
     for argv in _commands(prefix):
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-2000:]}")
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

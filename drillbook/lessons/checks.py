@@ -411,6 +411,9 @@ def check_causes(result: Result, lines: Sequence[int], expected: Sequence[str] |
     """:func:`check_cause` for several ``>`` lines at once: one prediction per line."""
     if expected is None:
         return Check(False, NO_ANSWER, title="Why?")
+    if isinstance(expected, str):
+        return Check(False, f"give a list with one cause for each of the {len(lines)} lines "
+                     f"{list(lines)}, e.g. {[expected] * len(lines)!r}", title="Why?")
     if len(expected) != len(lines):
         return Check(False, f"give one cause for each of the {len(lines)} lines {list(lines)}, "
                      f"not {len(expected)}", title="Why?")

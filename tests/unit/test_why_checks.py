@@ -39,6 +39,8 @@ def test_no_answer_or_the_wrong_number_of_answers_is_not_a_pass() -> None:
     assert not check_causes(explained(), [11, 12], None).ok
     wrong_count = check_causes(explained(), [11, 12], ["tlp"])
     assert not wrong_count.ok and "one cause for each of the 2 lines" in wrong_count.message
+    one_string = check_causes(explained(), [11, 12], "tlp")
+    assert not one_string.ok and "['tlp', 'tlp']" in one_string.message
 
 
 def test_a_run_that_stopped_early_asks_for_a_rerun_not_a_new_prediction() -> None:

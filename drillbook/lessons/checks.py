@@ -129,8 +129,10 @@ def measured_on_a_passing_run(check: Check, result: Result) -> Check:
     kernel retransmits (or sends its segments) whether or not the student fixed the script, so
     a measurement of the handed-out run would pass with no answer. A check still waiting for
     the student's prediction keeps saying so."""
+    if check.message == NO_ANSWER:  # before the run is looked at: it may not exist yet
+        return check
     failure = trace_of(result).failure
-    if failure is None or check.message == NO_ANSWER:
+    if failure is None:
         return check
     return Check(
         False,

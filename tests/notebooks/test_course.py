@@ -86,6 +86,43 @@ def test_student_lab_keeps_its_exercises_and_graded_checks(teacher: Path) -> Non
     assert all(c.metadata.get("editable") is False for c in checks), "tests are read-only"
 
 
+def _drill_output(source: str) -> str | None:
+    """The variable a ``%%drill --out NAME`` cell stores its run in, if any."""
+    found = re.match(r"%%drill\b[^\n]*--out[ =](\w+)", source)
+    return found.group(1) if found else None
+
+
+@pytest.mark.parametrize("teacher", LABS, ids=lambda p: p.stem)
+def test_worked_examples_a_check_measures_are_read_only(teacher: Path) -> None:
+    """A check that reads a worked example's run grades what the kernel did in that run, so
+    the student must not be able to edit the example into another one: nbgrader's read-only
+    (locked) cells, which generate_assignment makes uneditable and autograde restores."""
+    student = _read(LABS_DIR / teacher.name)
+    examples = {
+        name: cell
+        for cell in student.cells
+        if cell.cell_type == "code"
+        and not _grading(cell).get("solution")
+        and (name := _drill_output(cell.source))
+    }
+    measured = {
+        name
+        for cell in student.cells
+        if _grading(cell).get("grade")
+        for name in examples
+        if re.search(rf"\b{name}\b", cell.source)
+    }
+    unlocked = [
+        name
+        for name in sorted(measured)
+        if not (
+            _grading(examples[name]).get("locked")
+            and examples[name].metadata.get("editable") is False
+        )
+    ]
+    assert not unlocked, f"worked examples a check measures but a student can edit: {unlocked}"
+
+
 # --- labs/ is what nbgrader generates -----------------------------------------------------
 
 
@@ -115,8 +152,15 @@ def test_a_drifted_or_orphan_student_lab_is_reported(generated: Any, tmp_path: P
 def _nbgrader(*args: str, cwd: Path) -> str:
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    done = subprocess.run([*nbgrader_command(), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [*nbgrader_command(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -137,8 +181,9 @@ def _run_all(lab: str, folder: Path) -> Any:
 
     notebook = _read(LABS_DIR / f"{lab}.ipynb")
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute(env=env)
     return notebook
 
 
@@ -222,8 +267,9 @@ def _wrong(teacher_source: str, handed_out: str) -> str:
 
 def _answer(path: Path, teacher: Any, *, right: bool) -> None:
     notebook = _read(path)
-    solutions = {_grading(c)["grade_id"]: c.source for c in teacher.cells
-                 if _grading(c).get("solution")}
+    solutions = {
+        _grading(c)["grade_id"]: c.source for c in teacher.cells if _grading(c).get("solution")
+    }
     for cell in notebook.cells:
         grade_id = _grading(cell).get("grade_id")
         if grade_id in solutions:
@@ -260,8 +306,9 @@ def test_nbgrader_round_trip_scores_right_and_wrong_answers(lab: str, tmp_path: 
             assert said.count("Self-check not passed:") == tests, said
         # Both students are this test's own account: --student names the submitter, as
         # nbgrader allows (on a hub each student submits as their own Unix user).
-        _nbgrader("submit", lab, f"--course={COURSE_ID}", f"--student={student}", exchange_flag,
-                  cwd=home)
+        _nbgrader(
+            "submit", lab, f"--course={COURSE_ID}", f"--student={student}", exchange_flag, cwd=home
+        )
     _nbgrader("collect", lab, exchange_flag, cwd=course)
     _nbgrader("autograde", lab, cwd=course)
     _nbgrader("generate_feedback", lab, cwd=course)
@@ -269,8 +316,13 @@ def test_nbgrader_round_trip_scores_right_and_wrong_answers(lab: str, tmp_path: 
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        scores = {s: (gradebook.find_submission(lab, s).score,
-                      gradebook.find_submission(lab, s).max_score) for s in ("alice", "bob")}
+        scores = {
+            s: (
+                gradebook.find_submission(lab, s).score,
+                gradebook.find_submission(lab, s).max_score,
+            )
+            for s in ("alice", "bob")
+        }
     points = sum(_grading(c).get("points", 0) for c in teacher.cells if _grading(c).get("grade"))
     assert points >= 3
     assert scores["alice"] == (points, points), scores

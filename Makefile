@@ -108,6 +108,8 @@ HUB_MEM_LIMIT ?= 2G
 HUB_MAX_PROCESSES ?= 512
 HUB_CPU_LIMIT ?=
 HUB_CULL_TIMEOUT ?= 3600
+# 0: students' servers share the host's PID namespace (then mount /proc with hidepid=invisible)
+HUB_PRIVATE_PROCESSES ?= 1
 
 $(PROXY): hub/package.json hub/package-lock.json
 	cd hub && npm ci --no-audit --no-fund --loglevel=error
@@ -122,7 +124,8 @@ hub-install: install
 # Sets what a class needs of the host (/dev/net/tun usable by all) and says exactly what else is
 # missing (unprivileged user namespaces; cgroup controllers for the limits).
 hub-host: hub-install
-	$(PREFIX)/venv/bin/python -m drillbook.classroom.host --fix
+	DRILLBOOK_HUB_PRIVATE_PROCESSES=$(HUB_PRIVATE_PROCESSES) \
+	  $(PREFIX)/venv/bin/python -m drillbook.classroom.host --fix
 
 hub: hub-install hub-host $(PROXY)
 	cd / && env DRILLBOOK_HUB_PREFIX=$(PREFIX)/venv DRILLBOOK_HUB_STATE=$(HUB_STATE) \
@@ -130,7 +133,7 @@ hub: hub-install hub-host $(PROXY)
 	  DRILLBOOK_HUB_STUDENTS="$(HUB_STUDENTS)" DRILLBOOK_HUB_ADMINS="$(HUB_ADMINS)" \
 	  DRILLBOOK_HUB_CREATE_ACCOUNTS=$(HUB_CREATE_ACCOUNTS) DRILLBOOK_HUB_MEM_LIMIT=$(HUB_MEM_LIMIT) \
 	  DRILLBOOK_HUB_MAX_PROCESSES=$(HUB_MAX_PROCESSES) DRILLBOOK_HUB_CPU_LIMIT=$(HUB_CPU_LIMIT) \
-	  DRILLBOOK_HUB_CULL_TIMEOUT=$(HUB_CULL_TIMEOUT) \
+	  DRILLBOOK_HUB_CULL_TIMEOUT=$(HUB_CULL_TIMEOUT) DRILLBOOK_HUB_PRIVATE_PROCESSES=$(HUB_PRIVATE_PROCESSES) \
 	  $(PREFIX)/venv/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
 
 clean:

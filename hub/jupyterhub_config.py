@@ -46,13 +46,19 @@ if Path("/proc/1/comm").read_text().strip() == "systemd":
     c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"
     c.SystemdSpawner.isolate_tmp = True
     c.SystemdSpawner.disable_user_sudo = True
-    c.SystemdSpawner.unit_extra_properties = {"TasksMax": env("DRILLBOOK_HUB_MAX_PROCESSES", "512")}
+    # ProtectProc=invisible: the unit's own /proc hides other users' processes (systemd >= 247).
+    c.SystemdSpawner.unit_extra_properties = {"TasksMax": env("DRILLBOOK_HUB_MAX_PROCESSES", "512"),
+                                              "ProtectProc": "invisible"}
 else:
     c.JupyterHub.spawner_class = "drillbook.classroom.spawner.StudentSpawner"
     c.StudentSpawner.labs_source = LABS
     c.StudentSpawner.create_accounts = env("DRILLBOOK_HUB_CREATE_ACCOUNTS", "0") == "1"
     c.StudentSpawner.max_processes = int(env("DRILLBOOK_HUB_MAX_PROCESSES", "512"))
     c.StudentSpawner.cpu_weight = 100  # every student the same share of a busy CPU
+    # Each server in its own PID namespace with its own /proc: a student sees only their own
+    # processes, and the host's /proc is left as it is. "0" turns it off (then mount the host's
+    # /proc with hidepid=invisible; `make hub` says so).
+    c.StudentSpawner.private_processes = env("DRILLBOOK_HUB_PRIVATE_PROCESSES", "1") != "0"
 c.Spawner.mem_limit = env("DRILLBOOK_HUB_MEM_LIMIT", "2G")
 if env("DRILLBOOK_HUB_CPU_LIMIT"):
     c.Spawner.cpu_limit = float(env("DRILLBOOK_HUB_CPU_LIMIT"))

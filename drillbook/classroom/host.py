@@ -13,6 +13,12 @@ And for the per-student limits: cgroup controllers ``pids``, ``memory`` and ``cp
 can write (v2 or v1). Without them the hub falls back to RLIMIT_NPROC for processes and has no
 memory or CPU limit; :func:`needs` says so.
 
+And so that a student sees only their own processes: the hub starts each server in its own PID
+namespace with its own /proc (:mod:`drillbook.classroom.pidns`), which needs a hub with
+CAP_SYS_ADMIN (root on the host, not in a restricted container). :func:`observe` tries it once
+as ``nobody``; the host's own /proc is never changed. An administrator who turns this off
+(``DRILLBOOK_HUB_PRIVATE_PROCESSES=0``) is told to mount /proc with ``hidepid=invisible``.
+
 Facts are gathered by :func:`observe` (reads /proc, /sys, /dev) and judged by :func:`needs`
 (pure), so the judgement is tested without changing the machine. ``python -m
 drillbook.classroom.host [--fix]`` prints the verdict; ``--fix`` (root) makes /dev/net/tun
@@ -28,10 +34,13 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from drillbook.classroom.limits import CgroupLayout
 
 TUN_PATH = "/dev/net/tun"
+PRIVATE_PROCESSES_ENV = "DRILLBOOK_HUB_PRIVATE_PROCESSES"  # "0": servers share the host's pids
+PROBE_USER = "nobody"
 
 # Knobs that forbid unprivileged user namespaces: (path, value that forbids, how to allow).
 USERNS_KNOBS = (
@@ -50,6 +59,15 @@ class Severity(Enum):
     REQUIRED = "missing"
     DEGRADED = "limited"
     ADVICE = "advice"
+
+
+class ProcessView(Enum):
+    """What a student's server sees of other processes."""
+
+    PRIVATE = "its own PID namespace"  # tried here, works
+    UNTRIED = "not checked (needs root)"
+    UNAVAILABLE = "no PID namespace possible"  # tried here, failed: servers would not start
+    OFF = "the host's PID namespace"  # the administrator turned private processes off
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class HostFacts:
     cgroups: CgroupLayout = field(default_factory=CgroupLayout)
     proc_hidepid: bool = False
     pid1: str = ""
+    process_view: ProcessView = ProcessView.UNTRIED
+    process_view_error: str = ""  # why a PID namespace could not be made (UNAVAILABLE)
 
 
 def observe() -> HostFacts:
@@ -90,8 +110,29 @@ def observe() -> HostFacts:
                 knobs[path] = handle.read().strip()
         except OSError:
             continue  # the knob does not exist on this kernel: nothing forbids
+    view, error = _try_private_processes()
     return HostFacts(tun_mode=tun_mode, knobs=knobs, cgroups=CgroupLayout.of_this_process(),
-                     proc_hidepid=_proc_hidepid(), pid1=_read("/proc/1/comm").strip())
+                     proc_hidepid=_proc_hidepid(), pid1=_read("/proc/1/comm").strip(),
+                     process_view=view, process_view_error=error)
+
+
+def _try_private_processes() -> tuple[ProcessView, str]:
+    """Start ``true`` the way the hub starts a server (its own PID namespace, as nobody)."""
+    if os.environ.get(PRIVATE_PROCESSES_ENV, "1") == "0":
+        return ProcessView.OFF, ""
+    if os.geteuid() != 0:
+        return ProcessView.UNTRIED, ""
+    true = "/bin/true" if Path("/bin/true").exists() else "/usr/bin/true"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-m", "drillbook.classroom.pidns", "--user", PROBE_USER,
+             "--", true], capture_output=True, text=True, timeout=60, check=False, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return ProcessView.UNAVAILABLE, str(error)
+    if done.returncode == 0:
+        return ProcessView.PRIVATE, ""
+    lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+    return ProcessView.UNAVAILABLE, lines[-1]
 
 
 def needs(facts: HostFacts) -> list[Need]:
@@ -119,13 +160,31 @@ def needs(facts: HostFacts) -> list[Need]:
             "are not enforced (processes fall back to RLIMIT_NPROC)",
             "mount the cgroup controllers (cgroup v2 with memory, pids and cpu enabled in "
             "cgroup.subtree_control), or run the hub where systemd is PID 1 (SystemdSpawner)"))
-    if not facts.proc_hidepid:
-        found.append(Need(
-            Severity.ADVICE,
-            "/proc shows every process to every user: a student can list other students' "
-            "process ids and command lines (never signal, trace or enter them)",
-            "mount -o remount,hidepid=invisible /proc (and the same option in /etc/fstab)"))
+    found.extend(_process_view_needs(facts))
     return found
+
+
+def _process_view_needs(facts: HostFacts) -> list[Need]:
+    hidepid = "mount -o remount,hidepid=invisible /proc (and the same option in /etc/fstab)"
+    if facts.process_view is ProcessView.UNAVAILABLE:
+        return [Need(
+            Severity.REQUIRED,
+            "the hub cannot start a student's server in its own PID namespace "
+            f"({facts.process_view_error}): students' servers would not start",
+            "run the hub as root on the host (it needs CAP_SYS_ADMIN for PID and mount "
+            f"namespaces); where that is impossible: HUB_PRIVATE_PROCESSES=0 and {hidepid}")]
+    if facts.process_view is ProcessView.UNTRIED:
+        return [Need(
+            Severity.ADVICE,
+            "not checked whether each student's server can have its own PID namespace",
+            "run `python -m drillbook.classroom.host` as root (make hub does)")]
+    if facts.process_view is ProcessView.OFF and not facts.proc_hidepid:
+        return [Need(
+            Severity.DEGRADED,
+            "private processes are off (HUB_PRIVATE_PROCESSES=0) and /proc has no hidepid: a "
+            "student can list other students' processes and their command lines",
+            f"{hidepid}; or HUB_PRIVATE_PROCESSES=1 (the default)")]
+    return []
 
 
 def fix(facts: HostFacts) -> list[str]:
@@ -183,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     required = [n for n in found if n.severity is Severity.REQUIRED]
     limits = ", ".join(sorted(facts.cgroups.paths)) or "none (RLIMIT_NPROC only)"
     print(f"host: cgroup limits available: {limits} ({facts.cgroups.version or 'no cgroups'}); "
-          f"PID 1 is {facts.pid1 or 'unknown'}")
+          f"PID 1 is {facts.pid1 or 'unknown'}; a student's server sees "
+          f"{facts.process_view.value}")
     if required:
         print(f"host: {len(required)} thing(s) missing: students' kernels cannot run drillbook "
               "until they are fixed", file=sys.stderr)

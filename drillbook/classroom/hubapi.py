@@ -121,6 +121,18 @@ class StudentClient:
             return exc.status
         return 200
 
+    def write_file(self, path: str, text: str) -> None:
+        """Save a text file in the student's home (the contents API, as JupyterLab saves)."""
+        self._call("PUT", f"/user/{self.name}/api/contents/{path}",
+                   body={"type": "file", "format": "text", "content": text},
+                   expect=(200, 201), step=f"save {path}")
+
+    def request(self, method: str, path: str, body: object = None,
+                expect: tuple[int, ...] = (200,)) -> bytes:
+        """Any call with this student's token (``path`` from the hub's root); HubError with
+        the status when the reply is not one of ``expect``."""
+        return self._call(method, path, body=body, expect=expect)
+
     # --- plumbing ---------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, body: object = None,
               form: dict[str, str] | None = None, headers: dict[str, str] | None = None,

@@ -9,12 +9,16 @@ Unix account, no systemd needed) plus what a class needs:
   RLIMIT_NPROC before it drops to the student's uid, so everything it starts — kernels,
   drillbook workers, a script's shell lines, in any user namespace — counts against the
   student's limits (:mod:`drillbook.classroom.limits`);
+- the server runs in its own PID namespace with its own /proc (plus its own mount and IPC
+  namespaces), so a student sees and can address by pid only their own processes; the hub
+  starts it through :mod:`drillbook.classroom.pidns`, which drops to the student after making
+  the namespaces (``private_processes``, on by default);
 - after a stop (by the student, the admin or the idle culler): whatever the student left
   running in those cgroups is killed and the groups removed.
 
 Configure it in jupyterhub_config.py (``c.StudentSpawner.mem_limit = "2G"`` etc.; the limits
 are the standard Spawner traits ``mem_limit`` and ``cpu_limit`` plus ``max_processes`` and
-``cpu_weight``).
+``cpu_weight``; ``private_processes = False`` turns the PID namespace off).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,11 @@ class StudentSpawner(LocalProcessSpawner):  # type: ignore[misc]  # jupyterhub i
     cpu_weight = Integer(
         100, config=True,
         help="A student's share of a busy CPU (cgroup v2 scale, 100 = an equal share).")
+    private_processes = Bool(
+        True, config=True,
+        help="Run each server in its own PID namespace with its own /proc, so that a student "
+             "cannot see other students' processes (needs a hub with CAP_SYS_ADMIN, i.e. root "
+             "on the host). Off: mount the host's /proc with hidepid=invisible instead.")
 
     def limits(self) -> StudentLimits:
         """The limits in force for this student, from the traits."""
@@ -73,16 +83,35 @@ class StudentSpawner(LocalProcessSpawner):  # type: ignore[misc]  # jupyterhub i
         group.create(self.limits())
         self.log.info("student %s: limits %s in %s cgroups %s", self.user.name,
                       self.limits(), group.layout.version or "no", sorted(group.folders()))
-        return await super().start()
+        if not self.private_processes:
+            return await super().start()
+        # LocalProcessSpawner.start reads the command from the ``cmd`` trait: wrap it for
+        # this start only.
+        configured: list[str] = list(self.trait_values()["cmd"])
+        self.set_trait("cmd", [*self.pidns_launcher(), *configured])
+        try:
+            return await super().start()
+        finally:
+            self.set_trait("cmd", configured)
+
+    def pidns_launcher(self) -> list[str]:
+        """The command that runs the server in its own PID namespace as this student. The
+        hub's own interpreter, isolated (-I: no student-controlled path or environment)."""
+        return [sys.executable, "-I", "-m", "drillbook.classroom.pidns",
+                "--user", self.user.name, "--"]
 
     def make_preexec_fn(self, name: str) -> Callable[[], None]:
         drop_to_student = super().make_preexec_fn(name)
         group, limits = self._group(), self.limits()
+        # With private processes the launcher drops to the student once the namespaces are
+        # made (that needs root); until then it runs only the hub's own code.
+        drop_here = not self.private_processes
 
         def preexec() -> None:
             group.join(os.getpid())
             set_process_rlimit(limits)
-            drop_to_student()
+            if drop_here:
+                drop_to_student()
 
         return preexec
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
+import shutil
 import stat
+import tempfile
 import threading
 import time
 import uuid
@@ -238,10 +241,13 @@ LONG_SCRIPT = """\
 +0  > . 1:1(0) ack 1001
 """
 
-# What student A tries from A's own kernel; B's pids and namespace come as JSON.
+# What student A tries from A's own kernel; B's pids (those of B's drillbook run, in B's
+# sandbox, and all of B's processes), namespace and home come as JSON. Signals are sent only to
+# pids that are not A's own (a pid number of B's might also exist in A's own PID namespace).
 PROBE = """
-import ctypes, json, os, signal, socket, subprocess
+import json, os, signal, socket, subprocess
 target = json.loads({target!r})
+me = os.getuid()
 result = {{}}
 def attempt(name, action):
     try:
@@ -249,11 +255,29 @@ def attempt(name, action):
         result[name] = "allowed"
     except OSError as exc:
         result[name] = type(exc).__name__
+def owner(pid):
+    try:
+        return os.stat(f"/proc/{{pid}}").st_uid
+    except OSError:
+        return None
+def own(pid):
+    return owner(pid) == me
 for pid in target["pids"]:
     attempt(f"readlink ns/net {{pid}}", lambda: os.readlink(f"/proc/{{pid}}/ns/net"))
     attempt(f"open ns/net {{pid}}", lambda: os.close(os.open(f"/proc/{{pid}}/ns/net", os.O_RDONLY)))
-    attempt(f"kill {{pid}}", lambda: os.kill(pid, signal.SIGTERM))
     attempt(f"environ {{pid}}", lambda: open(f"/proc/{{pid}}/environ").read())
+for pid in target["all pids"]:
+    if not own(pid):
+        attempt(f"kill {{pid}}", lambda: os.kill(pid, signal.SIGTERM))
+        attempt(f"getpriority {{pid}}", lambda: os.getpriority(os.PRIO_PROCESS, pid))
+listed = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+result["uids in /proc"] = sorted({{owner(pid) for pid in listed}} - {{None}})
+result["B's pids in /proc"] = [pid for pid in target["all pids"] if pid in listed and not own(pid)]
+ps = subprocess.run(["ps", "-e", "-o", "pid=,uid="], capture_output=True, text=True)
+rows = [line.split() for line in ps.stdout.splitlines() if line.strip()]
+result["uids in ps"] = sorted({{int(uid) for _, uid in rows}})
+result["B's pids in ps"] = [int(pid) for pid, uid in rows if int(uid) == target["uid"]
+                            or (int(pid) in target["all pids"] and int(uid) != me)]
 attempt("list home", lambda: os.listdir(target["home"]))
 attempt("read hub database", lambda: open(target["state"] + "/jupyterhub.sqlite", "rb").read())
 attempt("read hub password", lambda: open(target["state"] + "/shared_password").read())
@@ -266,8 +290,9 @@ result["nsenter"] = nsenter.returncode
 lsns = subprocess.run(["lsns", "-t", "net", "-n", "-o", "NS"], capture_output=True, text=True)
 result["lsns"] = lsns.stdout.split()
 # A's own sandbox (the same rootless path drillbook takes): which links can A see there?
-own = subprocess.run(["unshare", "-Urn", "cat", "/proc/net/dev"], capture_output=True, text=True)
-result["own netns links"] = [l.split(":")[0].strip() for l in own.stdout.splitlines()[2:]]
+own_ns = subprocess.run(["unshare", "-Urn", "cat", "/proc/net/dev"], capture_output=True,
+                        text=True)
+result["own netns links"] = [l.split(":")[0].strip() for l in own_ns.stdout.splitlines()[2:]]
 print(json.dumps(result))
 """
 
@@ -289,7 +314,9 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
         assert started.status == "ok", started.outputs
         sandboxed = _wait_for_sandbox(student_b.uid)
         host_netns = os.readlink("/proc/self/ns/net")
-        target = {"pids": sandboxed, "home": str(student_b.home), "lab": LAB.name,
+        all_of_b = _pids_of(student_b.uid)
+        target = {"pids": sandboxed, "all pids": all_of_b, "uid": student_b.uid,
+                  "home": str(student_b.home), "lab": LAB.name,
                   "state": str(classroom.hub.state)}
         with KernelChannel(a.kernel_url(a.open_notebook(f"labs/{LAB.name}")),
                            a.token) as kernel_a:
@@ -300,11 +327,21 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
     assert probe.status == "ok", probe.outputs
     result = json.loads(text.strip().splitlines()[-1])
     assert b_netns and host_netns not in b_netns, "B's script ran in its own namespace"
-    for pid in sandboxed:
-        assert result[f"readlink ns/net {pid}"] == "PermissionError", result
-        assert result[f"open ns/net {pid}"] == "PermissionError", result
-        assert result[f"kill {pid}"] == "PermissionError", result
-        assert result[f"environ {pid}"] == "PermissionError", result
+    student_a = accounts.lookup(name_a)
+    assert student_a is not None and len(all_of_b) >= 3, all_of_b  # server, kernel, run
+    # A sees no process of B's (nor root's, nor anyone else's): not in /proc, not in ps.
+    assert result["uids in /proc"] == [student_a.uid], result
+    assert result["B's pids in /proc"] == [], result
+    assert result["uids in ps"] == [student_a.uid], result
+    assert result["B's pids in ps"] == [], result
+    for pid in sandboxed:  # B's namespaces cannot be named, opened or read through /proc
+        assert result[f"readlink ns/net {pid}"] == "FileNotFoundError", result
+        assert result[f"open ns/net {pid}"] == "FileNotFoundError", result
+        assert result[f"environ {pid}"] == "FileNotFoundError", result
+    for pid in all_of_b:  # B's pids do not exist for A: nothing to signal or to ask about
+        assert result.get(f"kill {pid}", "ProcessLookupError") == "ProcessLookupError", result
+        assert result.get(f"getpriority {pid}", "ProcessLookupError") == \
+            "ProcessLookupError", result
     assert result["list home"] == "PermissionError"
     assert result["read hub database"] == "PermissionError", "the hub's secrets are private"
     assert result["read hub password"] == "PermissionError"
@@ -335,3 +372,64 @@ def _wait_for_sandbox(uid: int, timeout_s: float = 60) -> list[int]:
             return inside
         time.sleep(0.1)
     raise AssertionError("B's drillbook run never entered a network namespace")
+
+
+TEACHER_PLUGINS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                   "@jupyter/nbgrader:course-list"}
+STUDENT_PLUGINS = {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"}
+VALIDATED_LAB = "01-handshake-teardown.ipynb"
+
+
+@pytest.fixture
+def exchange() -> Iterator[Path]:
+    """A throwaway nbgrader exchange students can reach (pytest's tmp_path is root's only)."""
+    folder = Path(tempfile.mkdtemp(prefix="drillbook-hub-exchange-"))
+    try:
+        folder.chmod(0o1777)  # nbgrader's exchange: writable by every student
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_students_server_offers_nbgrader_assignments_and_validate(
+        classroom: Classroom, exchange: Path) -> None:
+    """A course running nbgrader: the student's JupyterLab has the Assignments list and the
+    Validate button (not the teacher's formgrader), the assignment list reads the course's
+    exchange, and Validate runs nbgrader on one of the student's labs, in the student's
+    sandbox: unanswered, its self-checks fail with their reasons."""
+    released = exchange / "drillbook" / "outbound" / VALIDATED_LAB.removesuffix(".ipynb")
+    released.mkdir(parents=True)
+    (released / VALIDATED_LAB).write_bytes((LAB.parent / VALIDATED_LAB).read_bytes())
+    for folder in (exchange / "drillbook", exchange / "drillbook" / "outbound", released):
+        folder.chmod(0o755)
+    (released / VALIDATED_LAB).chmod(0o644)
+    client = classroom.client(classroom.names[2])
+    client.log_in(classroom.hub.password)
+    client.start_server()
+    user = f"/user/{classroom.names[2]}"
+
+    page = client.request("GET", f"{user}/lab").decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, flags=re.DOTALL)
+    assert found, "no page config in /lab"
+    config = json.loads(found.group(1))
+    assert any(e["name"] == "@jupyter/nbgrader" for e in config["federated_extensions"])
+    disabled = set(config["disabledExtensions"])
+    assert disabled >= TEACHER_PLUGINS and not disabled & STUDENT_PLUGINS, disabled
+    assert client.request("GET", f"{user}/formgrader", expect=(404,)) is not None
+
+    # The course tells students' nbgrader where its exchange is (here, in the home's config).
+    client.write_file("nbgrader_config.py",
+                      f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n"
+                      "c.CourseDirectory.course_id = 'drillbook'\n")
+    listed = json.loads(client.request("GET", f"{user}/assignments?course_id=drillbook"))
+    assert listed["success"], listed
+    assert [(a["assignment_id"], a["status"]) for a in listed["value"]] == \
+        [(VALIDATED_LAB.removesuffix(".ipynb"), "released")], listed
+
+    validated = json.loads(client.request("POST", f"{user}/assignments/validate",
+                                          body={"path": f"labs/{VALIDATED_LAB}"}))
+    assert validated["success"], validated
+    failed = validated["value"].get("failed", [])
+    assert failed, validated["value"]
+    assert all("Self-check not passed" in cell["raw_error"] for cell in failed), failed

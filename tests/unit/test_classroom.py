@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from drillbook.classroom.accounts import AccountError, check_name
-from drillbook.classroom.host import HostFacts, Severity, needs
+from drillbook.classroom.host import HostFacts, ProcessView, Severity, needs
 from drillbook.classroom.labcells import Answers, cells_to_run, judge
 from drillbook.classroom.limits import CgroupLayout, StudentLimits, limit_files, parse_layout
 
@@ -23,23 +23,39 @@ V1_OWN = "8:pids:/\n4:memory:/box/7\n1:cpu:/\n0::/\n"
 ALL = CgroupLayout("v1", {"pids": "/p", "memory": "/m", "cpu": "/c"})
 
 
-def test_a_ready_host_needs_only_advice() -> None:
-    facts = HostFacts(tun_mode=0o666, cgroups=ALL, proc_hidepid=True)
-    assert needs(facts) == []
-    advice = needs(HostFacts(tun_mode=0o666, cgroups=ALL))
+def test_a_ready_host_needs_nothing_and_no_hidepid() -> None:
+    assert needs(HostFacts(tun_mode=0o666, cgroups=ALL, process_view=ProcessView.PRIVATE)) == []
+    advice = needs(HostFacts(tun_mode=0o666, cgroups=ALL))  # not root: not tried
     assert [n.severity for n in advice] == [Severity.ADVICE]
-    assert "hidepid=invisible" in advice[0].fix
+    assert "as root" in advice[0].fix
+
+
+def test_no_pid_namespace_for_servers_is_missing_and_says_why() -> None:
+    (need,) = needs(HostFacts(tun_mode=0o666, cgroups=ALL,
+                              process_view=ProcessView.UNAVAILABLE,
+                              process_view_error="unshare: Operation not permitted"))
+    assert need.severity is Severity.REQUIRED and not need.make_fixes
+    assert "(unshare: Operation not permitted)" in need.what
+    assert "CAP_SYS_ADMIN" in need.fix and "hidepid=invisible" in need.fix
+
+
+def test_private_processes_off_asks_for_hidepid_on_the_hosts_proc() -> None:
+    (need,) = needs(HostFacts(tun_mode=0o666, cgroups=ALL, process_view=ProcessView.OFF))
+    assert need.severity is Severity.DEGRADED
+    assert need.fix.startswith("mount -o remount,hidepid=invisible /proc")
+    assert needs(HostFacts(tun_mode=0o666, cgroups=ALL, process_view=ProcessView.OFF,
+                           proc_hidepid=True)) == []
 
 
 def test_a_private_tun_device_is_missing_and_make_fixes_it() -> None:
-    (need,) = needs(HostFacts(tun_mode=0o600, cgroups=ALL, proc_hidepid=True))
+    (need,) = needs(HostFacts(tun_mode=0o600, cgroups=ALL, process_view=ProcessView.PRIVATE))
     assert need.severity is Severity.REQUIRED and need.make_fixes
     assert need.fix == "chmod 0666 /dev/net/tun"
     assert "mode 0600" in need.render()
 
 
 def test_forbidden_user_namespaces_name_the_sysctl_to_change() -> None:
-    facts = HostFacts(tun_mode=None, cgroups=ALL, proc_hidepid=True,
+    facts = HostFacts(tun_mode=None, cgroups=ALL, process_view=ProcessView.PRIVATE,
                       knobs={"/proc/sys/kernel/unprivileged_userns_clone": "0",
                              "/proc/sys/user/max_user_namespaces": "96367"})
     found = needs(facts)
@@ -50,7 +66,7 @@ def test_forbidden_user_namespaces_name_the_sysctl_to_change() -> None:
 
 
 def test_missing_cgroups_degrade_the_limits() -> None:
-    (need,) = needs(HostFacts(tun_mode=0o666, proc_hidepid=True,
+    (need,) = needs(HostFacts(tun_mode=0o666, process_view=ProcessView.PRIVATE,
                               cgroups=CgroupLayout("v1", {"pids": "/p"})))
     assert need.severity is Severity.DEGRADED
     assert "memory, cpu" in need.what

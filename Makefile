@@ -122,7 +122,8 @@ hub-install: install
 	chmod -R a+rX $(PREFIX)
 
 # Sets what a class needs of the host (/dev/net/tun usable by all) and says exactly what else is
-# missing (unprivileged user namespaces; cgroup controllers for the limits).
+# missing (unprivileged user namespaces; a PID namespace per student's server, tried once as
+# nobody; cgroup controllers for the limits). It never changes the host's /proc.
 hub-host: hub-install
 	DRILLBOOK_HUB_PRIVATE_PROCESSES=$(HUB_PRIVATE_PROCESSES) \
 	  $(PREFIX)/venv/bin/python -m drillbook.classroom.host --fix

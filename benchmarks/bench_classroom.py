@@ -9,10 +9,10 @@ the kernel websocket, with every exercise answered. Reports:
   every self-check passes, no error; drillbook.classroom.labcells);
 - p50 / p95 cell latency over every cell of every student, server start times;
 - time to first figure (from the first cell sent to the first figure shown);
-- memory per student (RSS of all the student's processes — server, kernel, drillbook's
-  workers — and the student's memory cgroup), measured after the lab ran, and the CPU seconds
-  those processes used (server start and the whole lab): the load-independent cost that sizes
-  a class per core;
+- memory per student (RSS of all the student's processes — the PID namespace's keeper and
+  init, server, kernel, drillbook's workers — and the student's memory cgroup), measured
+  after the lab ran, and the CPU seconds those processes used (server start and the whole
+  lab): the load-independent cost that sizes a class per core;
 - with --ramp, the largest N at which every student still gets the expected verdicts.
 
 The last line reads ``classroom: N students, M as expected, p95 cell X s``. Needs root (Unix
@@ -44,7 +44,7 @@ from drillbook.classroom import accounts
 from drillbook.classroom.hubapi import StudentClient
 from drillbook.classroom.labcells import Answers
 from drillbook.classroom.launch import ThrowawayHub, require_proxy, student_install
-from drillbook.classroom.limits import CgroupLayout
+from drillbook.classroom.limits import CgroupLayout, StudentGroup
 from drillbook.classroom.student import StudentRun, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +101,10 @@ def _usage_of(name: str) -> Usage:
     student = accounts.lookup(name)
     if student is None:
         return Usage(0.0, None, 0.0)
+    layout = CgroupLayout.of_this_process()
+    # Every process of the student's server: those in its cgroups (with the keeper the hub
+    # starts it through, which stays root), else those running as the student.
+    pids = StudentGroup(layout, name).pids() if layout.paths else set()
     rss_kb, ticks = 0, 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -108,7 +112,7 @@ def _usage_of(name: str) -> Usage:
         try:
             with open(f"/proc/{entry}/status", encoding="ascii") as handle:
                 fields = dict(line.split(":", 1) for line in handle if ":" in line)
-            if int(fields["Uid"].split()[0]) != student.uid:
+            if int(entry) not in pids and int(fields["Uid"].split()[0]) != student.uid:
                 continue
             with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
                 stat = handle.read().rsplit(")", 1)[1].split()
@@ -116,7 +120,7 @@ def _usage_of(name: str) -> Usage:
             continue
         rss_kb += int(fields.get("VmRSS", "0 kB").split()[0])
         ticks += sum(int(value) for value in stat[11:15])  # utime stime cutime cstime
-    group = CgroupLayout.of_this_process().paths.get("memory")
+    group = layout.paths.get("memory")
     usage = None
     for filename in ("memory.usage_in_bytes", "memory.current"):
         path = Path(group or "/nonexistent", name, filename)

@@ -41,6 +41,10 @@ from drillbook.classroom.limits import CgroupLayout
 TUN_PATH = "/dev/net/tun"
 PRIVATE_PROCESSES_ENV = "DRILLBOOK_HUB_PRIVATE_PROCESSES"  # "0": servers share the host's pids
 PROBE_USER = "nobody"
+# nbgrader's exchange (its default root), where students fetch and submit assignments, unless a
+# site config in one of these folders sets c.Exchange.root.
+NBGRADER_EXCHANGE = "/srv/nbgrader/exchange"
+NBGRADER_CONFIG_DIRS = ("/etc/jupyter", "/usr/local/etc/jupyter", f"{sys.prefix}/etc/jupyter")
 
 # Knobs that forbid unprivileged user namespaces: (path, value that forbids, how to allow).
 USERNS_KNOBS = (
@@ -95,6 +99,8 @@ class HostFacts:
     pid1: str = ""
     process_view: ProcessView = ProcessView.UNTRIED
     process_view_error: str = ""  # why a PID namespace could not be made (UNAVAILABLE)
+    exchange: str = ""  # nbgrader's exchange students will use; "" when a site config sets it
+    exchange_mode: int | None = None  # its permission bits; None when it does not exist
 
 
 def observe() -> HostFacts:
@@ -113,7 +119,22 @@ def observe() -> HostFacts:
     view, error = _try_private_processes()
     return HostFacts(tun_mode=tun_mode, knobs=knobs, cgroups=CgroupLayout.of_this_process(),
                      proc_hidepid=_proc_hidepid(), pid1=_read("/proc/1/comm").strip(),
-                     process_view=view, process_view_error=error)
+                     process_view=view, process_view_error=error,
+                     exchange=_default_exchange(), exchange_mode=_mode(NBGRADER_EXCHANGE))
+
+
+def _default_exchange() -> str:
+    for folder in NBGRADER_CONFIG_DIRS:
+        if "Exchange.root" in _read(os.path.join(folder, "nbgrader_config.py")):
+            return ""
+    return NBGRADER_EXCHANGE
+
+
+def _mode(path: str) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
 
 
 def _try_private_processes() -> tuple[ProcessView, str]:
@@ -161,7 +182,25 @@ def needs(facts: HostFacts) -> list[Need]:
             "mount the cgroup controllers (cgroup v2 with memory, pids and cpu enabled in "
             "cgroup.subtree_control), or run the hub where systemd is PID 1 (SystemdSpawner)"))
     found.extend(_process_view_needs(facts))
+    found.extend(_exchange_needs(facts))
     return found
+
+
+def _exchange_needs(facts: HostFacts) -> list[Need]:
+    if not facts.exchange:
+        return []
+    fix = (f"mkdir -p {facts.exchange} && chmod ugo+rwx {facts.exchange} (nbgrader's default "
+           "exchange), or set c.Exchange.root in /etc/jupyter/nbgrader_config.py")
+    if facts.exchange_mode is None:
+        return [Need(Severity.DEGRADED,
+                     f"nbgrader's exchange {facts.exchange} does not exist: the students' "
+                     "Assignments list shows an error and they cannot fetch or submit "
+                     "(Validate works)", fix)]
+    if facts.exchange_mode & 0o003 != 0o003:
+        return [Need(Severity.DEGRADED,
+                     f"nbgrader's exchange {facts.exchange} is mode {facts.exchange_mode:04o}: "
+                     "students cannot submit", f"chmod ugo+rwx {facts.exchange}")]
+    return []
 
 
 def _process_view_needs(facts: HostFacts) -> list[Need]:

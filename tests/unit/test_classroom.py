@@ -47,6 +47,17 @@ def test_private_processes_off_asks_for_hidepid_on_the_hosts_proc() -> None:
                            proc_hidepid=True)) == []
 
 
+def test_a_missing_nbgrader_exchange_limits_the_assignment_list() -> None:
+    ready = dict(tun_mode=0o666, cgroups=ALL, process_view=ProcessView.PRIVATE)
+    (need,) = needs(HostFacts(**ready, exchange="/srv/nbgrader/exchange"))
+    assert need.severity is Severity.DEGRADED and "does not exist" in need.what
+    assert need.fix.startswith("mkdir -p /srv/nbgrader/exchange && chmod ugo+rwx")
+    (need,) = needs(HostFacts(**ready, exchange="/srv/nbgrader/exchange", exchange_mode=0o755))
+    assert "mode 0755" in need.what
+    assert needs(HostFacts(**ready, exchange="/x", exchange_mode=0o1777)) == []
+    assert needs(HostFacts(**ready, exchange="")) == []  # a site config sets it
+
+
 def test_a_private_tun_device_is_missing_and_make_fixes_it() -> None:
     (need,) = needs(HostFacts(tun_mode=0o600, cgroups=ALL, process_view=ProcessView.PRIVATE))
     assert need.severity is Severity.REQUIRED and need.make_fixes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from drillbook.config import RunConfig
 from drillbook.errors import RunAborted
@@ -38,13 +37,9 @@ def run_script(
     from drillbook.trace.codec import trace_from_json
 
     config = config or RunConfig()
-    extra = dict(config.extra)
     path = script.source.path
     folder = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
     with run_evidence(explain) as evidence:
-        if evidence.instance_path:
-            extra["capture_instance"] = evidence.instance_path
-        config = replace(config, extra=tuple(sorted(extra.items())))
         request = WorkerRequest(
             script_text=script.source.text,
             script_path=path,
@@ -52,6 +47,7 @@ def run_script(
             config=config_to_dict(config),
             explore=explore,
             explore_grace_us=explore_grace_us,
+            capture_instance=evidence.instance_path,
         )
         try:
             reply = run_in_worker(request, timeout_s=timeout_s)

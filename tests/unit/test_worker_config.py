@@ -42,3 +42,11 @@ def test_explore_is_a_typed_field_of_the_request_not_a_config_extra() -> None:
     again = WorkerRequest.from_json(request.to_json())
     assert (again.explore, again.explore_grace_us) == (True, 50_000)
     assert again.run_config.extra == ()
+
+
+def test_the_capture_instance_is_a_typed_field_of_the_request_not_a_config_extra() -> None:
+    request = WorkerRequest("", "x.pkt", "/", config_to_dict(RunConfig()),
+                            capture_instance="/sys/kernel/tracing/instances/drillbook-1-2")
+    again = WorkerRequest.from_json(request.to_json())
+    assert again.capture_instance == "/sys/kernel/tracing/instances/drillbook-1-2"
+    assert again.run_config.extra == ()

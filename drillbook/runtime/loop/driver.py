@@ -117,9 +117,11 @@ class ScriptRun:
         options: RunOptions = DEFAULT_OPTIONS,
         ephemeral_port: Callable[[], int] = lambda: 0,
         observers: Sequence[RunObserver] = (),
+        capture_instance: str = "",
     ) -> ScriptRun:
         """A run against the real kernel: the sandbox's TUN device, the wall clock and the
-        syscall executor."""
+        syscall executor. ``capture_instance``: the caller's tracefs instance folder, which the
+        run waits for before time 0 ("" without a capture)."""
         addresses = sandbox.addresses
         clock = RunClock()
         kernel = KernelSyscalls(
@@ -133,7 +135,7 @@ class ScriptRun:
         )
         # Kernel evidence (runtime/capture/observer.py): cookies, counters, the capture's gate.
         capture = CaptureObserver(
-            dict(config.extra).get("capture_instance", ""),
+            capture_instance,
             kernel.executor.fd_entries,
             kernel.executor.fd_version,
         )

@@ -23,7 +23,10 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     ports = _EphemeralPorts(sandbox.addresses.socket_family)
     ports.reserve(min(_inbound_syns(script), MAX_PORTS_AHEAD))
     try:
-        run = ScriptRun.in_sandbox(script, config, sandbox, options, ports.next)
+        run = ScriptRun.in_sandbox(
+            script, config, sandbox, options, ports.next,
+            capture_instance=request.capture_instance,
+        )
         trace = run.run()
     finally:
         ports.close()

@@ -65,6 +65,9 @@ class WorkerRequest:
     # of asserting it, and sniff explore_grace_us longer after the last event.
     explore: bool = False
     explore_grace_us: int = 300_000
+    # The caller's tracefs instance for this run's kernel events (runtime/capture/): the worker
+    # waits before time 0 until it records. "" when nothing is captured.
+    capture_instance: str = ""
 
     @property
     def run_config(self) -> RunConfig:

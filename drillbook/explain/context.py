@@ -115,3 +115,15 @@ def tcpi(info: TcpInfoSnapshot | None, name: str) -> int | None:
         if key == f"tcpi_{name}":
             return value
     return None
+
+
+def source_port(packet: PacketRecord) -> int | None:
+    """The TCP source port of a packet as on the wire (None without its bytes)."""
+    raw = packet.raw
+    if not raw:
+        return None
+    version = raw[0] >> 4
+    offset = (raw[0] & 0x0F) * 4 if version == 4 else 40 if version == 6 else -1
+    if offset < 0 or len(raw) < offset + 2:
+        return None
+    return int.from_bytes(raw[offset : offset + 2], "big")

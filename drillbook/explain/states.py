@@ -3,18 +3,28 @@
 Evidence: ``sock:inet_sock_set_state`` and ``tcp:tcp_cong_state_set`` (tracefs), which see
 every socket of the run, even after its fd is closed; else the socket under test's TCP_INFO
 from one step to the next (while its fd is open).
+
+A state change is told at the step that caused it: the last step that acted before it. One
+exception: a passive open's ``LISTEN->SYN_RECV``. Linux answers a SYN with a request socket
+(no tracepoint) and makes the child socket only when the handshake's ACK arrives; the child
+is a clone of the listener, so its first state change, ``LISTEN->SYN_RECV``, fires at the ACK,
+just before ``SYN_RECV->ESTABLISHED``. What caused it is the SYN: the change is told at the
+inbound SYN that opened this connection (the first one from the child's peer port since that
+port's previous connection), at the SYN's time.
 """
 
 from __future__ import annotations
 
-from drillbook.explain.context import TraceView
+from drillbook.explain.context import TraceView, source_port
 from drillbook.explain.vocabulary import CA_STATES, TCP_STATES
-from drillbook.trace.kernel import Change, Explanation, Source
+from drillbook.trace.kernel import Change, Explanation, KernelEvent, Source
+from drillbook.trace.model import Direction, Step
 
 STATE_SENTENCES = {
     ("CLOSE", "SYN_SENT"): "connect() sent a SYN",
     ("SYN_SENT", "ESTABLISHED"): "the SYN-ACK arrived: the connection is open",
-    ("LISTEN", "SYN_RECV"): "a SYN arrived at the listener: a new connection is being set up",
+    ("LISTEN", "SYN_RECV"): "a SYN arrived at the listener: the kernel answers with a SYN-ACK "
+    "and keeps a request socket until the handshake's ACK makes the child socket",
     ("NEW_SYN_RECV", "SYN_RECV"): "the handshake's ACK arrived: the child socket is made",
     ("SYN_RECV", "ESTABLISHED"): "the handshake's ACK arrived: the connection is open",
     ("ESTABLISHED", "CLOSE_WAIT"): "the peer's FIN arrived (passive close): the application "
@@ -44,6 +54,7 @@ def explain_states(view: TraceView) -> list[Explanation]:
 def _from_events(view: TraceView) -> list[Explanation]:
     found = []
     last_cong: dict[int, int] = {}
+    syns = _OpeningSyns(view)
     for event in view.trace.kernel_events:
         # The step running when it happened (the inbound packet or call that caused it).
         step = view.cause_step_at(event.time_us)
@@ -52,7 +63,12 @@ def _from_events(view: TraceView) -> list[Explanation]:
         if event.name == "inet_sock_set_state":
             old = TCP_STATES.get(event.field("oldstate"), str(event.field("oldstate")))
             new = TCP_STATES.get(event.field("newstate"), str(event.field("newstate")))
-            found.append(_state(step.line, step.index, event.time_us, old, new, Source.TRACEFS))
+            time_us = event.time_us
+            if (old, new) == ("LISTEN", "SYN_RECV"):
+                syn = syns.opening(event)
+                if syn is not None:
+                    step, time_us = syn, syn.actual_us or time_us
+            found.append(_state(step.line, step.index, time_us, old, new, Source.TRACEFS))
         elif event.name == "tcp_cong_state_set":
             new_ca = event.field("cong_state")
             old_ca = last_cong.get(event.cookie, 0)
@@ -62,6 +78,32 @@ def _from_events(view: TraceView) -> list[Explanation]:
                     _cong(step.line, step.index, event.time_us, old_ca, new_ca, Source.TRACEFS)
                 )
     return found
+
+
+class _OpeningSyns:
+    """The inbound SYN each passive open's child socket came from (see the module doc)."""
+
+    def __init__(self, view: TraceView) -> None:
+        self._syns = [
+            s for s in view.steps
+            if s.actual is not None and s.actual_us is not None
+            and s.actual.direction is Direction.INBOUND
+            and "S" in s.actual.flags and "." not in s.actual.flags
+        ]  # fmt: skip
+        self._previous_child: dict[int | None, int] = {}  # peer port -> its last child's time
+
+    def opening(self, child_birth: KernelEvent) -> Step | None:
+        port = child_birth.field("dport", -1)
+        peer = port if port > 0 else None
+        since = self._previous_child.get(peer, -1)
+        self._previous_child[peer] = child_birth.time_us
+        for syn in self._syns:
+            assert syn.actual is not None and syn.actual_us is not None
+            if since < syn.actual_us <= child_birth.time_us and (
+                peer is None or source_port(syn.actual) in (peer, None)
+            ):
+                return syn
+        return None
 
 
 def _beside_retransmission(view: TraceView, time_us: int) -> bool:

@@ -74,6 +74,10 @@ def test_close_with_unread_data_resets_with_abort_on_close() -> None:
 
 def test_passive_close_state_changes() -> None:
     trace = run("passive-close.pkt")
+    assert "state=CLOSE->LISTEN" in keys_at(trace, 7)  # listen()
+    # The child socket is made at the ACK, but the SYN put the connection in SYN_RECV.
+    assert "state=LISTEN->SYN_RECV" in keys_at(trace, 8), keys_at(trace, 10)  # < S
+    assert keys_at(trace, 10) == ["state=SYN_RECV->ESTABLISHED"]  # < . ack 1
     assert "state=ESTABLISHED->CLOSE_WAIT" in keys_at(trace, 12)  # < F.
     assert "state=CLOSE_WAIT->LAST_ACK" in keys_at(trace, 14)  # close()
     assert "state=LAST_ACK->CLOSE" in keys_at(trace, 16)  # < . ack 2

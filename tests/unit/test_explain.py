@@ -17,6 +17,7 @@ from drillbook.trace.kernel import (
     CounterDelta,
     CounterSample,
     Explanation,
+    KernelEvent,
     KernelSources,
     SocketRecord,
 )
@@ -224,3 +225,48 @@ def test_the_sequence_diagram_shows_explanations_beside_arrows_unless_turned_off
     assert [t.splitlines()[0] for t in texts] == [
         "why: cause=tlp", "why: cause=rto cong=Open->Loss cwnd=10->1 rto=300ms backoff=1"]
     assert not draw_sequence(Figure().add_subplot(), trace, explanations=False).explanations
+
+
+def inbound(index: int, line: int, time_us: int, flags: str, peer_port: int) -> Step:
+    tcp = peer_port.to_bytes(2, "big") + (8080).to_bytes(2, "big") + bytes(16)
+    raw = bytes([0x45]) + bytes(19) + tcp  # IPv4, 20-byte header, then TCP
+    record = PacketRecord(Direction.INBOUND, time_us, "tcp", flags, flags=flags, raw=raw)
+    return Step(index, line, StepKind.INBOUND, "", Outcome.OK, actual_us=time_us, actual=record)
+
+
+def set_state(time_us: int, old: int, new: int, peer_port: int, cookie: int) -> KernelEvent:
+    return KernelEvent("inet_sock_set_state", time_us, 0, cookie,
+                       (("oldstate", old), ("newstate", new), ("sport", 8080),
+                        ("dport", peer_port)))
+
+
+def test_a_passive_opens_listen_to_syn_recv_is_told_at_the_syn_not_at_the_handshakes_ack() -> None:
+    """Linux makes the child socket at the handshake's ACK, a clone of the listener, so its
+    LISTEN->SYN_RECV fires there; the SYN (from the child's peer port) caused it. A second
+    connection from another port gets its own SYN, and a repeated SYN is not a new one."""
+    listen = Step(0, 13, StepKind.SYSCALL, "", Outcome.OK, actual_us=0)
+    steps = (
+        listen,
+        inbound(1, 15, 100_000, "S", 40_000),
+        inbound(2, 16, 150_000, "S", 40_001),
+        inbound(3, 17, 160_000, "S", 40_000),  # the peer repeats its SYN
+        inbound(4, 18, 200_000, ".", 40_000),
+        inbound(5, 19, 300_000, ".", 40_001),
+    )
+    events = (
+        set_state(10, 7, 10, 0, cookie=1),
+        set_state(200_030, 10, 3, 40_000, cookie=2),
+        set_state(200_040, 3, 1, 40_000, cookie=2),
+        set_state(300_030, 10, 3, 40_001, cookie=3),
+        set_state(300_040, 3, 1, 40_001, cookie=3),
+    )
+    trace = Trace("x.pkt", "", "ipv4", steps, (), kernel_events=events,
+                  sources=KernelSources(tracefs=True))
+    changes = [(e.line, e.keys(), e.time_us) for e in explain_trace(trace) if e.kind == "state"]
+    assert changes == [
+        (13, "state=CLOSE->LISTEN", 10),
+        (15, "state=LISTEN->SYN_RECV", 100_000),
+        (16, "state=LISTEN->SYN_RECV", 150_000),
+        (18, "state=SYN_RECV->ESTABLISHED", 200_040),
+        (19, "state=SYN_RECV->ESTABLISHED", 300_040),
+    ]

@@ -79,7 +79,9 @@ def run_trace(script_path: str, flags: list[str]) -> Trace:
     from drillbook.options import build_config  # noqa: I001
     from drillbook.parser import parse_script
     from drillbook.runtime.api import run_script
+    from drillbook.runtime.capture.spare import keep_spares
 
+    keep_spares(False)  # one run: no tracefs instance prepared ahead (capture/spare.py)
     text = Path(script_path).read_text()
     config = build_config((), list(flags))  # -D symbols apply while parsing
     script = parse_script(text, path=script_path, config=config)

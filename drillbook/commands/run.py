@@ -144,10 +144,15 @@ def main(argv: list[str]) -> int:
     if not flags.scripts:
         raise UsageError("drillbook run: no script given (see drillbook run --help)")
     several = len(flags.scripts) > 1
+    from drillbook.runtime.capture.spare import keep_spares
+
     for number, path in enumerate(flags.scripts, 1):
         trace_path = own.trace_path
         if trace_path and several:
             trace_path = f"{trace_path}.{number}"
+        # A tracefs instance is prepared ahead only for a next script: the last run's exit
+        # would otherwise wait for a spare nobody uses (runtime/capture/spare.py).
+        keep_spares(number < len(flags.scripts))
         status = run_one(path, flags, own, trace_path)
         if status:
             return status

@@ -18,8 +18,10 @@ from test_nonroot import NormalUser, normal_user  # noqa: F401 (a fixture)
 
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
+from drillbook.runtime.capture.ringbuffer import page_spans
 from drillbook.runtime.capture.session import wait_for_removals
-from drillbook.runtime.capture.tracefs import leftover_instances
+from drillbook.runtime.capture.spare import discard_spare, prepare
+from drillbook.runtime.capture.tracefs import Instance, leftover_instances, tracefs_root
 from drillbook.trace.codec import trace_from_json
 from drillbook.trace.kernel import Cause, Source
 from drillbook.trace.model import Trace
@@ -161,8 +163,130 @@ def test_no_instance_left_after_a_pass_or_a_failure(tmp_path: Path) -> None:
     failing.write_text((SCRIPTS / "passive-close.pkt").read_text().replace("ack 2\n", "ack 3\n"))
     trace = run_script(parse_script(failing.read_text(), str(failing)))
     assert not trace.passed
-    wait_for_removals()
+    discard_spare()
     assert not [n for n in leftover_instances() if n.startswith(f"drillbook-{os.getpid()}-")]
+
+
+def ours(pid: int) -> list[str]:
+    return [n for n in leftover_instances() if n.startswith(f"drillbook-{pid}-")]
+
+
+def test_a_run_claims_the_spare_and_the_next_spare_replaces_it() -> None:
+    """After a run this process keeps one spare instance (tracing off); the next run claims
+    it, gets its events, and the spare after that is a new instance; discard_spare() leaves
+    nothing."""
+    run("passive-close.pkt")
+    wait_for_removals()
+    (spare,) = ours(os.getpid())
+    root = tracefs_root()
+    folder = Path(root, "instances", spare)
+    assert (folder / "tracing_on").read_text().strip() == "0"
+    assert (folder / "trace_clock").read_text().count("[mono]") == 1
+    assert (folder / "set_event").read_text().strip()
+    trace = run("passive-close.pkt")
+    assert trace.sources.tracefs and trace.kernel_events
+    wait_for_removals()
+    (after,) = ours(os.getpid())
+    assert after != spare
+    discard_spare()
+    assert not ours(os.getpid())
+
+
+def loopback_traffic() -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        for _ in range(20):
+            client.sendall(b"x" * 100)
+            peer.recv(1000)
+        client.close()
+        peer.close()
+
+
+def drained(fds: dict[int, int]) -> list[int]:
+    """The timestamps of every event the pipes hold."""
+    stamps = []
+    for fd in fds.values():
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            for start in range(0, len(data), 4096):
+                stamps += [stamp for stamp, _, _ in page_spans(data[start : start + 4096])[0]]
+    return stamps
+
+
+def test_a_spare_records_nothing_until_it_is_claimed() -> None:
+    """Events enabled, tracing off: the host's TCP traffic leaves nothing in its buffer, so a
+    claimed spare holds only events from its claim on (no stale events to drop)."""
+    spare = prepare(Instance.named(tracefs_root()))
+    try:
+        loopback_traffic()
+        assert drained(spare.fds) == []
+        claimed_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        spare.instance.record()
+        loopback_traffic()
+        stamps = drained(spare.fds)
+        assert stamps and min(stamps) >= claimed_ns
+    finally:
+        spare.remove()
+    assert not ours(os.getpid())
+
+
+SPARE_KEEPER = """
+import sys, time
+from pathlib import Path
+from drillbook.parser import parse_script
+from drillbook.runtime.api import run_script
+path = Path(sys.argv[1])
+run_script(parse_script(path.read_text(), str(path)))
+print("ran", flush=True)
+time.sleep(60)
+"""
+
+
+def has_spare(pid: int) -> bool:
+    """Whether one of ``pid``'s instances is a ready spare (events enabled, tracing off)."""
+    for name in ours(pid):
+        folder = Path(tracefs_root(), "instances", name)
+        try:  # an instance being removed is listed but unreadable
+            if (folder / "set_event").read_text().strip() and (
+                (folder / "tracing_on").read_text().strip() == "0"
+            ):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.parametrize("sig", [None, signal.SIGINT, signal.SIGKILL],
+                         ids=["exit", "SIGINT", "SIGKILL"])
+def test_no_spare_left_after_the_process_exits_or_is_killed(host: Host, sig: int | None) -> None:  # noqa: F811
+    """A library process keeps a spare after its run: a normal exit (atexit) and Ctrl-C
+    remove it; after a SIGKILL the next run's start sweeps it."""
+    code = SPARE_KEEPER if sig is not None else SPARE_KEEPER.replace("time.sleep(60)", "")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(SCRIPTS / "passive-close.pkt")], cwd=PROJECT,
+        env=host.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ran\n"
+    if sig is not None:
+        deadline = time.monotonic() + 30
+        while not has_spare(proc.pid):
+            assert time.monotonic() < deadline, "no spare was prepared"
+            time.sleep(0.02)
+        proc.send_signal(sig)
+    proc.wait(timeout=30)
+    if sig == signal.SIGKILL:
+        assert ours(proc.pid)  # nothing ran in the killed process
+        run("passive-close.pkt")  # (with a spare, the sweep runs in its upkeep after the run)
+        wait_for_removals()
+    assert not ours(proc.pid)
+    host.assert_untouched()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])

@@ -1,22 +1,28 @@
-"""The caller's side of a run's kernel-event capture: arm a tracefs instance, drain it while
-the run goes on, hand back the raw events, and remove the instance on every exit.
+"""The caller's side of a run's kernel-event capture: claim a prepared tracefs instance, drain
+it while the run goes on, hand back the raw events, and have the instance removed on every exit.
 
 It runs in the process that started the run (a shell, pytest, a Jupyter kernel), never in the
 worker: the worker keeps its CPU time for the script's timing, and the instance is removed
-even when the worker dies. A capture thread arms the instance while the worker starts (the
-worker waits for tracing to be on before its time 0, see gate.py), then reads every CPU's
+even when the worker dies. ``start()`` takes this process's spare instance (spare.py: made
+before, tracing off) or reserves the one being prepared, else names a new one; a capture
+thread then makes it if needed and turns tracing on while the worker starts (the worker waits
+for tracing to be on before its time 0, see observer.py), then reads every CPU's
 ``trace_pipe_raw`` every few milliseconds, so that the small per-CPU buffer never fills with
 the host's own TCP traffic. Nothing is decoded during the run: pages are kept as bytes and
 parsed after it (attribute.py).
 
-Theory of exits: ``stop()`` (called from a ``finally``) removes the instance whether the run
-passed, failed, timed out or was interrupted. A SIGKILL of this process leaves the instance
-behind; the next capture's start sweeps instances whose pid is dead (tracefs.py).
+A spare records nothing while its tracing is off, so a claimed one holds only events from its
+claim on; the tests check that (tests/kernel/test_explain_kernel.py).
+
+Theory of exits: ``stop()`` (called from a ``finally``) hands the instance to the spare
+keeper's upkeep thread, which removes it, whether the run passed, failed, timed out or was
+interrupted; the interpreter's exit waits for that (atexit). A SIGKILL of this process leaves
+its instances behind; the next capture's start sweeps instances whose pid is dead
+(tracefs.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -26,17 +32,16 @@ from drillbook.runtime.capture.ringbuffer import (
     MISSED_EVENTS,
     MISSED_STORED,
     PageLayout,
-    parse_header_page,
 )
+from drillbook.runtime.capture.spare import KEEPER, Coming, Prepared, prepare
 from drillbook.runtime.capture.tracefs import (
     Instance,
     TracefsUnavailable,
-    sweep_stale,
     tracefs_root,
 )
 
 DRAIN_INTERVAL_S = 0.02
-REMOVAL_THREAD = "drillbook-tracefs-removal"
+COMING_WAIT_S = 10.0  # the upkeep thread always finishes; this only bounds a stuck kernel
 READ_SIZE = 1 << 16
 
 
@@ -59,6 +64,8 @@ class KernelCapture:
     def __init__(self) -> None:
         self.instance: Instance | None = None
         self.result = CaptureResult()
+        self.from_spare = False  # claimed a spare prepared before the run
+        self._source: Prepared | Coming | None = None
         self._pages: list[tuple[int, bytes]] = []
         self._layout = PageLayout()
         self._page_size = 4096
@@ -72,15 +79,17 @@ class KernelCapture:
 
     @classmethod
     def start(cls) -> KernelCapture:
-        """Name the instance and start the capture thread, which makes and arms it (the
-        slow part) while the worker starts."""
+        """Take the spare (or reserve the one coming, or name a new instance) and start the
+        capture thread, which makes it if needed and turns tracing on while the worker
+        starts."""
         capture = cls()
         try:
             root = tracefs_root()
         except TracefsUnavailable as exc:
             capture.result.note = str(exc)
             return capture
-        capture.instance = Instance.named(root)
+        source = capture._source = KEEPER.take()
+        capture.instance = source.instance if source is not None else Instance.named(root)
         capture._thread = threading.Thread(
             target=capture._run, name="drillbook-capture", daemon=True
         )
@@ -90,33 +99,50 @@ class KernelCapture:
     def _run(self) -> None:
         instance = self.instance
         assert instance is not None
-        fds: dict[int, int] = {}
+        prepared: Prepared | None = None
         try:
-            sweep_stale(instance.root)
-            instance.create()
-            with (
-                contextlib.suppress(OSError),
-                open(os.path.join(instance.root, "events", "header_page")) as header,
-            ):
-                self._layout = parse_header_page(header.read())
-            formats, missing = instance.formats()
-            self.result.formats, self.result.missing = formats, missing
-            instance.arm(formats)
-            with contextlib.suppress(OSError, ValueError):
-                self._page_size = int(instance.read("buffer_subbuf_size_kb")) * 1024
-            fds = {cpu: instance.open_pipe(cpu) for cpu in instance.cpus()}
+            prepared = self._prepared(instance)
+            if prepared is None:
+                return  # stopped before the spare it waited for arrived
+            self.result.formats, self.result.missing = prepared.formats, prepared.missing
+            self._layout, self._page_size = prepared.layout, prepared.page_size
+            instance.record()
             self.result.armed = True
             while not self._stop.wait(DRAIN_INTERVAL_S):
-                self._drain(fds)
-            self._drain(fds)
+                self._drain(prepared.fds)
+            self._drain(prepared.fds)
             self.result.overruns = instance.overruns()
         except (OSError, TracefsUnavailable) as exc:
             self.result.note = f"tracefs: {exc}"
-            # The worker waits for tracing to be on: remove the instance so that it goes on.
+            # The worker waits for tracing to be on: remove the instance so that it goes on
+            # (its pipes first: an open reader keeps it busy).
+            if prepared is not None:
+                prepared.close()
             instance.remove()
         finally:
-            for fd in fds.values():
-                os.close(fd)
+            if prepared is not None:
+                prepared.close()
+
+    def _prepared(self, instance: Instance) -> Prepared | None:
+        """The run's instance, ready but for tracing on: the spare, the one coming, or one
+        made now (the first run of a process, or parallel runs)."""
+        source = self._source
+        if isinstance(source, Prepared):
+            self.from_spare = True
+            return source
+        if isinstance(source, Coming):
+            waited = 0.0
+            while not source.done.wait(0.005):
+                waited += 0.005
+                if self._stop.is_set() or waited > COMING_WAIT_S:
+                    arrived = KEEPER.abandon(source)
+                    if arrived is not None:
+                        arrived.close()  # stop() has the instance removed
+                    return None
+            if source.prepared is not None:
+                self.from_spare = True
+                return source.prepared
+        return prepare(instance)
 
     def _drain(self, fds: dict[int, int]) -> None:
         for cpu, fd in fds.items():
@@ -132,15 +158,15 @@ class KernelCapture:
     def stop(self) -> CaptureResult:
         """End the capture, have the instance removed, and return its raw pages.
 
-        Removing an instance waits for RCU grace periods (35-90 ms here): a thread of its own
-        does it, so the caller gets its trace at once. It is not a daemon thread, so the
-        interpreter waits for it before exiting; :func:`wait_for_removals` waits for it too.
+        Removing an instance waits for RCU grace periods (35-90 ms here): the spare keeper's
+        upkeep thread does it, then prepares the next spare, so the caller gets its trace at
+        once. The interpreter's exit waits for it (atexit); :func:`wait_for_removals` too.
         """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         if self.instance is not None:
-            threading.Thread(target=self.instance.remove, name=REMOVAL_THREAD).start()
+            KEEPER.after_run(self.instance)
         page_size = self._page_size
         layout = self.result.layout = self._layout
         for cpu, data in self._pages:
@@ -153,10 +179,9 @@ class KernelCapture:
 
 
 def wait_for_removals(timeout_s: float = 10.0) -> None:
-    """Wait until every instance this process stopped is removed."""
-    for thread in threading.enumerate():
-        if thread.name == REMOVAL_THREAD:
-            thread.join(timeout_s)
+    """Wait until every instance this process stopped is removed (a spare may remain:
+    spare.discard_spare removes it too)."""
+    KEEPER.settle(timeout_s)
 
 
 def _missed(page: bytes, layout: PageLayout) -> int:

@@ -5,13 +5,14 @@ other's capture or the host's own tracing. Its life:
 
 1. :func:`sweep_stale` removes instances left by drillbook processes that died (SIGKILL gives
    no chance to clean up; the next start does it);
-2. :meth:`Instance.create` makes it with tracing off (the worker waits for tracing to be on
-   before its time 0, see gate.py), :meth:`Instance.arm` sets ``trace_clock=mono``, a small
-   per-CPU buffer, enables the events this kernel has, then turns tracing on;
+2. :meth:`Instance.create` makes it with tracing off, :meth:`Instance.configure` sets
+   ``trace_clock=mono``, a small per-CPU buffer and enables the events this kernel has (still
+   recording nothing), and :meth:`Instance.record` turns tracing on when a run claims it (the
+   worker waits for that before its time 0, see observer.py);
 3. :meth:`Instance.remove` disables it and removes it, on every exit.
 
-The slow parts (a clock change or a resize waits for an RCU grace period: 10-70 ms here) run
-on the capture thread while the worker starts, not on the caller's path.
+The slow parts (a clock change or a resize waits for an RCU grace period: 10-70 ms here)
+happen before a run needs the instance: spare.py prepares it in the background.
 """
 
 from __future__ import annotations
@@ -128,12 +129,16 @@ class Instance:
                 missing.append(f"{system}:{event}")
         return found, missing
 
-    def arm(self, formats: list[EventFormat]) -> None:
-        """trace_clock=mono, a small buffer, the events on, then tracing on."""
+    def configure(self, formats: list[EventFormat]) -> None:
+        """trace_clock=mono, a small buffer, the events on; tracing stays off, so nothing is
+        recorded until :meth:`record`."""
         self.write("trace_clock", "mono")
         self.write("buffer_size_kb", str(BUFFER_KB))
         for event in formats:
             self.write(os.path.join("events", event.system, event.name, "enable"), "1")
+
+    def record(self) -> None:
+        """Tracing on: from now on the enabled events are recorded."""
         self.write("tracing_on", "1")
 
     def cpus(self) -> list[int]:

@@ -86,11 +86,13 @@ def _set_diff(what: str, old: Iterable[object], new: Iterable[object]) -> list[s
 
 
 def _own_tracefs_instances() -> list[str]:
-    """This process's tracefs instances, once the removals it started have finished."""
-    from drillbook.runtime.capture.session import wait_for_removals
+    """This process's tracefs instances, once the removals it started have finished and its
+    spare instance (runtime/capture/spare.py) is removed: what a run leaves, not what the
+    process keeps ready for the next one."""
+    from drillbook.runtime.capture.spare import discard_spare
     from drillbook.runtime.capture.tracefs import leftover_instances
 
-    wait_for_removals()
+    discard_spare()
     mine = f"drillbook-{os.getpid()}-"
     return [name for name in leftover_instances() if name.startswith(mine)]
 

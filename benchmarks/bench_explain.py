@@ -2,22 +2,32 @@
 
     .venv/bin/python benchmarks/bench_explain.py [--runs N]
 
-Runs the TLP/RTO example (tests/kernel/explain_scripts/tlp-then-rto.pkt) N times with
-explanations on and N times off (DRILLBOOK_EXPLAIN=0 path: ``explain=False``) and reports:
-- the wall time per run beyond the script's own duration, both ways (median), and the
-  difference: what a user waits for on top;
-- the caller's CPU time spent after the worker returned (decoding pages, attribution,
-  explanations), per run and per captured kernel event (all CPUs' events, the host's
-  included, since the kernel cannot filter by namespace);
-- the instance's set-up and removal, which run on the capture thread beside the worker.
+Runs the TLP/RTO example (tests/kernel/explain_scripts/tlp-then-rto.pkt) with explanations on
+and off (``explain=False``, as ``DRILLBOOK_EXPLAIN=0``) and reports, as the wall time of a run
+beyond the script's own duration (what a user waits for on top), median of N each way:
+
+1. the **first run of a process** (a fresh interpreter per run, as ``drillbook run x.pkt``):
+   no spare tracefs instance exists yet, so the capture makes one while the worker starts;
+2. **later runs, a pause apart** (a notebook's cells): each claims the spare instance that the
+   previous run's upkeep prepared (runtime/capture/spare.py);
+3. **later runs, back to back** (a suite): N runs on in a row, then N off in a row, so that an
+   on run also meets the previous run's upkeep (removal, next spare) in the background.
+
+Then the parts: the caller's CPU after the worker returned (decoding pages, attribution,
+explanations), per run and per captured kernel event (all CPUs' events, the host's included,
+since the kernel cannot filter by namespace); the worker's wait before time 0 for the capture;
+the worker's per-step cost; and the tracefs steps alone (preparing an instance, claiming it,
+removing it), which run beside or between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,107 +35,223 @@ from pathlib import Path
 from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture import evidence as evidence_module
+from drillbook.runtime.capture import session as session_module
 from drillbook.runtime.capture.attribute import attribute
 from drillbook.runtime.capture.counters import CounterReader
 from drillbook.runtime.capture.observer import RunObserver
 from drillbook.runtime.capture.ringbuffer import page_spans
-from drillbook.runtime.capture.session import KernelCapture, wait_for_removals
-from drillbook.runtime.syscalls.fdtable import FdEntry
+from drillbook.runtime.capture.spare import discard_spare, prepare
+from drillbook.runtime.capture.tracefs import Instance, tracefs_root
+from drillbook.runtime.syscalls.fdtable import FdEntry, FdTable
+from drillbook.trace.model import Trace
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tests/kernel/explain_scripts/tlp-then-rto.pkt"
+PAUSE_S = 0.5  # between "a pause apart" runs: the previous run's upkeep (~0.1 s) is done
+
+FIRST_RUN = """
+import json, sys, time
+from drillbook.parser import parse_script
+from drillbook.runtime.api import run_script
+from drillbook.runtime.capture.spare import keep_spares
+keep_spares(False)  # as `drillbook run x.pkt`
+script = parse_script(open(sys.argv[1]).read(), sys.argv[1])
+begin = time.perf_counter()
+trace = run_script(script, explain=sys.argv[2] == "on")
+wall = time.perf_counter() - begin
+print(json.dumps([wall - trace.duration_us / 1e6, trace.sources.arm_wait_us, trace.passed]))
+"""
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    script = parse_script(SCRIPT.read_text(), str(SCRIPT))
-    run_script(script, explain=False)  # warm the zygote
-    overhead: dict[bool, list[float]] = {True: [], False: []}
-    arm_waits = []
-    for _ in range(args.runs):
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def beyond(script_run: Trace, wall_s: float) -> float:
+    return wall_s - script_run.duration_us / 1e6
+
+
+def first_runs(runs: int) -> dict[bool, list[tuple[float, int]]]:
+    """(wall beyond the script, arm wait µs) of the one run of fresh processes."""
+    found: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+    for _ in range(runs):
         for explain in (False, True):
-            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", FIRST_RUN, str(SCRIPT), "on" if explain else "off"],
+                capture_output=True, text=True, check=True)
+            wall, arm_wait, _ = json.loads(proc.stdout.strip().splitlines()[-1])
+            found[explain].append((wall, arm_wait))
+    return found
+
+
+class Claims:
+    """Counts the captures that claimed a prepared spare (KernelCapture.from_spare)."""
+
+    def __init__(self) -> None:
+        self.captures: list[session_module.KernelCapture] = []
+        self._descriptor = session_module.KernelCapture.__dict__["start"]
+        self._start = session_module.KernelCapture.start
+
+    def __enter__(self) -> Claims:
+        start = self._start
+
+        def recording() -> session_module.KernelCapture:
+            capture = start()
+            self.captures.append(capture)
+            return capture
+
+        session_module.KernelCapture.start = recording  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        session_module.KernelCapture.start = self._descriptor  # type: ignore[method-assign]
+
+    def spare_claims(self) -> int:
+        return sum(1 for capture in self.captures if capture.from_spare)
+
+
+def later_runs(runs: int, paused: bool) -> tuple[dict[bool, list[float]], list[int], int]:
+    """Wall beyond the script per mode, the arm waits of the on runs, and how many on runs
+    claimed a spare."""
+    script = parse_script(SCRIPT.read_text(), str(SCRIPT))
+    found: dict[bool, list[float]] = {True: [], False: []}
+    arm_waits: list[int] = []
+    order = [explain for _ in range(runs) for explain in (False, True)]
+    if not paused:  # blocks: N on in a row, then N off in a row
+        order = [True] * runs + [False] * runs
+    with Claims() as claims:
+        for explain in order:
+            if paused:
+                time.sleep(PAUSE_S)
+            begin = time.perf_counter()
             trace = run_script(script, explain=explain)
-            wall = time.perf_counter() - start
-            overhead[explain].append(wall - trace.duration_us / 1e6)
+            found[explain].append(beyond(trace, time.perf_counter() - begin))
             if explain:
                 arm_waits.append(trace.sources.arm_wait_us)
-    # The caller's work after the run, measured on a capture of one more run.
+    return found, arm_waits, claims.spare_claims()
+
+
+def caller_work(script_text: str) -> tuple[float, int, int, float]:
+    """CPU of the caller after the worker returned, captured events, the run's own events,
+    and attribution per captured event (µs)."""
     captured: dict[str, object] = {}
     real_complete = evidence_module.RunEvidence.complete
 
-    def timed_complete(self: evidence_module.RunEvidence, trace: object) -> object:
+    def timed_complete(self: evidence_module.RunEvidence, trace: Trace) -> Trace:
         self.stop()
-        assert self.result is not None
         captured["result"] = self.result
         begin = time.process_time()
-        done = real_complete(self, trace)  # type: ignore[arg-type]
+        done = real_complete(self, trace)
         captured["cpu"] = time.process_time() - begin
         captured["trace"] = done
         return done
 
     evidence_module.RunEvidence.complete = timed_complete  # type: ignore[method-assign]
-    run_script(script, explain=True)
-    evidence_module.RunEvidence.complete = real_complete  # type: ignore[method-assign]
+    try:
+        run_script(parse_script(script_text, str(SCRIPT)), explain=True)
+    finally:
+        evidence_module.RunEvidence.complete = real_complete  # type: ignore[method-assign]
     result = captured["result"]
     trace = captured["trace"]
-    pages = result.pages  # type: ignore[attr-defined]
-    layout = result.layout  # type: ignore[attr-defined]
-    events = sum(len(page_spans(page, layout)[0]) for _, page in pages)
-    cookies = {s.cookie for s in trace.sockets}  # type: ignore[attr-defined]
+    assert isinstance(result, session_module.CaptureResult) and isinstance(trace, Trace)
+    events = sum(len(page_spans(page, result.layout)[0]) for _, page in result.pages)
+    cookies = {s.cookie for s in trace.sockets}
     begin = time.process_time()
     for _ in range(20):
-        attribute(pages, layout, result.formats, cookies,  # type: ignore[attr-defined]
-                  trace.started_monotonic_ns)  # type: ignore[attr-defined]
+        attribute(result.pages, result.layout, result.formats, cookies, trace.started_monotonic_ns)
     per_event_us = (time.process_time() - begin) / 20 / max(events, 1) * 1e6
-    # Set-up and removal of an instance, alone.
-    setup, removal, removal_done = [], [], []
-    for _ in range(3):
+    cpu = captured["cpu"]
+    assert isinstance(cpu, float)
+    return cpu, events, len(trace.kernel_events), per_event_us
+
+
+def tracefs_steps(times: int = 5) -> tuple[float, float, float]:
+    """Median ms to prepare an instance, to claim it (tracing on), to remove it."""
+    root = tracefs_root()
+    made, claimed, removed = [], [], []
+    for _ in range(times):
         begin = time.perf_counter()
-        capture = KernelCapture.start()
-        while capture.instance is not None and not capture.result.armed and not capture.result.note:
-            time.sleep(0.001)
-        setup.append(time.perf_counter() - begin)
+        spare = prepare(Instance.named(root))
+        made.append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        capture.stop()
-        removal.append(time.perf_counter() - begin)
+        spare.instance.record()
+        claimed.append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        wait_for_removals()
-        removal_done.append(time.perf_counter() - begin)
-    # The worker's side, always on (rootless too): a counter sample (taken only at idle moments)
-    # and the per-step look for new sockets (on every step).
+        spare.remove()
+        removed.append(time.perf_counter() - begin)
+    return (statistics.median(made) * 1e3, statistics.median(claimed) * 1e3,
+            statistics.median(removed) * 1e3)
+
+
+def worker_step_costs() -> tuple[float, float, float]:
+    """The capture observer's per-step hook: µs on a step that changed no fd (most), on one
+    that opened a socket, and µs per counter sample (taken only at idle moments)."""
+    table = FdTable()
+    observer = RunObserver("", table.entries, lambda: table.version)
+    sockets = [socket.socket() for _ in range(200)]
+    begin = time.perf_counter()
+    for index, sock in enumerate(sockets):
+        table.add(FdEntry(3 + index, sock.fileno(), "socket"))
+        observer.after_step(index, 1, 0)
+    opened_us = (time.perf_counter() - begin) / len(sockets) * 1e6
+    begin = time.perf_counter()
+    for index in range(10_000):
+        observer.after_step(index, 1, 0)
+    same_us = (time.perf_counter() - begin) / 10_000 * 1e6
+    for sock in sockets:
+        sock.close()
     reader = CounterReader()
     begin = time.perf_counter()
     for _ in range(200):
         reader.sample(0, 0)
     sample_us = (time.perf_counter() - begin) / 200 * 1e6
     reader.close()
-    sockets = [socket.socket() for _ in range(3)]
-    entries = [FdEntry(3 + i, s.fileno(), "socket") for i, s in enumerate(sockets)]
-    observer = RunObserver("", lambda: entries, lambda: 1)
-    observer.after_step(0, 1, 0)
-    begin = time.perf_counter()
-    for index in range(1000):
-        observer.after_step(index, 1, 0)
-    step_us = (time.perf_counter() - begin) / 1000 * 1e6
-    for s in sockets:
-        s.close()
-    on, off = statistics.median(overhead[True]), statistics.median(overhead[False])
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} runs each way")
-    print(f"wall beyond the script: explanations off {off*1e3:.1f} ms, on {on*1e3:.1f} ms, "
-          f"added {(on-off)*1e3:+.1f} ms (median)")
-    print(f"caller CPU after the run: {captured['cpu']*1e3:.2f} ms for {events} captured events, "
-          f"{len(trace.kernel_events)} of them this run's; "  # type: ignore[attr-defined]
-          f"attribution {per_event_us:.2f} µs per captured event")
-    print(f"worker, every step: {step_us:.2f} µs (has an fd opened or closed?); at idle "
-          f"moments only: {sample_us:.0f} µs per counter sample (/proc/net/netstat + snmp)")
-    print(f"worker's wait before time 0 for the capture to be armed: median "
-          f"{statistics.median(arm_waits)/1e3:.1f} ms, max {max(arm_waits)/1e3:.1f} ms")
-    print(f"instance set-up (on the capture thread, beside the worker's start) "
-          f"{statistics.median(setup)*1e3:.1f} ms; stop() returns after "
-          f"{statistics.median(removal)*1e3:.1f} ms, the removal thread ends "
-          f"{statistics.median(removal_done)*1e3:.1f} ms later")
+    return same_us, opened_us, sample_us
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1e3:.1f} ms"
+
+
+def added(found: dict[bool, list[float]]) -> str:
+    on, off = statistics.median(found[True]), statistics.median(found[False])
+    return f"off {off * 1e3:.1f} ms, on {on * 1e3:.1f} ms: added {(on - off) * 1e3:+.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(f"load average before: {load()}; {args.runs} runs each way; script {SCRIPT.name}")
+    print("wall time of a run beyond the script's own duration, median:")
+    first = first_runs(args.runs)
+    print(f"  1. first run of a process (no spare yet): "
+          f"{added({k: [w for w, _ in v] for k, v in first.items()})}; "
+          f"worker's wait before time 0 for the capture: median "
+          f"{statistics.median(a for _, a in first[True]) / 1e3:.1f} ms, "
+          f"max {max(a for _, a in first[True]) / 1e3:.1f} ms")
+    run_script(parse_script(SCRIPT.read_text(), str(SCRIPT)), explain=True)  # warm up
+    paused, arm_waits, claims = later_runs(args.runs, paused=True)
+    print(f"  2. later runs, {PAUSE_S} s apart: {added(paused)}; {claims} of {args.runs} on "
+          f"runs claimed a spare; worker's wait before time 0: median "
+          f"{statistics.median(arm_waits) / 1e3:.2f} ms, max {max(arm_waits) / 1e3:.2f} ms")
+    back, arm_waits, claims = later_runs(args.runs, paused=False)
+    print(f"  3. later runs, back to back: {added(back)}; {claims} of {args.runs} claimed a "
+          f"spare; worker's wait before time 0: median "
+          f"{statistics.median(arm_waits) / 1e3:.2f} ms, max {max(arm_waits) / 1e3:.2f} ms")
+    cpu, events, own, per_event_us = caller_work(SCRIPT.read_text())
+    print(f"caller CPU after the run (in the added cost above): {cpu * 1e3:.2f} ms for {events} "
+          f"captured events, {own} of them this run's; attribution {per_event_us:.2f} µs per "
+          f"captured event")
+    same_us, opened_us, sample_us = worker_step_costs()
+    print(f"worker, capture observer per step: {same_us:.2f} µs (no fd changed), "
+          f"{opened_us:.2f} µs (a socket opened); at idle moments only: {sample_us:.0f} µs "
+          f"per counter sample (/proc/net/netstat + snmp)")
+    discard_spare()
+    made, claimed, removed = tracefs_steps()
+    print(f"tracefs alone (beside or between runs, not on the run's path once a spare exists): "
+          f"prepare an instance {made:.1f} ms, claim it (tracing on) {claimed:.2f} ms, "
+          f"remove it {removed:.1f} ms")
+    print(f"load average after: {load()}")
     return 0
 
 

@@ -106,7 +106,7 @@ class KernelCapture:
                 return  # stopped before the spare it waited for arrived
             self.result.formats, self.result.missing = prepared.formats, prepared.missing
             self._layout, self._page_size = prepared.layout, prepared.page_size
-            instance.record()
+            prepared.record()
             self.result.armed = True
             while not self._stop.wait(DRAIN_INTERVAL_S):
                 self._drain(prepared.fds)

@@ -9,10 +9,12 @@ So a process keeps one *spare*: created, ``trace_clock=mono``, buffer sized, eve
 per-CPU pipes open, and **tracing off**, so it records nothing (the enabled events' probes run
 and find its buffer off: the host pays a few nanoseconds per TCP event). A run claims it by
 turning tracing on (one write, see session.py). When the run's capture stops, one background
-*upkeep* thread removes the run's instance and then prepares the next spare, in that order
-and one job at a time, so that a later run's start meets as little tracefs work as possible.
-A run that starts while the next spare is being prepared reserves it (its name is chosen when
-it is scheduled) instead of making another one.
+*upkeep* thread prepares the next spare and then removes the run's instance, one job at a
+time. A run that starts while the next spare is being prepared reserves it (its name is chosen
+when it is scheduled) instead of making another one, and the upkeep turns its tracing on
+before it starts the removal: every tracefs write takes the same global lock, which a removal
+holds for 40-50 ms, so a claim queued behind our own removal would hold up a back-to-back
+run's time 0. (Removing first, then preparing, made a back-to-back run wait for both.)
 
 Every instance is named ``drillbook-<pid>-<n>``, the spare too: the next start's sweep
 removes what a SIGKILLed process left (tracefs.py). The spare is removed at interpreter exit
@@ -56,6 +58,12 @@ class Prepared:
     layout: PageLayout = field(default_factory=PageLayout)
     page_size: int = 4096
     fds: dict[int, int] = field(default_factory=dict)  # cpu -> its trace_pipe_raw
+    recording: bool = False  # tracing is on (claimed)
+
+    def record(self) -> None:
+        if not self.recording:
+            self.instance.record()
+            self.recording = True
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -142,12 +150,12 @@ class SpareKeeper:
             return coming.prepared
 
     def after_run(self, instance: Instance) -> None:
-        """A run's capture stopped: remove its instance, then prepare the next spare."""
+        """A run's capture stopped: prepare the next spare, then remove its instance."""
         with self._lock:
-            self._jobs.append(instance.remove)
             if self.enabled and not self._closed and self._ready is None and self._coming is None:
                 coming = self._coming = Coming(Instance.named(instance.root))
                 self._jobs.append(lambda: self._make(coming))
+            self._jobs.append(instance.remove)
             self._start_upkeep()
 
     def prime(self, root: str) -> None:
@@ -211,6 +219,10 @@ class SpareKeeper:
                 wanted = not self._closed or coming.reserved
             if wanted:
                 made = prepare(coming.instance)
+                with self._lock:
+                    claimed = coming.reserved and not coming.abandoned
+                if claimed:  # a run waits: its tracing on before the next job's removal
+                    made.record()
         unwanted = None
         with self._lock:
             self._coming = None

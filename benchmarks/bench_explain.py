@@ -182,30 +182,42 @@ def tracefs_steps(times: int = 5) -> tuple[float, float, float]:
             statistics.median(removed) * 1e3)
 
 
-def worker_step_costs() -> tuple[float, float, float]:
-    """The capture observer's per-step hook: µs on a step that changed no fd (most), on one
-    that opened a socket, and µs per counter sample (taken only at idle moments)."""
+def worker_step_costs(times: int = 2000) -> tuple[float, float, float, float]:
+    """The capture observer in the worker: µs on a step that changed no fd (most steps), on a
+    step that opened a socket (noted only), for the look at the next idle moment that reads
+    its cookie, and per counter sample (idle moments ≥ 1.5 ms before the next event only)."""
     table = FdTable()
-    observer = RunObserver("", table.entries, lambda: table.version)
-    sockets = [socket.socket() for _ in range(200)]
-    begin = time.perf_counter()
-    for index, sock in enumerate(sockets):
-        table.add(FdEntry(3 + index, sock.fileno(), "socket"))
-        observer.after_step(index, 1, 0)
-    opened_us = (time.perf_counter() - begin) / len(sockets) * 1e6
-    begin = time.perf_counter()
-    for index in range(10_000):
-        observer.after_step(index, 1, 0)
-    same_us = (time.perf_counter() - begin) / 10_000 * 1e6
-    for sock in sockets:
+    observer = RunObserver("", table.entries, lambda: table.version, table.opened_version)
+    listener = socket.socket()
+    table.add(FdEntry(3, listener.fileno(), "socket"))
+    observer.after_step(0, 1, 0)
+    observer.idle(0, 0, 1000)
+    noted = looked = 0.0
+    for index in range(times):
+        sock = socket.socket()
+        table.add(FdEntry(4, sock.fileno(), "socket"))
+        begin = time.perf_counter()
+        observer.after_step(index, 2, 0)
+        noted += time.perf_counter() - begin
+        begin = time.perf_counter()
+        observer.idle(index, 0, 1000)
+        looked += time.perf_counter() - begin
+        observer.before_close(sock.fileno())
+        table.close(4, sock.fileno())
         sock.close()
+        observer.after_step(index, 3, 0)
+    begin = time.perf_counter()
+    for index in range(times * 5):
+        observer.after_step(index, 4, 0)
+    same_us = (time.perf_counter() - begin) / (times * 5) * 1e6
+    listener.close()
     reader = CounterReader()
     begin = time.perf_counter()
     for _ in range(200):
         reader.sample(0, 0)
     sample_us = (time.perf_counter() - begin) / 200 * 1e6
     reader.close()
-    return same_us, opened_us, sample_us
+    return same_us, noted / times * 1e6, looked / times * 1e6, sample_us
 
 
 def ms(values: list[float]) -> str:
@@ -242,10 +254,11 @@ def main() -> int:
     print(f"caller CPU after the run (in the added cost above): {cpu * 1e3:.2f} ms for {events} "
           f"captured events, {own} of them this run's; attribution {per_event_us:.2f} µs per "
           f"captured event")
-    same_us, opened_us, sample_us = worker_step_costs()
+    same_us, noted_us, looked_us, sample_us = worker_step_costs()
     print(f"worker, capture observer per step: {same_us:.2f} µs (no fd changed), "
-          f"{opened_us:.2f} µs (a socket opened); at idle moments only: {sample_us:.0f} µs "
-          f"per counter sample (/proc/net/netstat + snmp)")
+          f"{noted_us:.2f} µs (a socket opened: noted); at idle moments only (≥ 0.2 ms before "
+          f"the next event): {looked_us:.1f} µs to read a new socket's cookie, and (≥ 1.5 ms) "
+          f"{sample_us:.0f} µs per counter sample (/proc/net/netstat + snmp)")
     discard_spare()
     made, claimed, removed = tracefs_steps()
     print(f"tracefs alone (beside or between runs, not on the run's path once a spare exists): "

@@ -1,20 +1,27 @@
 """The worker's side of a run's kernel evidence: its sockets' cookies, the namespace's counter
 samples, and the wait for the caller's tracefs capture before time 0.
 
-The run loop calls four hooks, none on the hot path:
+The run loop calls these hooks; the one on every step does almost nothing:
 - ``before_time_zero()``: wait (bounded) until the capture is armed, take the counter baseline;
-- ``after_step(index, line, now_us)``: note the cookie of any socket that appeared (one
-  ``getsockopt(SO_COOKIE)`` per new socket, ~1 µs; nothing otherwise);
-- ``idle(last_index, now_us, until_us)``: before a wait that leaves time, sample the counters
-  (a sample then covers every step since the previous one);
+- ``after_step(index, line, now_us)``: compare the fd table's version with the last one seen
+  (~0.1 µs); when an fd was opened or closed, note the step (a list append). No system call:
+  under load one ``socket.socket(fileno=...)`` to read a cookie took 12-36 µs on the step;
+- ``idle(last_index, now_us, until_us)``: before a wait that leaves time, look at the noted
+  steps (read the new sockets' cookies, one ``getsockopt(SO_COOKIE)`` each, and note the
+  closed ones), and sample the counters (a sample then covers every step since the previous);
+- ``before_close(live_fd)``: a close() is about to close an fd: look now if steps are noted,
+  so that a socket opened and closed with no idle moment between still has its cookie;
+- ``script_done(now_us)``: look one last time (the end of the run closes every fd);
 - ``finish(last_index, now_us)``: the last sample.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -34,6 +41,7 @@ ARM_TIMEOUT_S = 3.0
 APPEAR_S = 1.0
 ARM_POLL_S = 0.0005
 IDLE_SLACK_US = 1500  # sample the counters only when the next event is at least this far away
+LOOK_SLACK_US = 200  # read new sockets' cookies only when the next event is this far away
 
 
 def wait_until_armed(instance_path: str, timeout_s: float = ARM_TIMEOUT_S) -> bool:
@@ -62,8 +70,9 @@ def wait_until_armed(instance_path: str, timeout_s: float = ARM_TIMEOUT_S) -> bo
 
 
 def socket_cookie(live_fd: int) -> int:
-    """``getsockopt(SO_COOKIE)`` of a live fd (0 if it has none)."""
-    sock = socket.socket(fileno=live_fd)
+    """``getsockopt(SO_COOKIE)`` of a live fd (0 if it has none). The family and type given
+    keep Python from asking the kernel for them (three more system calls)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, live_fd)
     try:
         return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_COOKIE, 8), "little")
     except OSError:
@@ -80,16 +89,23 @@ class RunObserver:
         instance_path: str,
         fd_entries: Callable[[], list[FdEntry]],
         fd_version: Callable[[], int] = lambda: -1,
+        fd_opened: Callable[[int], int] = lambda live_fd: 0,
     ) -> None:
+        """``fd_entries``, ``fd_version``, ``fd_opened``: the fd table's open fds, its
+        version, and the version that opened an fd (syscalls/fdtable.py)."""
         self.instance_path = instance_path
         self.fd_entries = fd_entries
         self.fd_version = fd_version
+        self.fd_opened = fd_opened
         self._seen_version: int | None = None
+        # (index, line, µs, fd version) of the steps that changed fds, not looked at yet; a
+        # deque: a blocking call's step is noted from its own thread.
+        self._changed: deque[tuple[int, int, int, int]] = deque()
         self.counters = CounterReader()
         self.armed = False
         self.started_monotonic_ns = 0
         self._sockets: list[SocketRecord] = []
-        self._known: dict[int, int] = {}  # live fd -> cookie
+        self._known: dict[int, tuple[int, int]] = {}  # live fd -> (cookie, opened version)
         self._closed: dict[int, int] = {}  # cookie -> the step after which its fd was gone
         self._lingering: set[int] = set()  # closed cookies whose connection may live on
         self._states: list[SocketStateSample] = []
@@ -111,32 +127,53 @@ class RunObserver:
 
     def after_step(self, index: int, line: int, now_us: int) -> None:
         version = self.fd_version()
-        if version == self._seen_version and version != -1:
-            return  # no fd opened or closed since the last look (most steps)
-        self._seen_version = version
-        entries = [e for e in self.fd_entries() if e.kind == "socket"]
-        if len(entries) != len(self._known) or any(e.live_fd not in self._known for e in entries):
-            # A closed fd's number may come back as the next socket: keep only open ones.
-            known = {e.live_fd: self._known[e.live_fd] for e in entries if e.live_fd in self._known}
-            for fd, cookie in self._known.items():
-                if fd not in known and cookie:
-                    self._closed.setdefault(cookie, index)
+        if version != self._seen_version or version == -1:
+            self._seen_version = version
+            self._changed.append((index, line, now_us, version))
+
+    def before_close(self, live_fd: int) -> None:
+        if self._changed:
+            self._look()
+
+    def _look(self) -> None:
+        """Read the cookies of the sockets that appeared since the last look and note the
+        ones that went (each at the first noted step, where its fd changed)."""
+        changed = []
+        with contextlib.suppress(IndexError):
+            while self._changed:
+                changed.append(self._changed.popleft())
+        if not changed:
+            return
+        opened = {
+            e.live_fd: (e, self.fd_opened(e.live_fd))
+            for e in self.fd_entries() if e.kind == "socket"
+        }  # fmt: skip
+        for fd, (cookie, version) in list(self._known.items()):
+            if fd not in opened or opened[fd][1] != version:  # closed (maybe its number reused)
+                del self._known[fd]
+                if cookie:
+                    self._closed.setdefault(cookie, changed[0][0])
                     self._lingering.add(cookie)
-            for entry in entries:
-                if entry.live_fd not in known:
-                    cookie = known[entry.live_fd] = socket_cookie(entry.live_fd)
-                    if cookie:
-                        self._sockets.append(
-                            SocketRecord(cookie, entry.live_fd, entry.script_fd, now_us, line)
-                        )
-            self._known = known
+        for fd, (entry, version) in opened.items():
+            if fd in self._known:
+                continue
+            cookie = socket_cookie(fd)
+            self._known[fd] = (cookie, version)
+            if cookie:
+                # The step that opened it: the first noted step at or after its version.
+                _, line, now_us, _ = next((c for c in changed if c[3] >= version), changed[-1])
+                self._sockets.append(SocketRecord(cookie, fd, entry.script_fd, now_us, line))
 
     def script_done(self, now_us: int) -> None:
         """The script's last event finished (what follows is drillbook's own clean-up)."""
         self.script_end_us = now_us
+        self._look()
 
     def idle(self, last_index: int, now_us: int, until_us: int) -> None:
-        if last_index > self._sampled_after and until_us - now_us >= IDLE_SLACK_US:
+        slack = until_us - now_us
+        if self._changed and slack >= LOOK_SLACK_US:
+            self._look()
+        if last_index > self._sampled_after and slack >= IDLE_SLACK_US:
             self._sample(last_index, now_us)
 
     def _sample(self, last_index: int, now_us: int) -> None:

@@ -138,7 +138,9 @@ class ScriptRun:
             capture_instance,
             kernel.executor.fd_entries,
             kernel.executor.fd_version,
+            kernel.executor.fd_opened,
         )
+        kernel.executor.on_closing(capture.before_close)
         return cls(script, config, sandbox, clock, kernel, addresses, options, ephemeral_port,
                    observers, capture)
 

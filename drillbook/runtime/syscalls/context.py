@@ -60,6 +60,9 @@ class Runtime:
     libc: Libc = field(default_factory=Libc)
     fds: FdTable = field(default_factory=FdTable)
     on_event: Callable[[SocketEvent], None] | None = None
+    # Hears a live fd just before close() closes it (the capture observer reads a socket's
+    # cookie there if it has not yet: runtime/capture/observer.py).
+    on_closing: Callable[[int], None] | None = None
     retained: list[object] = field(default_factory=list)  # zerocopy buffers (send_omit_free)
     lock: threading.Lock = field(default_factory=threading.Lock)
     main_thread: int = field(default_factory=threading.get_ident)

@@ -131,6 +131,14 @@ class SyscallExecutor:
         """Changes whenever the script's fds change (so the observer need not look again)."""
         return self._runtime.fds.version
 
+    def fd_opened(self, live_fd: int) -> int:
+        """The fd version at which ``live_fd`` was opened (FdTable.opened_version)."""
+        return self._runtime.fds.opened_version(live_fd)
+
+    def on_closing(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(live_fd)`` just before a script's close() closes an fd."""
+        self._runtime.on_closing = hook
+
     def tcp_info(self, live_fd: int) -> dict[str, int] | None:
         """Decoded TCP_INFO with packetdrill's ``tcpi_*`` names; None if it cannot be read."""
         return read_tcp_info(live_fd, self._runtime.libc.getsockopt_bytes)

@@ -35,6 +35,7 @@ class FdTable:
         self._lock = threading.Lock()
         self._entries: dict[int, FdEntry] = {}
         self.version = 0  # changes whenever an fd is added, relabelled or closed
+        self._opened: dict[int, int] = {}  # live fd -> the version that added it
 
     def get(self, script_fd: int) -> FdEntry | None:
         with self._lock:
@@ -60,6 +61,7 @@ class FdTable:
                 raise FdError(f"duplicate live fd {entry.live_fd}")
             self._entries[entry.script_fd] = entry
             self.version += 1
+            self._opened[entry.live_fd] = self.version
 
     def relabel(self, entry: FdEntry) -> None:
         """Record ``entry``, replacing any entry with the same label or live fd.
@@ -73,6 +75,7 @@ class FdTable:
                 del self._entries[key]
             self._entries[entry.script_fd] = entry
             self.version += 1
+            self._opened[entry.live_fd] = self.version
 
     def close(self, script_fd: int, live_fd: int) -> FdEntry:
         """Forget a closed fd; FdError if the pair is not in the table."""
@@ -84,6 +87,7 @@ class FdTable:
                 )
             del self._entries[script_fd]
             self.version += 1
+            self._opened.pop(live_fd, None)
             return entry
 
     def entries(self) -> list[FdEntry]:
@@ -96,8 +100,15 @@ class FdTable:
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
+            self._opened.clear()
             self.version += 1
             return entries
+
+    def opened_version(self, live_fd: int) -> int:
+        """The :attr:`version` at which ``live_fd`` was added (0: not in the table): tells a
+        new socket from an earlier one that had the same fd number."""
+        with self._lock:
+            return self._opened.get(live_fd, 0)
 
     def __len__(self) -> int:
         with self._lock:

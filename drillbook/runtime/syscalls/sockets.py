@@ -127,6 +127,8 @@ def sys_close(ctx: CallContext) -> None:
     args.count(1)
     script_fd = args.s32(0)
     live_fd = ctx.live(script_fd)
+    if ctx.runtime.on_closing is not None:
+        ctx.runtime.on_closing(live_fd)
     ctx.call(ctx.runtime.libc.close, live_fd)
     ctx.end(CHECK_EXACT)
     entry = ctx.runtime.fds.close(script_fd, live_fd)

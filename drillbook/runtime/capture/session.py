@@ -33,7 +33,13 @@ from drillbook.runtime.capture.ringbuffer import (
     MISSED_STORED,
     PageLayout,
 )
-from drillbook.runtime.capture.spare import KEEPER, Coming, Prepared, prepare
+from drillbook.runtime.capture.spare import (
+    KEEPER,
+    Coming,
+    Prepared,
+    prepare,
+    without_process_signals,
+)
 from drillbook.runtime.capture.tracefs import (
     Instance,
     TracefsUnavailable,
@@ -91,7 +97,7 @@ class KernelCapture:
         source = capture._source = KEEPER.take()
         capture.instance = source.instance if source is not None else Instance.named(root)
         capture._thread = threading.Thread(
-            target=capture._run, name="drillbook-capture", daemon=True
+            target=without_process_signals(capture._run), name="drillbook-capture", daemon=True
         )
         capture._thread.start()
         return capture

@@ -29,6 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -46,6 +47,23 @@ from drillbook.runtime.capture.tracefs import (
 
 SPARE_IDLE_S = 300.0
 UPKEEP_THREAD = "drillbook-tracefs-upkeep"
+# Signals a process directs at the whole process: the kernel may hand one to any thread that
+# does not block it, and a Ctrl-C handled in a background thread does not wake the main
+# thread's sleep or select (it then waits out the sleep before KeyboardInterrupt).
+_PROCESS_SIGNALS = {
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGALRM,
+    signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
+}  # fmt: skip
+
+
+def without_process_signals(target: Callable[..., None]) -> Callable[..., None]:
+    """``target`` for a background thread that leaves process signals to the other threads."""
+
+    def run(*args: object) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
+        target(*args)
+
+    return run
 
 
 @dataclass
@@ -199,7 +217,9 @@ class SpareKeeper:
     def _start_upkeep(self) -> None:
         if not self._working and self._jobs:
             self._working = True
-            threading.Thread(target=self._upkeep, name=UPKEEP_THREAD, daemon=True).start()
+            threading.Thread(
+                target=without_process_signals(self._upkeep), name=UPKEEP_THREAD, daemon=True
+            ).start()
 
     def _upkeep(self) -> None:
         while True:
@@ -230,7 +250,8 @@ class SpareKeeper:
                 coming.prepared = made
             elif made is not None and not self._closed and not coming.reserved:
                 self._ready = made
-                self._expiry = threading.Timer(SPARE_IDLE_S, self._expire, (made,))
+                expire = without_process_signals(self._expire)
+                self._expiry = threading.Timer(SPARE_IDLE_S, expire, (made,))
                 self._expiry.daemon = True
                 self._expiry.start()
             else:

@@ -87,7 +87,7 @@ class StudentSpawner(LocalProcessSpawner):  # type: ignore[misc]  # jupyterhub i
             return await super().start()
         # LocalProcessSpawner.start reads the command from the ``cmd`` trait: wrap it for
         # this start only.
-        configured: list[str] = list(self.trait_values()["cmd"])
+        configured = [str(part) for part in self.cmd]
         self.set_trait("cmd", [*self.pidns_launcher(), *configured])
         try:
             return await super().start()

@@ -12,7 +12,10 @@ the student's cgroups and setting RLIMIT_NPROC). Three processes result:
 - the **init**, pid 1 of the new namespace. It makes every mount private to its mount namespace
   (nothing propagates back to the host), mounts a fresh procfs on /proc — a procfs shows the
   processes of the PID namespace it was mounted from, so the host's /proc and its mount options
-  are left as they are — and drops to the student for good. It then starts the server as pid
+  are left as they are — lays a private /tmp over the host's (the worker's copy-on-write
+  overlay: what was there stays readable, what the student writes lands in a tmpfs of their
+  own, charged to their memory cgroup, gone with the server) and a fresh /dev/shm, and drops
+  to the student for good. It then starts the server as pid
   2, passes signals on to it, reaps orphans (a kernel's leftover children) and exits with the
   server's status; the kernel then kills whatever is left in the namespace. It dies with the
   keeper (parent-death signal), so a SIGKILL of the keeper ends everything.
@@ -21,7 +24,9 @@ the student's cgroups and setting RLIMIT_NPROC). Three processes result:
 Inside, a student's processes — and drillbook's rootless workers, which still make their own
 user + network namespaces below this one — see only pids of this namespace. Another student's
 processes have no pid here: /proc, ``ps``, ``lsns``, kill(2), getpriority(2) find nothing. The
-IPC namespace also keeps System V IPC objects (and POSIX message queues) per student.
+IPC namespace, the private /tmp and /dev/shm also keep System V IPC objects, POSIX shared
+memory and semaphores, and files in /tmp per student: another student cannot see their names,
+nor plant a file or link where this student's programs will look.
 """
 
 from __future__ import annotations
@@ -39,8 +44,7 @@ from dataclasses import dataclass
 from drillbook.runtime.sandbox.process import (
     MS_NODEV,
     MS_NOSUID,
-    MS_PRIVATE,
-    MS_REC,
+    isolate_mounts_and_tmp,
     mount,
     set_parent_death_signal,
     unshare,
@@ -154,8 +158,10 @@ def keeper(launch: Launch) -> int:
 
 def init(student: Student, command: Sequence[str], keeper_alive: int) -> int:
     """Pid 1 of the new namespace (see module doc); returns the server's exit code."""
-    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    isolate_mounts_and_tmp()  # every mount private first: nothing below reaches the host
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     drop_to(student)
     set_parent_death_signal(signal.SIGKILL)
     if select.select([keeper_alive], [], [], 0)[0]:

@@ -279,6 +279,7 @@ result["uids in ps"] = sorted({{int(uid) for _, uid in rows}})
 result["B's pids in ps"] = [int(pid) for pid, uid in rows if int(uid) == target["uid"]
                             or (int(pid) in target["all pids"] and int(uid) != me)]
 attempt("list home", lambda: os.listdir(target["home"]))
+result["B's /tmp file"] = os.path.basename(target["tmp file"]) in os.listdir("/tmp")
 attempt("read hub database", lambda: open(target["state"] + "/jupyterhub.sqlite", "rb").read())
 attempt("read hub password", lambda: open(target["state"] + "/shared_password").read())
 attempt("read lab", lambda: open(target["home"] + "/labs/" + target["lab"]).read())
@@ -306,9 +307,11 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
     student_b = accounts.lookup(name_b)
     assert student_b is not None
     with KernelChannel(b.kernel_url(b.open_notebook(f"labs/{LAB.name}")), b.token) as kernel_b:
+        b_tmp_file = f"/tmp/{name_b}-private"
         started = kernel_b.execute(
             "import subprocess, sys, pathlib\n"
             f"pathlib.Path('long.pkt').write_text({LONG_SCRIPT!r})\n"
+            f"pathlib.Path({b_tmp_file!r}).write_text('B was here')\n"
             "run = subprocess.Popen([sys.executable, '-m', 'drillbook', 'run', 'long.pkt'],"
             " stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n")
         assert started.status == "ok", started.outputs
@@ -316,13 +319,16 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
         host_netns = os.readlink("/proc/self/ns/net")
         all_of_b = _pids_of(student_b.uid)
         target = {"pids": sandboxed, "all pids": all_of_b, "uid": student_b.uid,
-                  "home": str(student_b.home), "lab": LAB.name,
+                  "home": str(student_b.home), "lab": LAB.name, "tmp file": b_tmp_file,
                   "state": str(classroom.hub.state)}
         with KernelChannel(a.kernel_url(a.open_notebook(f"labs/{LAB.name}")),
                            a.token) as kernel_a:
             probe = kernel_a.execute(PROBE.format(target=json.dumps(target)))
         b_netns = {os.readlink(f"/proc/{pid}/ns/net") for pid in sandboxed}
         finished = kernel_b.execute("print(run.wait(timeout=60), run.stdout.read())")
+        b_sees_its_file = kernel_b.execute(f"print(open({b_tmp_file!r}).read())")
+    assert not Path(b_tmp_file).exists(), "B's /tmp is B's own: nothing of it on the host"
+    assert "B was here" in str(b_sees_its_file.outputs), b_sees_its_file.outputs
     text = "".join(o.get("text", "") for o in probe.outputs if o["output_type"] == "stream")
     assert probe.status == "ok", probe.outputs
     result = json.loads(text.strip().splitlines()[-1])
@@ -343,6 +349,7 @@ def test_a_student_cannot_reach_another_students_sandbox(classroom: Classroom) -
         assert result.get(f"getpriority {pid}", "ProcessLookupError") == \
             "ProcessLookupError", result
     assert result["list home"] == "PermissionError"
+    assert result["B's /tmp file"] is False, "A's /tmp does not show B's files"
     assert result["read hub database"] == "PermissionError", "the hub's secrets are private"
     assert result["read hub password"] == "PermissionError"
     assert result["read lab"] == "PermissionError"

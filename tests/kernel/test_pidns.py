@@ -1,6 +1,7 @@
 """The launcher the hub starts each student's server with (drillbook.classroom.pidns), run for
-real as root with ``nobody`` as the student: the server sees only its own PID namespace, gets
-the hub's stop signal, and nothing of it outlives the keeper; the host's /proc is untouched."""
+real as root with ``nobody`` as the student: the server sees only its own PID namespace, has
+its own /tmp and /dev/shm, gets the hub's stop signal, and nothing of it outlives the keeper;
+the host's /proc is untouched."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ SERVER = """
 import json, os, signal, subprocess, sys, time
 signal.signal(signal.SIGINT, lambda *_: sys.exit(3))
 orphan = subprocess.Popen(["sleep", "300"], start_new_session=True)  # left behind on exit
+tmp_file = f"/tmp/drillbook-pidns-test-{os.getpid()}-{time.time_ns()}"
+open(tmp_file, "w").write("private")
 pids = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid(), "pids": pids,
                   "uids": sorted({os.stat(f"/proc/{p}").st_uid for p in pids}),
-                  "orphan": orphan.pid}), flush=True)
+                  "orphan": orphan.pid, "tmp": tmp_file,
+                  "shm": os.listdir("/dev/shm")}), flush=True)
 time.sleep(300)
 """
 
@@ -74,6 +78,8 @@ def test_the_server_sees_only_its_own_namespace_and_stops_on_the_hubs_signal() -
         assert seen["uid"] == 65534 and seen["uids"] == [65534], seen  # no root, no host pids
         assert set(seen["pids"]) >= {1, 2} and len(seen["pids"]) <= 4, seen
         assert len(inside) >= 3, inside  # init, server, the orphan (host pids)
+        assert not Path(seen["tmp"]).exists(), "the server's /tmp is its own"
+        assert seen["shm"] == [], "a fresh /dev/shm"
         keeper.send_signal(signal.SIGINT)  # what JupyterHub's stop sends first
         assert keeper.wait(timeout=30) == 3, keeper.communicate()[1]
     finally:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 IDLE_WAIT_S = 1.0  # packetdrill's await_idle_thread limit
 ENTER_WAIT_S = 1.0  # at most this long for the thread to reach its C call
+NAP_S = 50e-6  # how long the main thread naps while a woken blocking call returns
 POLL_S = 20e-6  # how often the main thread looks whether the call sleeps in the kernel
 
 
@@ -99,15 +100,25 @@ class BlockingCallThread:
                 return
 
     def let_return(self, max_us: int = 300) -> None:
-        """Hand the GIL to the blocking thread for a moment, if it is inside a call.
+        """Step aside for the blocking thread for a moment, if its call was just woken.
 
-        After an injection the call may just have been woken (a read's data arrived): its
-        return time is taken once it holds the GIL again, so the main thread steps aside
-        instead of making it wait for the next switch interval.
+        After an injection the call may just have been woken (a read's data arrived, a write
+        got room): its return time is taken once it holds the GIL again, and in the kernel it
+        needs a CPU. So the main thread naps (which frees both the GIL and its CPU; at
+        real-time priority the busy wait it did before kept the woken thread off this CPU),
+        and naps again while the thread is runnable. A call asleep in the kernel after the
+        first nap is not waited for.
         """
+        if self._running is None:
+            return
         deadline = time.monotonic_ns() + max_us * 1000
-        while self._running is not None and time.monotonic_ns() < deadline:
-            time.sleep(0)
+        stat_path = f"/proc/self/task/{self._tid}/stat"
+        while True:
+            time.sleep(NAP_S)  # also hands the GIL to a call that came back meanwhile
+            if self._running is None or time.monotonic_ns() >= deadline:
+                return
+            if _thread_sleeping(stat_path):
+                return
 
     def interrupt(self) -> None:
         """Deliver SIGCHLD to the thread if it is inside a call.

@@ -216,3 +216,14 @@ def test_a_teacher_drill_cell_with_its_solution_region_must_pass() -> None:
     assert cell.is_drill and not cell.is_exercise
     (handed_out,) = [c for c in cells_to_run(LAB, None, Answers.NONE) if "EDIT ME" in c.source]
     assert handed_out.is_exercise
+
+
+def test_the_pidns_launcher_reads_its_command_line_and_reports_like_a_shell() -> None:
+    from drillbook.classroom.pidns import Launch, exit_code, parse
+
+    assert parse(["--user", "ana", "--", "jupyterhub-singleuser", "--port=1"]) == \
+        Launch("ana", ("jupyterhub-singleuser", "--port=1"))
+    assert exit_code(3 << 8) == 3  # exited with 3
+    assert exit_code(2) == 130  # killed by SIGINT, as a shell reports it
+    with pytest.raises(SystemExit):
+        parse(["--", "true"])  # no --user: argparse's usage error, exit 2

@@ -94,8 +94,10 @@ class Drill(Magics):
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
+        # Before the traits are configured: a config file's Drill.parallel_figures reaches
+        # the observer below during super().__init__.
         self.figure_pool = FigurePool()
+        super().__init__(shell=shell, **kwargs)
 
     @observe("parallel_figures")
     def _parallel_figures_changed(self, change: Any) -> None:

@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
 ]
 NOTEBOOKS = ["notebooks/drillbook-demo.ipynb",
              *(f"labs/{p.name}" for p in sorted((ROOT / "labs").glob("[0-9][0-9]-*.ipynb")))]
-OWN_MODULES = {"test_notebooks_in_lab.py", "test_controls_in_lab.py", "test_make_lab.py"}
+# The modules that use the Playwright fixtures below (skipped, with the reason, without them).
+OWN_MODULES = {"test_notebooks_in_lab.py", "test_controls_in_lab.py", "test_make_lab.py",
+               "test_highlight_lab.py", "test_stepper_browser.py"}
 TABS = int(os.environ.get("DRILLBOOK_BROWSER_TABS", "3"))  # notebooks in flight at once
 RUN_ALL_TIMEOUT_S = 600.0
 
@@ -59,7 +61,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("jupyterlab")
+    started = time.monotonic()
     server = start_lab(base, copy_served_tree(base))
+    print(f"\nJupyterLab answered after {time.monotonic() - started:.1f} s")
     yield server
     server.stop()
 
@@ -124,10 +128,12 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
             path = waiting.pop(0)
             page = lab_context.new_page()  # type: ignore[attr-defined]
             page.goto(lab_server.notebook_url(path))
-            flight[path] = _InFlight(page, NotebookReport(path, dirty_after_open=False))
+            flight[path] = _InFlight(page, NotebookReport(path, dirty_after_open=False),
+                                     since=time.monotonic())
         for path, entry in list(flight.items()):
             page, report, now = entry.page, entry.report, time.monotonic()
             if entry.phase == "opening" and _opened(page, OPENED):
+                report.open_seconds = now - entry.since
                 entry.phase, entry.since = "settling", now
             elif entry.phase == "settling" and now - entry.since >= 1.0:
                 report.dirty_after_open = is_dirty(page)
@@ -138,19 +144,36 @@ def ran_notebooks(lab_server: LabServer, lab_context: object,
                 report.run_ok = run_all_ok(page)
                 time.sleep(0.5)  # the last outputs' images decode and lay out
                 report.small_text_px, report.cells = measure(page)
+                shot_started = time.monotonic()
                 report.screenshot = screenshot_whole_notebook(
                     page, screenshot_dir / (Path(path).stem + ".png"))
+                report.screenshot_seconds = time.monotonic() - shot_started
+                report.slowest_cell = page.evaluate(SLOWEST_CELL)
                 reports[path] = report
                 reports["page:" + path] = page  # later tests operate the controls in it
                 del flight[path]
         assert time.monotonic() < deadline, f"Run All did not finish: {sorted(flight)}"
         time.sleep(0.3)
-    times = ", ".join(f"{Path(p).stem[:2]} {r.run_seconds:.0f} s"  # type: ignore[attr-defined]
-                      for p, r in reports.items() if not p.startswith("page:"))
     print(f"\nRun All of {len(NOTEBOOKS)} notebooks, {TABS} at a time: "
-          f"{time.monotonic() - begun:.0f} s ({times})")
+          f"{time.monotonic() - begun:.0f} s (per notebook: opening until its kernel is idle, "
+          "Run All, screenshot; its slowest cell)")
+    for path, report in reports.items():
+        if isinstance(report, NotebookReport):
+            slowest_s, slowest_cell = report.slowest_cell
+            print(f"  {Path(path).stem[:24]:24} {report.open_seconds:5.1f} "
+                  f"{report.run_seconds:5.1f} {report.screenshot_seconds:4.1f} s; "
+                  f"{slowest_s:4.1f} s {slowest_cell}")
     print(f"screenshots of every notebook after Run All: {screenshot_dir}")
     return reports
+
+
+# The longest cell of a notebook's Run All (JupyterLab's recordTiming): [seconds, first line].
+SLOWEST_CELL = """() => window.jupyterapp.shell.currentWidget.content.widgets
+    .filter(c => c.model.type === "code").map(c => {
+        const t = c.model.getMetadata("execution") || {};
+        const took = Date.parse(t["shell.execute_reply"]) - Date.parse(t["iopub.execute_input"]);
+        return [took / 1000 || 0, c.model.sharedModel.getSource().split("\\n")[0].slice(0, 40)];
+    }).reduce((a, b) => (b[0] > a[0] ? b : a), [0, ""])"""
 
 
 def _opened(page: Any, check: str) -> bool:

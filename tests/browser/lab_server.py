@@ -79,16 +79,35 @@ def start_lab(base: Path, root: Path, *, timeout_s: float = 90.0) -> LabServer:
         "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
         # Every cell in the DOM (JupyterLab 4 renders only the cells in view by default): the
         # tests measure all outputs, and the screenshot shows the whole notebook.
-        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+        # recordTiming: each cell's start and end in its metadata (the session prints the
+        # slowest cells, for whoever wants these tests faster).
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none",
+                                                   "recordTiming": True},
         "@jupyterlab/apputils-extension:notification": {
             "checkForUpdates": False, "fetchNews": "false"},
     }))
+    # No build check: every page load would ask the server whether JupyterLab needs a
+    # rebuild, which runs node twice (node-version-check.js, yarn config) for an answer that
+    # is always "no" here (a pip-installed JupyterLab with prebuilt extensions).
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    (labconfig / "page_config.json").write_text(json.dumps(
+        {"buildCheck": False, "buildAvailable": False}))
+    # The kernels draw their figures themselves: the tests keep two or three notebooks
+    # running at once on two CPUs, where drillbook's two figure helper processes per kernel
+    # gain nothing and cost two more matplotlib start-ups per notebook (the figures are the
+    # same either way; tests/unit/test_jupyter_result.py tests the helpers).
+    kernel_config = base / "ipython" / "profile_default"
+    kernel_config.mkdir(parents=True, exist_ok=True)
+    (kernel_config / "ipython_kernel_config.py").write_text(
+        "c.Drill.parallel_figures = False\n")
     env = dict(os.environ)
     env.update({
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(base / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "IPYTHONDIR": str(base / "ipython"),
         "PYTHONUNBUFFERED": "1",
     })
     log = base / "jupyterlab.log"

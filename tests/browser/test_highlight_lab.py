@@ -27,16 +27,16 @@ SCRIPT = """%%drill --tolerance_usecs=10000
 NOTEBOOK = "notebooks/highlight-check.ipynb"
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def page(lab_server: Any, lab_context: Any) -> Iterator[Any]:
-    from notebook_page import open_notebook
-
+    """The notebook open in one tab for the module's tests (each leaves the cells as they
+    were). Nothing runs, so the tests wait for the editor, not for the kernel."""
     notebook = new_notebook(cells=[new_code_cell(SCRIPT), new_code_cell("x = 1  # python")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     nbformat.write(notebook, str(lab_server.root / NOTEBOOK))
     tab = lab_context.new_page()
-    open_notebook(tab, lab_server.notebook_url(NOTEBOOK))
+    tab.goto(lab_server.notebook_url(NOTEBOOK))
     yield tab
     tab.close()
 

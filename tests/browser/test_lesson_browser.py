@@ -3,7 +3,9 @@ player switches the figure shown, by clicking, by the slider, and from the URL f
 
 Chromium is Debian's ``chromium`` (``make test`` installs it where missing); the test drives it
 over the Chrome DevTools protocol (websocket-client) and with ``--dump-dom``. The lesson is
-lab 2 from the session's shared export (tests/notebooks/lab_exports.py).
+lab 2, exported from its teacher version by the session's shared export
+(tests/notebooks/lab_exports.py): alone when this test comes first, so that
+``pytest tests/browser`` runs one lab, not all nine, for it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 from kernel_support import missing_privilege
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-from lab_exports import exported_labs  # noqa: E402
+from lab_exports import exported_lab  # noqa: E402
 
 LESSON = "02-sack-out-of-order"
 PLAYER = "drillbook-variants-sack-orders"
@@ -43,9 +45,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lesson() -> Path:
-    exports = exported_labs()
-    assert exports.status == 0, exports.stderr
-    path = exports.out_dir / f"{LESSON}.html"
+    status, stderr, path = exported_lab(LESSON)
+    assert status == 0, stderr
     assert path.exists()
     return path
 

@@ -63,8 +63,10 @@ def test_make_lab_opens_at_labs_with_the_demo_reachable(make_lab: str,
         listing.get_by_text("02-sack-out-of-order.ipynb").wait_for()
         crumbs = page.locator(".jp-BreadCrumbs").inner_text()
         assert "labs" in crumbs
-        # one level up is the project folder, with notebooks/ and the demo in it
-        page.goto(make_lab + "lab/tree/notebooks")
+        # one level up is the project folder, with notebooks/ and the demo in it (the
+        # student's way there: the file browser's home crumb, then the folder)
+        page.locator(".jp-BreadCrumbs-home").click()
+        listing.get_by_text("notebooks", exact=True).dblclick()
         listing.get_by_text("drillbook-demo.ipynb").wait_for()
         assert "notebooks" in page.locator(".jp-BreadCrumbs").inner_text()
         with urllib.request.urlopen(make_lab + "api/contents/notebooks/drillbook-demo.ipynb"

@@ -1,7 +1,9 @@
 """Export every lab once per test session and share the result (HTML and executed notebooks).
 
 Executing the labs is what costs time (each ``%%drill`` cell is a real run against the kernel),
-so test_labs.py, test_export.py and the browser test share one ``drillbook export`` run. The
+so test_labs.py, test_export.py and the browser test share the ``drillbook export`` runs: the
+browser test needs one lesson (:func:`exported_lab`, run alone when it comes first, as it does
+in ``pytest tests/browser``), and :func:`exported_labs` exports the labs not exported yet. The
 lessons are built from the teacher versions (``course/source/<lab>/<lab>.ipynb``); the student
 versions in ``labs/`` are generated from them by nbgrader (test_course.py).
 """
@@ -41,22 +43,52 @@ class Exports:
 
 
 @functools.cache
-def exported_labs() -> Exports:
-    """Run ``drillbook export course/source/*/*.ipynb --out DIR --executed DIR2`` once per
-    session."""
+def _folder() -> Path:
+    base = Path(tempfile.mkdtemp(prefix="drillbook-lessons-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    return base
+
+
+# Each lab exported so far: (exit status, stderr) of the export run it was part of.
+_EXPORTED: dict[str, tuple[int, str]] = {}
+
+
+def _export(labs: list[Path]) -> None:
+    """``drillbook export LABS --out DIR --executed DIR2`` into the session's folder."""
     import contextlib
     import io
 
     from drillbook.commands.export import main
 
-    base = Path(tempfile.mkdtemp(prefix="drillbook-lessons-"))
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
-    out_dir, executed_dir = base / "html", base / "executed"
+    base = _folder()
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        status = main([*map(str, LABS), "--out", str(out_dir), "--executed", str(executed_dir)])
+        status = main([*map(str, labs), "--out", str(base / "html"),
+                       "--executed", str(base / "executed")])
+    for lab in labs:
+        _EXPORTED[lab.stem] = (status, stderr.getvalue())
+
+
+def exported_lab(stem: str) -> tuple[int, str, Path]:
+    """Exit status, stderr and HTML lesson of one lab (exported alone unless it is already)."""
+    if stem not in _EXPORTED:
+        _export([lab for lab in LABS if lab.stem == stem])
+    status, stderr = _EXPORTED[stem]
+    return status, stderr, _folder() / "html" / f"{stem}.html"
+
+
+@functools.cache
+def exported_labs() -> Exports:
+    """Every lab exported (those not exported yet in one ``drillbook export`` run)."""
+    missing = [lab for lab in LABS if lab.stem not in _EXPORTED]
+    if missing:
+        _export(missing)
+    runs = {_EXPORTED[lab.stem] for lab in LABS}
+    status = max(run_status for run_status, _ in runs)
+    stderr = "".join(sorted(run_stderr for _, run_stderr in runs))
+    out_dir, executed_dir = _folder() / "html", _folder() / "executed"
     html = {p.stem: p.read_text(encoding="utf-8") for p in sorted(out_dir.glob("*.html"))}
     executed = {
         p.stem: nbformat.read(str(p), as_version=4) for p in sorted(executed_dir.glob("*.ipynb"))
     }
-    return Exports(status, stderr.getvalue(), out_dir, html, executed)
+    return Exports(status, stderr, out_dir, html, executed)

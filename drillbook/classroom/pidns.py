@@ -144,7 +144,7 @@ def keeper(launch: Launch) -> int:
         code = SETUP_FAILED
         try:
             code = init(student, launch.command, alive_read)
-        except (OSError, LaunchRefused) as error:
+        except Exception as error:  # noqa: BLE001 - said on stderr (the hub's log), never raised
             print(f"drillbook.classroom.pidns: {launch.user}: {error}", file=sys.stderr)
         finally:
             os._exit(code)

@@ -173,8 +173,10 @@ class FakeKernel:
             result = context.expected_result()
         except SyscallFailure:
             result = 0
-        result = self.behaviour.results.get(event.line, result)
-        context.outcome = CallResult(result, 0, self.clock.wall_ns(returned_us))
+        errno = context.expected_errno()
+        if event.line in self.behaviour.results:
+            result, errno = self.behaviour.results[event.line], 0
+        context.outcome = CallResult(result, errno, self.clock.wall_ns(returned_us))
         return result
 
     def _block(self, event: Event, spec: SyscallSpec, start_us: int) -> int:

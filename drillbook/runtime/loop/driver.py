@@ -34,6 +34,7 @@ import contextlib
 import gc
 import socket
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from drillbook.config import RunConfig
 from drillbook.engine.actions import (
@@ -60,6 +61,7 @@ from drillbook.runtime.loop.code import code_error
 from drillbook.runtime.loop.command_io import CommandIO
 from drillbook.runtime.loop.deadline import WorkerTimeout
 from drillbook.runtime.loop.kernel import KernelSyscalls
+from drillbook.runtime.loop.loop_rehearsal import rehearse_loop
 from drillbook.runtime.loop.packet_io import PacketIO
 from drillbook.runtime.loop.ports import Clock, Device, RunAddresses, RunObserver, SyscallHost
 from drillbook.runtime.loop.recorder import TraceRecorder
@@ -69,6 +71,9 @@ from drillbook.runtime.syscalls.context import SocketAddresses
 from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
 from drillbook.script.model import PacketSpec, Script, SyscallSpec, TcpSpec
 from drillbook.trace.model import FailureKind, Trace
+
+if TYPE_CHECKING:
+    from drillbook.testing.kernel import FakeKernel
 
 __all__ = ["EventFailure", "RunOptions", "ScriptRun"]
 
@@ -157,6 +162,7 @@ class ScriptRun:
         forked worker pays for page faults and specialisation, which must not land on an
         event's clock."""
         state = self.state
+        rehearse_loop(state.script, state.config, self._walk_fake)
         for event in state.script.events:
             action = event.action
             if isinstance(action, PacketSpec) and isinstance(action.body, TcpSpec):
@@ -176,6 +182,16 @@ class ScriptRun:
             if self.capture is not None:
                 socket_cookie(probe.fileno())
         state.clock.now_us()
+
+    def _walk_fake(self, script: Script, kernel: FakeKernel) -> None:
+        """The loop's events of ``script`` over the fake ``kernel`` (loop_rehearsal.py)."""
+        fake = ScriptRun(script, self.state.config, kernel.device, kernel.clock,
+                         kernel.syscalls, kernel.addresses, self.options, kernel.ephemeral_port)
+        try:
+            fake.state.clock.start()
+            fake._run_events()
+        finally:
+            fake._shutdown()
 
     def _run(self) -> Trace:
         state = self.state

@@ -49,7 +49,7 @@ class RehearsalContext(CallContext):
             result = self.expected_result()
         except SyscallFailure:
             result = 0
-        self.outcome = CallResult(result, 0, time.time_ns())
+        self.outcome = CallResult(result, self.expected_errno(), time.time_ns())
         return result
 
 

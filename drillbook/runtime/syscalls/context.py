@@ -152,6 +152,12 @@ class CallContext:
             self.expected = to_c_int(get_s32(evaluate(self.spec.result)))
         return self.expected
 
+    def expected_errno(self) -> int:
+        """The errno the script names after its result (0 if none, or an unknown name)."""
+        if self.spec.errno is None:
+            return 0
+        return lookup(self.spec.errno) or 0
+
     def end(self, mode: str) -> int:
         """Check the result and errno against the script (packetdrill's end_syscall)."""
         actual, actual_errno = self.outcome.result, self.outcome.errno

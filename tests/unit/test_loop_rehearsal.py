@@ -1,0 +1,52 @@
+"""The loop's rehearsal before time 0 (runtime/loop/loop_rehearsal.py), and the fake kernel's
+errno that it relies on."""
+
+from __future__ import annotations
+
+from drillbook.config import RunConfig
+from drillbook.parser import parse_script
+from drillbook.runtime.loop.loop_rehearsal import loop_rehearsal_script, rehearse_loop
+from drillbook.script.model import Script, SyscallSpec
+from drillbook.testing import FakeKernel, run_fake
+from drillbook.trace.report import text_report
+
+CLIENT = """`true`
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0  connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0  > S 0:0(0) <...>
++.01 < S. 0:0(0) ack 1 win 1000 <mss 1000>
++0  > . 1:1(0) ack 1
++0  fcntl(3, F_SETFL, O_RDWR) = 0
++0...0.01 read(3, ..., 1000) = 1000
++0  `true`
+`true`
+"""
+
+
+def test_a_call_failing_with_the_scripts_errno_passes_on_the_fake_kernel() -> None:
+    # The fake kernel left errno 0, so a non-blocking connect "= -1 EINPROGRESS" failed there
+    # (and the loop's rehearsal of such a script stopped at its first call).
+    trace = run_fake(CLIENT.split("+0  > S 0:0(0)")[0])
+    assert trace.failure is None, text_report(trace)
+
+
+def test_the_rehearsal_script_leaves_out_blocking_calls_and_the_init_and_cleanup() -> None:
+    script = parse_script(CLIENT, "client.pkt", RunConfig())
+    rehearsal = loop_rehearsal_script(script)
+    assert rehearsal.init_command is None and rehearsal.cleanup_command is None
+    names = [e.action.name for e in rehearsal.events if isinstance(e.action, SyscallSpec)]
+    assert names == ["socket", "fcntl", "connect", "fcntl"]
+    assert len(rehearsal.events) == len(script.events) - 1
+
+
+def test_the_rehearsal_walks_the_script_on_a_fake_kernel_and_drops_its_failures() -> None:
+    script = parse_script(CLIENT, "client.pkt", RunConfig())
+    walked: list[Script] = []
+
+    def walk(rehearsal: Script, kernel: FakeKernel) -> None:
+        walked.append(rehearsal)
+        raise RuntimeError("a fake run that fails only stops")
+
+    rehearse_loop(script, RunConfig(), walk)
+    assert walked == [loop_rehearsal_script(script)]

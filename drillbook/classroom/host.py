@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import stat
 import subprocess
 import sys
@@ -143,6 +144,10 @@ def _try_private_processes() -> tuple[ProcessView, str]:
         return ProcessView.OFF, ""
     if os.geteuid() != 0:
         return ProcessView.UNTRIED, ""
+    try:
+        pwd.getpwnam(PROBE_USER)
+    except KeyError:
+        return ProcessView.UNTRIED, ""  # no account to try it as; the hub's first start will
     true = "/bin/true" if Path("/bin/true").exists() else "/usr/bin/true"
     try:
         done = subprocess.run(

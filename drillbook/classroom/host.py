@@ -69,10 +69,10 @@ class Severity(Enum):
 class ProcessView(Enum):
     """What a student's server sees of other processes."""
 
-    PRIVATE = "its own PID namespace"  # tried here, works
-    UNTRIED = "not checked (needs root)"
+    PRIVATE = "each in its own PID namespace"  # tried here, works
+    UNTRIED = "PID namespaces not checked (needs root)"
     UNAVAILABLE = "no PID namespace possible"  # tried here, failed: servers would not start
-    OFF = "the host's PID namespace"  # the administrator turned private processes off
+    OFF = "in the host's PID namespace"  # the administrator turned private processes off
 
 
 @dataclass(frozen=True)
@@ -286,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     required = [n for n in found if n.severity is Severity.REQUIRED]
     limits = ", ".join(sorted(facts.cgroups.paths)) or "none (RLIMIT_NPROC only)"
     print(f"host: cgroup limits available: {limits} ({facts.cgroups.version or 'no cgroups'}); "
-          f"PID 1 is {facts.pid1 or 'unknown'}; a student's server sees "
+          f"PID 1 is {facts.pid1 or 'unknown'}; students' servers: "
           f"{facts.process_view.value}")
     if required:
-        print(f"host: {len(required)} thing(s) missing: students' kernels cannot run drillbook "
-              "until they are fixed", file=sys.stderr)
+        print(f"host: {len(required)} thing(s) missing: students cannot run drillbook until "
+              "they are fixed", file=sys.stderr)
         return 1
     print("host: ready for students (TUN usable by all, unprivileged user namespaces allowed)")
     return 0

@@ -77,6 +77,10 @@ class KernelCapture:
         self._page_size = 4096
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The armed instance whose pipes are still open; the capture thread and stop() drain
+        # under this lock, and whichever comes first after the stop does the last drain.
+        self._drain_lock = threading.Lock()
+        self._draining: Prepared | None = None
 
     @property
     def instance_path(self) -> str:
@@ -113,20 +117,35 @@ class KernelCapture:
             self.result.formats, self.result.missing = prepared.formats, prepared.missing
             self._layout, self._page_size = prepared.layout, prepared.page_size
             prepared.record()
-            self.result.armed = True
+            with self._drain_lock:
+                self._draining = prepared
+                self.result.armed = True
             while not self._stop.wait(DRAIN_INTERVAL_S):
-                self._drain(prepared.fds)
-            self._drain(prepared.fds)
-            self.result.overruns = instance.overruns()
+                with self._drain_lock:
+                    if self._draining is None:
+                        break
+                    self._drain(prepared.fds)
+            self._last_drain()
         except (OSError, TracefsUnavailable) as exc:
             self.result.note = f"tracefs: {exc}"
             # The worker waits for tracing to be on: remove the instance so that it goes on
             # (its pipes first: an open reader keeps it busy).
+            with self._drain_lock:
+                self._draining = None
             if prepared is not None:
                 prepared.close()
             instance.remove()
         finally:
-            if prepared is not None:
+            if prepared is not None and self._draining is None:
+                prepared.close()
+
+    def _last_drain(self) -> None:
+        """What the pipes still hold, the overrun count, and the pipes closed (once)."""
+        with self._drain_lock:
+            prepared, self._draining = self._draining, None
+            if prepared is not None and self.instance is not None:
+                self._drain(prepared.fds)
+                self.result.overruns = self.instance.overruns()
                 prepared.close()
 
     def _prepared(self, instance: Instance) -> Prepared | None:
@@ -169,7 +188,10 @@ class KernelCapture:
         once. The interpreter's exit waits for it (atexit); :func:`wait_for_removals` too.
         """
         self._stop.set()
-        if self._thread is not None:
+        # The last drain here, not on the capture thread: waking it could cost milliseconds
+        # on a busy machine. A capture still arming is waited for.
+        self._last_drain()
+        if self._thread is not None and not self.result.armed:
             self._thread.join(timeout=5.0)
         if self.instance is not None:
             KEEPER.after_run(self.instance)

@@ -8,13 +8,20 @@ worker's time 0 (median 14 ms, up to 40 ms on a quiet machine) and slowed its st
 So a process keeps one *spare*: created, ``trace_clock=mono``, buffer sized, events enabled,
 per-CPU pipes open, and **tracing off**, so it records nothing (the enabled events' probes run
 and find its buffer off: the host pays a few nanoseconds per TCP event). A run claims it by
-turning tracing on (one write, see session.py). When the run's capture stops, one background
-*upkeep* thread prepares the next spare and then removes the run's instance, one job at a
-time. A run that starts while the next spare is being prepared reserves it (its name is chosen
-when it is scheduled) instead of making another one, and the upkeep turns its tracing on
-before it starts the removal: every tracefs write takes the same global lock, which a removal
-holds for 40-50 ms, so a claim queued behind our own removal would hold up a back-to-back
-run's time 0. (Removing first, then preparing, made a back-to-back run wait for both.)
+turning tracing on (one write, see session.py). One background *upkeep* thread does the rest,
+one job at a time, each :data:`UPKEEP_DELAY_S` after what asked for it:
+
+- when a run claims the spare, it prepares the next one: by the time the run ends (or the
+  next run of a suite starts) it is ready, and its kernel work falls in the run's script
+  rather than in its worker's start (namespace creation, which waits for RCU too);
+- when a run's capture stops, it removes the run's instance, and prepares a spare if none is
+  ready or coming (a process's first run, parallel runs).
+
+The delay keeps our own tracefs work off the start of a run that follows at once: every
+tracefs write takes one global lock, which a removal holds for 40-50 ms, so a claim queued
+behind it held up a back-to-back run's time 0. A run that starts while the next spare is still
+coming reserves it (its name is chosen when it is scheduled) instead of making another one;
+the upkeep then makes it at once and turns its tracing on before any other job.
 
 Every instance is named ``drillbook-<pid>-<n>``, the spare too: the next start's sweep
 removes what a SIGKILLed process left (tracefs.py). The spare is removed at interpreter exit
@@ -46,6 +53,7 @@ from drillbook.runtime.capture.tracefs import (
 )
 
 SPARE_IDLE_S = 300.0
+UPKEEP_DELAY_S = 0.15  # after a claim or a stop: a run's worker start takes ~0.1 s
 UPKEEP_THREAD = "drillbook-tracefs-upkeep"
 # Signals a process directs at the whole process: the kernel may hand one to any thread that
 # does not block it, and a Ctrl-C handled in a background thread does not wake the main
@@ -140,7 +148,8 @@ class SpareKeeper:
         self._lock = threading.Condition()
         self._ready: Prepared | None = None
         self._coming: Coming | None = None
-        self._jobs: deque[Callable[[], None]] = deque()
+        self._jobs: deque[tuple[float, Callable[[], None]]] = deque()  # (due, job)
+        self._hurry = threading.Event()  # someone waits: no job waits for its due time
         self._working = False
         self._closed = False
         self._expiry: threading.Timer | None = None
@@ -154,9 +163,11 @@ class SpareKeeper:
             if self._ready is not None:
                 ready, self._ready = self._ready, None
                 self._cancel_expiry()
+                self._schedule_spare(ready.instance.root)
                 return ready
             if self._coming is not None and not self._coming.reserved:
                 self._coming.reserved = True
+                self._hurry.set()
                 return self._coming
             return None
 
@@ -168,21 +179,22 @@ class SpareKeeper:
             return coming.prepared
 
     def after_run(self, instance: Instance) -> None:
-        """A run's capture stopped: prepare the next spare, then remove its instance."""
+        """A run's capture stopped: remove its instance; prepare a spare if none comes."""
         with self._lock:
-            if self.enabled and not self._closed and self._ready is None and self._coming is None:
-                coming = self._coming = Coming(Instance.named(instance.root))
-                self._jobs.append(lambda: self._make(coming))
-            self._jobs.append(instance.remove)
+            self._jobs.append((time.monotonic() + UPKEEP_DELAY_S, instance.remove))
+            self._schedule_spare(instance.root)
             self._start_upkeep()
 
     def prime(self, root: str) -> None:
         """Prepare a spare now, if none is ready or coming (a notebook does it at load)."""
         with self._lock:
-            if self.enabled and not self._closed and self._ready is None and self._coming is None:
-                coming = self._coming = Coming(Instance.named(root))
-                self._jobs.append(lambda: self._make(coming))
-                self._start_upkeep()
+            self._schedule_spare(root, delay_s=0.0)
+
+    def _schedule_spare(self, root: str, delay_s: float = UPKEEP_DELAY_S) -> None:
+        if self.enabled and not self._closed and self._ready is None and self._coming is None:
+            coming = self._coming = Coming(Instance.named(root))
+            self._jobs.append((time.monotonic() + delay_s, lambda: self._make(coming)))
+            self._start_upkeep()
 
     # -- waiting and clean-up ----------------------------------------------------------------
 
@@ -190,6 +202,7 @@ class SpareKeeper:
         """Wait until the upkeep thread has done every job given to it so far."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
+            self._hurry.set()
             while self._working and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
 
@@ -226,9 +239,11 @@ class SpareKeeper:
             with self._lock:
                 if not self._jobs:
                     self._working = False
+                    self._hurry.clear()
                     self._lock.notify_all()
                     return
-                job = self._jobs.popleft()
+                due, job = self._jobs.popleft()
+            self._hurry.wait(due - time.monotonic())
             with contextlib.suppress(Exception):
                 job()
 

@@ -13,6 +13,13 @@ beyond the script's own duration (what a user waits for on top), median of N eac
 3. **later runs, back to back** (a suite): N runs on in a row, then N off in a row, so that an
    on run also meets the previous run's upkeep (removal, next spare) in the background.
 
+The wall figures difference two noisy medians (a loaded machine moves them by tens of ms), so
+for later runs the benchmark also sums what the capture itself costs on the run's path, per on
+run: the capture's start in the caller, the worker's wait before time 0 for the capture to
+record, and the caller's work after the worker returned (last drain, attribution,
+explanations). That sum leaves out what the kernel's tracefs work in the background takes from
+the worker (the wall figures hold it).
+
 Then the parts: the caller's CPU after the worker returned (decoding pages, attribution,
 explanations), per run and per captured kernel event (all CPUs' events, the host's included,
 since the kernel cannot filter by namespace); the worker's wait before time 0 for the capture;
@@ -30,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from drillbook.parser import parse_script
@@ -84,34 +92,69 @@ def first_runs(runs: int) -> dict[bool, list[tuple[float, int]]]:
 
 
 class Claims:
-    """Counts the captures that claimed a prepared spare (KernelCapture.from_spare)."""
+    """Watches the on runs' captures: which claimed a prepared spare, and the time the caller
+    spends in the capture's start and, after the worker returned, in stop + attribution +
+    explanations (RunEvidence.complete)."""
 
     def __init__(self) -> None:
         self.captures: list[session_module.KernelCapture] = []
+        self.start_s: list[float] = []
+        self.complete_s: list[float] = []
         self._descriptor = session_module.KernelCapture.__dict__["start"]
         self._start = session_module.KernelCapture.start
+        self._complete = evidence_module.RunEvidence.complete
 
     def __enter__(self) -> Claims:
-        start = self._start
+        start, complete = self._start, self._complete
 
-        def recording() -> session_module.KernelCapture:
+        def timed_start() -> session_module.KernelCapture:
+            begin = time.perf_counter()
             capture = start()
+            self.start_s.append(time.perf_counter() - begin)
             self.captures.append(capture)
             return capture
 
-        session_module.KernelCapture.start = recording  # type: ignore[method-assign]
+        def timed_complete(evidence: evidence_module.RunEvidence, trace: Trace) -> Trace:
+            begin = time.perf_counter()
+            done = complete(evidence, trace)
+            self.complete_s.append(time.perf_counter() - begin)
+            return done
+
+        session_module.KernelCapture.start = timed_start  # type: ignore[method-assign]
+        evidence_module.RunEvidence.complete = timed_complete  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: object) -> None:
         session_module.KernelCapture.start = self._descriptor  # type: ignore[method-assign]
+        evidence_module.RunEvidence.complete = self._complete  # type: ignore[method-assign]
 
     def spare_claims(self) -> int:
         return sum(1 for capture in self.captures if capture.from_spare)
 
 
-def later_runs(runs: int, paused: bool) -> tuple[dict[bool, list[float]], list[int], int]:
-    """Wall beyond the script per mode, the arm waits of the on runs, and how many on runs
-    claimed a spare."""
+@dataclass
+class Later:
+    """Later runs of one process: wall beyond the script per mode (in run order), and what
+    the on runs spent on the capture's own path."""
+
+    found: dict[bool, list[float]]
+    pairs: list[float]  # on minus off, of adjacent runs
+    arm_waits_us: list[int]
+    start_s: list[float]
+    complete_s: list[float]
+    claims: int
+
+    def direct_ms(self) -> float:
+        """Median of start + arm wait + complete: the added cost the caller and worker spend
+        themselves (not the kernel's slowing of the worker, which the wall figure holds)."""
+        return statistics.median(
+            (start + wait / 1e6 + done) * 1e3
+            for start, wait, done in zip(
+                self.start_s, self.arm_waits_us, self.complete_s, strict=True)
+        )
+
+
+def later_runs(runs: int, paused: bool) -> Later:
     script = parse_script(SCRIPT.read_text(), str(SCRIPT))
     found: dict[bool, list[float]] = {True: [], False: []}
     arm_waits: list[int] = []
@@ -127,7 +170,9 @@ def later_runs(runs: int, paused: bool) -> tuple[dict[bool, list[float]], list[i
             found[explain].append(beyond(trace, time.perf_counter() - begin))
             if explain:
                 arm_waits.append(trace.sources.arm_wait_us)
-    return found, arm_waits, claims.spare_claims()
+    pairs = [on - off for on, off in zip(found[True], found[False], strict=True)]
+    return Later(found, pairs, arm_waits, claims.start_s, claims.complete_s,
+                 claims.spare_claims())
 
 
 def caller_work(script_text: str) -> tuple[float, int, int, float]:
@@ -221,7 +266,7 @@ def worker_step_costs(times: int = 2000) -> tuple[float, float, float, float]:
 
 
 def ms(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1e3:.1f} ms"
+    return f"{statistics.median(values) * 1e3:.2f} ms"
 
 
 def added(found: dict[bool, list[float]]) -> str:
@@ -242,14 +287,16 @@ def main() -> int:
           f"{statistics.median(a for _, a in first[True]) / 1e3:.1f} ms, "
           f"max {max(a for _, a in first[True]) / 1e3:.1f} ms")
     run_script(parse_script(SCRIPT.read_text(), str(SCRIPT)), explain=True)  # warm up
-    paused, arm_waits, claims = later_runs(args.runs, paused=True)
-    print(f"  2. later runs, {PAUSE_S} s apart: {added(paused)}; {claims} of {args.runs} on "
-          f"runs claimed a spare; worker's wait before time 0: median "
-          f"{statistics.median(arm_waits) / 1e3:.2f} ms, max {max(arm_waits) / 1e3:.2f} ms")
-    back, arm_waits, claims = later_runs(args.runs, paused=False)
-    print(f"  3. later runs, back to back: {added(back)}; {claims} of {args.runs} claimed a "
-          f"spare; worker's wait before time 0: median "
-          f"{statistics.median(arm_waits) / 1e3:.2f} ms, max {max(arm_waits) / 1e3:.2f} ms")
+    for label, paused in ((f"2. later runs, {PAUSE_S} s apart", True),
+                          ("3. later runs, back to back", False)):
+        later = later_runs(args.runs, paused=paused)
+        print(f"  {label}: {added(later.found)} (median of on-off pairs "
+              f"{statistics.median(later.pairs) * 1e3:+.1f} ms); {later.claims} of {args.runs} "
+              f"on runs claimed a spare")
+        print(f"     on the capture's own path: start {ms(later.start_s)}, worker's wait before "
+              f"time 0 {statistics.median(later.arm_waits_us) / 1e3:.2f} ms (max "
+              f"{max(later.arm_waits_us) / 1e3:.2f}), after the worker {ms(later.complete_s)}: "
+              f"{later.direct_ms():.2f} ms in all (median)")
     cpu, events, own, per_event_us = caller_work(SCRIPT.read_text())
     print(f"caller CPU after the run (in the added cost above): {cpu * 1e3:.2f} ms for {events} "
           f"captured events, {own} of them this run's; attribution {per_event_us:.2f} µs per "

@@ -23,6 +23,7 @@ its instances behind; the next capture's start sweeps instances whose pid is dea
 
 from __future__ import annotations
 
+import _thread
 import os
 import threading
 from dataclasses import dataclass, field
@@ -76,7 +77,8 @@ class KernelCapture:
         self._layout = PageLayout()
         self._page_size = 4096
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False
+        self._ended = threading.Event()  # the capture thread returned
         # The armed instance whose pipes are still open; the capture thread and stop() drain
         # under this lock, and whichever comes first after the stop does the last drain.
         self._drain_lock = threading.Lock()
@@ -100,11 +102,17 @@ class KernelCapture:
             return capture
         source = capture._source = KEEPER.take()
         capture.instance = source.instance if source is not None else Instance.named(root)
-        capture._thread = threading.Thread(
-            target=without_process_signals(capture._run), name="drillbook-capture", daemon=True
-        )
-        capture._thread.start()
+        # A bare thread: threading.Thread.start() waits until the new thread runs, which costs
+        # the caller milliseconds on a busy machine; nothing here needs that handshake.
+        capture._running = True
+        _thread.start_new_thread(without_process_signals(capture._run_and_end), ())
         return capture
+
+    def _run_and_end(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._ended.set()
 
     def _run(self) -> None:
         instance = self.instance
@@ -191,8 +199,8 @@ class KernelCapture:
         # The last drain here, not on the capture thread: waking it could cost milliseconds
         # on a busy machine. A capture still arming is waited for.
         self._last_drain()
-        if self._thread is not None and not self.result.armed:
-            self._thread.join(timeout=5.0)
+        if self._running and not self.result.armed:
+            self._ended.wait(timeout=5.0)
         if self.instance is not None:
             KEEPER.after_run(self.instance)
         page_size = self._page_size

@@ -150,7 +150,8 @@ class SpareKeeper:
         self._coming: Coming | None = None
         self._jobs: deque[tuple[float, Callable[[], None]]] = deque()  # (due, job)
         self._hurry = threading.Event()  # someone waits: no job waits for its due time
-        self._working = False
+        self._busy = False  # the upkeep thread is doing a job
+        self._thread_started = False
         self._closed = False
         self._expiry: threading.Timer | None = None
 
@@ -203,7 +204,7 @@ class SpareKeeper:
         deadline = time.monotonic() + timeout_s
         with self._lock:
             self._hurry.set()
-            while self._working and (left := deadline - time.monotonic()) > 0:
+            while (self._jobs or self._busy) and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
 
     def discard(self, timeout_s: float = 10.0) -> None:
@@ -228,8 +229,12 @@ class SpareKeeper:
     # -- the upkeep thread -----------------------------------------------------------------
 
     def _start_upkeep(self) -> None:
-        if not self._working and self._jobs:
-            self._working = True
+        """Wake the upkeep thread (called holding the lock); start it the first time: it
+        then waits for jobs for the life of the process (a thread's start costs the caller
+        milliseconds on a busy machine)."""
+        self._lock.notify_all()
+        if not self._thread_started:
+            self._thread_started = True
             threading.Thread(
                 target=without_process_signals(self._upkeep), name=UPKEEP_THREAD, daemon=True
             ).start()
@@ -237,11 +242,12 @@ class SpareKeeper:
     def _upkeep(self) -> None:
         while True:
             with self._lock:
-                if not self._jobs:
-                    self._working = False
+                while not self._jobs:
+                    self._busy = False
                     self._hurry.clear()
                     self._lock.notify_all()
-                    return
+                    self._lock.wait()
+                self._busy = True
                 due, job = self._jobs.popleft()
             self._hurry.wait(due - time.monotonic())
             with contextlib.suppress(Exception):

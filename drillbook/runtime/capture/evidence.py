@@ -73,10 +73,14 @@ class RunEvidence:
         )
 
 
+def _import_explainers() -> None:
+    import drillbook.explain  # noqa: F401 (imported on the capture thread, during the run)
+
+
 @contextmanager
 def run_evidence(explain: bool | None = None) -> Iterator[RunEvidence]:
     """Start the capture (root only; otherwise it records why not); remove it on every exit."""
-    evidence = RunEvidence(KernelCapture.start() if wanted(explain) else None)
+    evidence = RunEvidence(KernelCapture.start(_import_explainers) if wanted(explain) else None)
     try:
         yield evidence
     finally:

@@ -24,8 +24,10 @@ its instances behind; the next capture's start sweeps instances whose pid is dea
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drillbook.runtime.capture.formats import EventFormat
@@ -79,6 +81,7 @@ class KernelCapture:
         self._stop = threading.Event()
         self._running = False
         self._ended = threading.Event()  # the capture thread returned
+        self._warm_up: Callable[[], object] = lambda: None
         # The armed instance whose pipes are still open; the capture thread and stop() drain
         # under this lock, and whichever comes first after the stop does the last drain.
         self._drain_lock = threading.Lock()
@@ -90,11 +93,13 @@ class KernelCapture:
         return self.instance.path if self.instance is not None else ""
 
     @classmethod
-    def start(cls) -> KernelCapture:
+    def start(cls, warm_up: Callable[[], object] = lambda: None) -> KernelCapture:
         """Take the spare (or reserve the one coming, or name a new instance) and start the
         capture thread, which makes it if needed and turns tracing on while the worker
-        starts."""
+        starts. ``warm_up`` runs on that thread once tracing is on (the caller's first run
+        imports what it needs after the worker returns there, not on its own path)."""
         capture = cls()
+        capture._warm_up = warm_up
         try:
             root = tracefs_root()
         except TracefsUnavailable as exc:
@@ -128,6 +133,8 @@ class KernelCapture:
             with self._drain_lock:
                 self._draining = prepared
                 self.result.armed = True
+            with contextlib.suppress(Exception):
+                self._warm_up()
             while not self._stop.wait(DRAIN_INTERVAL_S):
                 with self._drain_lock:
                     if self._draining is None:

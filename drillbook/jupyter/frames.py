@@ -15,11 +15,16 @@ SCROLL_FRAME = "drillbook-scroll"
 SCROLL_STYLE = "overflow-x:auto;max-width:100%;contain:inline-size"
 
 
-def scrolling_pre(text: str, style: str = "") -> str:
+def scrolling_pre(text: str, style: str = "", *, wrap_at_spaces: bool = False) -> str:
     """Script text in a sideways-scrolling frame. Lines never wrap: JupyterLab's outputs break
-    lines anywhere, even inside ``1001:2001``; a long line scrolls instead."""
+    lines anywhere, even inside ``1001:2001``; a long line scrolls instead.
+
+    ``wrap_at_spaces``: a line longer than the frame wraps, but only at a space (never inside
+    ``1001:2001``), for text read as sentences, such as a failure's explanation: beside
+    JupyterLab's file browser it would otherwise end out of sight."""
+    white_space = "pre-wrap" if wrap_at_spaces else "pre"
     return (
-        f'<pre class="{SCROLL_FRAME}" style="{SCROLL_STYLE};white-space:pre;'
+        f'<pre class="{SCROLL_FRAME}" style="{SCROLL_STYLE};white-space:{white_space};'
         f'word-break:normal;overflow-wrap:normal;font-family:monospace;{style}">'
         f"{html.escape(text)}</pre>"
     )

@@ -61,7 +61,7 @@ class Verdict:
         """An HTML block that needs no CSS or JavaScript from the page (survives export)."""
         body = ""
         if self.body:
-            body = scrolling_pre("\n".join(self.body), "margin:4px 0 0 0")
+            body = scrolling_pre("\n".join(self.body), "margin:4px 0 0 0", wrap_at_spaces=True)
         return (
             f'<div class="drillbook-verdict drillbook-{self.status.value}" style="background:'
             f"{_COLOURS[self.status]};border-left:4px solid {_BORDERS[self.status]};"

@@ -20,11 +20,13 @@ from drillbook.render.window import congestion_snapshots, draw_window
 from drillbook.trace.model import Direction, Trace
 
 KINDS = ("sequence", "sack", "time-sequence", "window")
-WIDTH_IN = 13.0  # the sequence diagram's columns are laid out for this width
+WIDTH_IN = 12.25  # the sequence diagram's columns are laid out for this width
 # A figure without the sequence diagram is drawn to fit a notebook's column: JupyterLab at a
-# 1400 px window shows outputs about 950 px wide, and an SVG inch is 96 CSS px, so 9.6 in is
-# shown at its own size, text as large as it was drawn. (The sequence diagram keeps 13 in: the
-# notebook shows it at its own size in a frame that scrolls sideways, rather than shrunk.)
+# 1400 px window shows outputs about 950 px wide beside its file browser, and an SVG inch is
+# 96 CSS px, so 9.6 in is shown at its own size, text as large as it was drawn. (The sequence
+# diagram needs 12.25 in, 1176 px: it fits the column with the file browser closed, about
+# 1200 px; beside the file browser it is shown at its own size in a frame that scrolls
+# sideways, its packets in view, rather than shrunk until its labels cannot be read.)
 PLOT_WIDTH_IN = 9.6
 ROW_IN = 0.3  # height of one sequence-diagram row
 MAX_ROWS = 90  # a longer run shows its start and the events leading to its failure

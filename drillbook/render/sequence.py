@@ -36,14 +36,20 @@ from drillbook.trace.model import Direction, FailureKind, Outcome, PacketRecord,
 
 @dataclass(frozen=True)
 class Layout:
-    """Columns in data units (about an inch each at the default figure width)."""
+    """Columns in data units (about an inch each at the default figure width).
 
-    time_x: float = 1.55  # right edge of the time column
-    peer_x: float = 1.8
-    kernel_x: float = 7.2
-    box_x: float = 7.4  # left edge of syscall boxes and notes
-    state_x: float = 11.9  # the TCP state column
-    right: float = 13.0
+    The whole is 12.25 in, 1176 px shown at its size: it fits JupyterLab's notebook column in
+    a 1400 px window with the file browser closed (about 1200 px). With the file browser open
+    (about 950 px) the time column, both lifelines and every packet with its label are still
+    in view, and the side column (syscalls, the kernel's explanations, TCP states) scrolls into
+    view in the figure's frame."""
+
+    time_x: float = 1.15  # right edge of the time column
+    peer_x: float = 1.4
+    kernel_x: float = 6.8
+    box_x: float = 7.0  # left edge of syscall boxes and notes
+    state_x: float = 11.3  # the TCP state column
+    right: float = 12.25
     row: float = 1.0
     gap: float = 0.9  # extra height of a "+100 ms" band
     header: float = 2.3

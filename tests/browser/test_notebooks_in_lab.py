@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import NOTEBOOKS
-from notebook_page import NotebookReport
+from notebook_page import NotebookReport, measure
+
+from drillbook.render.sequence import Layout
 
 FIGURE_SHOWN_MIN = 0.85
 
@@ -82,3 +84,67 @@ def test_drill_cells_are_highlighted_as_packetdrill(ran_notebooks: dict[str, obj
     assert shown
     plain = [(c.index, c.source) for c in shown if c.highlighted < 3]
     assert not plain, "%%drill cells without packetdrill highlighting"
+
+
+# What overflows sideways in the notebook's %%drill outputs, as laid out now: each frame of a
+# failure banner, and each frame holding a figure (its width, its image's, and how far into
+# the image the kernel's lifeline is drawn).
+SIDEWAYS = """(kernelAt) => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const banners = [], figures = [];
+    for (const cell of panel.content.widgets) {
+        if (!cell.model.sharedModel.getSource().startsWith("%%drill")) continue;
+        const area = cell.node.querySelector(".jp-Cell-outputArea");
+        if (!area) continue;
+        for (const pre of area.querySelectorAll(".drillbook-verdict pre")) {
+            if (pre.offsetParent === null) continue;
+            banners.push({scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth,
+                          text: pre.innerText.slice(0, 60)});
+        }
+        for (const frame of area.querySelectorAll(".drillbook-scroll")) {
+            const img = frame.querySelector("img");
+            if (frame.offsetParent === null || img === null) continue;
+            figures.push({scrollWidth: frame.scrollWidth, clientWidth: frame.clientWidth,
+                          alt: img.alt, drawn: img.naturalWidth,
+                          lifeline: img.alt === "drillbook: sequence"
+                              ? Math.round(img.naturalWidth * kernelAt) : 0});
+        }
+    }
+    const browser = document.querySelector("#filebrowser");
+    return {fileBrowserShown: browser !== null && browser.offsetParent !== null,
+            banners, figures};
+}"""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS)
+def test_with_the_file_browser_open_and_closed(ran_notebooks: dict[str, object],
+                                              path: str) -> None:
+    """JupyterLab opens with its file browser on the left (the notebook column is then about
+    950 px at 1400x1000), and a student may close it (about 1200 px). Closed: every figure,
+    the sequence diagram too, is shown whole, no sideways scroll. Open: the sequence diagram
+    keeps its size (smaller, its labels would fall below the notebook's small text) and
+    scrolls sideways in its own frame, with the kernel's lifeline and so every packet in
+    view; a failure banner's text wraps instead of running out of sight; nothing outside a
+    scroll frame is clipped."""
+    page = ran_notebooks["page:" + path]
+    kernel_at = Layout().kernel_x / Layout().right
+    shell = "window.jupyterapp.shell"
+    try:
+        page.evaluate(f"() => {shell}.collapseLeft()")
+        page.wait_for_timeout(300)
+        closed = page.evaluate(SIDEWAYS, kernel_at)
+        assert not closed["fileBrowserShown"]
+        scrolling = [f for f in closed["figures"] if f["scrollWidth"] > f["clientWidth"] + 1]
+        assert not scrolling, "figures scroll sideways with the file browser closed"
+    finally:
+        page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+        page.wait_for_timeout(300)
+    opened = page.evaluate(SIDEWAYS, kernel_at)
+    assert opened["fileBrowserShown"]
+    hidden = [b for b in opened["banners"] if b["scrollWidth"] > b["clientWidth"] + 1]
+    assert not hidden, "banner text out of sight beside the file browser"
+    lanes_cut = [f for f in opened["figures"] if f["lifeline"] > f["clientWidth"]]
+    assert not lanes_cut, "sequence diagram's packets out of sight beside the file browser"
+    _, cells = measure(page)
+    clipped = [(c.index, c.source, c.clipped[:3]) for c in cells if c.drill and c.clipped]
+    assert not clipped

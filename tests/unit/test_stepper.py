@@ -10,6 +10,7 @@ from trace_fixtures import retransmit_trace, sack_trace, timeout_trace
 
 from drillbook.lessons.offline import network_resources
 from drillbook.render.events import sequence_rows
+from drillbook.render.figure import WIDTH_IN
 from drillbook.render.row_boxes import sequence_image
 from drillbook.stepper import stepper_for
 from drillbook.stepper.model import step_views
@@ -84,7 +85,7 @@ def test_row_boxes_lie_on_the_figure_in_row_order() -> None:
         assert box.left >= 0 and box.left + box.width <= 1.0001
         assert box.top > 0 and box.top + box.height < 1
         assert 0 < box.height < 0.1
-    assert image.mime == "image/svg+xml" and image.width_px == 13 * 96
+    assert image.mime == "image/svg+xml" and image.width_px == WIDTH_IN * 96
 
 
 def test_the_page_has_a_panel_per_row_and_fetches_nothing() -> None:

@@ -68,19 +68,21 @@ def decode_pages(
     Most captured events are the host's own traffic. A page is walked only if it holds the
     bytes of one of our cookies, or of a kernel socket address one of our cookies had (found
     in the first pass): a ``bytes`` search, not a Python loop over its events. In a walked
-    page, an event with another socket's cookie is skipped after reading 10 bytes of it."""
+    page, an event with another socket's cookie, or with no cookie and another kernel socket
+    address, is skipped after reading its id and 8 bytes of it."""
     decoders = _Decoders(formats)
-    cookie_at = {f.event_id: _cookie_offset(f) for f in formats}
+    offsets = {f.event_id: (_offset(f, "sock_cookie"), _offset(f, "skaddr")) for f in formats}
     needles = [cookie.to_bytes(8, "little") for cookie in cookies]
     pages = [(cpu, _content(page, layout)) for cpu, page in pages]
-    first = _walk(_holding(pages, needles), layout, decoders, cookie_at, cookies)
+    first = _walk(_holding(pages, needles), layout, decoders, offsets, cookies, None)
     skaddrs = {
-        skaddr.to_bytes(8, "little")
+        skaddr
         for event in first
         if event.get("sock_cookie") in cookies and (skaddr := event.get("skaddr"))
     }
-    decoded = _walk(_holding(pages, needles + sorted(skaddrs)), layout, decoders, cookie_at,
-                    cookies)
+    more = [skaddr.to_bytes(8, "little") for skaddr in sorted(skaddrs)]
+    decoded = _walk(_holding(pages, needles + more), layout, decoders, offsets, cookies,
+                    skaddrs)
     decoded.sort(key=lambda d: d.timestamp_ns)
     return decoded
 
@@ -127,9 +129,12 @@ def _walk(
     pages: list[tuple[int, int, bytes]],
     layout: PageLayout,
     decoders: _Decoders,
-    cookie_at: dict[int, int | None],
+    offsets: dict[int, tuple[int | None, int | None]],
     cookies: set[int],
+    skaddrs: set[int] | None,
 ) -> list[_Decoded]:
+    """Decode the events of ``pages`` that may be ours: with one of our ``cookies``; without
+    a cookie, with one of ``skaddrs`` (None: none wanted yet); with neither field, all."""
     decoded: list[_Decoded] = []
     for cpu, number, page in pages:
         spans, _ = page_spans(page, layout)
@@ -138,11 +143,17 @@ def _walk(
             decoder = decoders.get(event_id)
             if decoder is None:
                 continue
-            offset = cookie_at[event_id]
-            if offset is not None:
-                cookie = int.from_bytes(page[start + offset : start + offset + 8], "little")
+            cookie_at, skaddr_at = offsets[event_id]
+            if cookie_at is not None:
+                cookie = int.from_bytes(page[start + cookie_at : start + cookie_at + 8], "little")
                 if cookie not in cookies:
                     continue
+            elif skaddr_at is not None:
+                skaddr = int.from_bytes(page[start + skaddr_at : start + skaddr_at + 8], "little")
+                if skaddrs is None or skaddr not in skaddrs:
+                    continue
+            elif skaddrs is None:
+                continue
             fields, symbols = decoder.decode(page[start : start + size])
             decoded.append(
                 _Decoded(decoder.format.name, stamp, cpu, (number, place), fields, symbols)
@@ -150,9 +161,10 @@ def _walk(
     return decoded
 
 
-def _cookie_offset(event_format: EventFormat) -> int | None:
+def _offset(event_format: EventFormat, name: str) -> int | None:
+    """Where a u64 field sits in the event's payload (None: the event has no such field)."""
     for field in event_format.fields:
-        if field.name == "sock_cookie" and field.size == 8:
+        if field.name == name and field.size == 8:
             return field.offset
     return None
 

@@ -6,6 +6,10 @@ browser test needs one lesson (:func:`exported_lab`, run alone when it comes fir
 in ``pytest tests/browser``), and :func:`exported_labs` exports the labs not exported yet. The
 lessons are built from the teacher versions (``course/source/<lab>/<lab>.ipynb``); the student
 versions in ``labs/`` are generated from them by nbgrader (test_course.py).
+
+A lab mostly waits on the kernel's timers, so the labs are exported three at a time, one
+``drillbook export LAB --out DIR --executed DIR2`` command each (the command a teacher runs,
+into the same two folders): about half the wall time of exporting them one after another.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import atexit
 import functools
 import shutil
+import subprocess
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,20 +60,24 @@ def _folder() -> Path:
 _EXPORTED: dict[str, tuple[int, str]] = {}
 
 
+EXPORTS_AT_ONCE = 3
+
+
 def _export(labs: list[Path]) -> None:
-    """``drillbook export LABS --out DIR --executed DIR2`` into the session's folder."""
-    import contextlib
-    import io
-
-    from drillbook.commands.export import main
-
+    """``drillbook export LAB --out DIR --executed DIR2`` for each lab, into the session's
+    folder, ``EXPORTS_AT_ONCE`` at a time."""
     base = _folder()
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        status = main([*map(str, labs), "--out", str(base / "html"),
-                       "--executed", str(base / "executed")])
-    for lab in labs:
-        _EXPORTED[lab.stem] = (status, stderr.getvalue())
+
+    def export(lab: Path) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "drillbook", "export", str(lab), "--out", str(base / "html"),
+             "--executed", str(base / "executed")],
+            capture_output=True, text=True, cwd=ROOT, check=False)
+        return done.returncode, done.stderr
+
+    with ThreadPoolExecutor(max_workers=EXPORTS_AT_ONCE) as pool:
+        for lab, result in zip(labs, pool.map(export, labs), strict=True):
+            _EXPORTED[lab.stem] = result
 
 
 def exported_lab(stem: str) -> tuple[int, str, Path]:
@@ -79,7 +90,7 @@ def exported_lab(stem: str) -> tuple[int, str, Path]:
 
 @functools.cache
 def exported_labs() -> Exports:
-    """Every lab exported (those not exported yet in one ``drillbook export`` run)."""
+    """Every lab exported (those not exported yet, three at a time)."""
     missing = [lab for lab in LABS if lab.stem not in _EXPORTED]
     if missing:
         _export(missing)

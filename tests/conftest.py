@@ -1,5 +1,6 @@
 """Shared fixtures: where the conformance corpus is (beside the project, never inside it);
-this checkout staged for other accounts."""
+this checkout staged for other accounts. Slow installs a selected test needs start in the
+background once collection is done (background_setup.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import background_setup
 import pytest
 from other_user import Stage, missing_tools, staged
 
@@ -37,3 +39,14 @@ def stage() -> Iterator[Stage]:
         pytest.skip(problem)
     with staged() as folder:
         yield folder
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    background_setup.start_for(
+        getattr(item, "fixturenames", ()) for item in session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    background_setup.close_all()

@@ -1,12 +1,13 @@
 """Slow set-up commands that need no kernel timing, started in the background as soon as the
 session knows a test will need them.
 
-``make install`` from a private clone is a minute or more of pip into a fresh venv, and used to
-sit on the critical path of the suite. Such a command is declared once (``background_setup``)
-with the fixture that consumes it; after collection, conftest.py starts every command a selected
-test needs, and the tests before it run meanwhile. The fixture then waits for the command's
-result (``taken``): the same command, the same exit status and output as if the fixture had run
-it then, and the same clean-up when the fixture ends.
+The hub's student install and ``make install`` from a private clone are each a minute or more
+of pip into a fresh venv, and used to sit on the critical path of the suite. Such a command is
+declared once (``background_setup``) with the fixture that consumes it; after collection,
+conftest.py starts every command a selected test needs (side by side), and the tests before it
+run meanwhile. The fixture then waits for the command's result (``taken``): the same command,
+the same exit status and output as if the fixture had run it then, and the same clean-up when
+the fixture ends.
 
 The command runs *detached*: double-forked into a session of its own, so neither it nor its
 children are descendants of pytest. Many kernel tests check that a run leaves no new descendant

@@ -37,6 +37,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = PROJECT / "hub" / "jupyterhub_config.py"
 PROXY = PROJECT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 SYSTEM_PYTHON = "/usr/bin/python3"
+STUDENT_INSTALL_PREFIX = "drillbook-hub-install-"  # the temporary folder of student_install()
 
 
 class LaunchError(Exception):
@@ -53,27 +54,35 @@ def student_install() -> Iterator[Path]:
                               "(make hub-install HUB_PREFIX=... builds one)")
         yield Path(given)
         return
+    folder = Path(tempfile.mkdtemp(prefix=STUDENT_INSTALL_PREFIX))
+    try:
+        yield build_student_install(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def build_student_install(folder: Path) -> Path:
+    """Build the students' install in ``folder`` (made world-readable; the caller removes it):
+    a venv from ``/usr/bin/python3`` with this checkout and the hub's packages, nbgrader's
+    teacher panels hidden. Returns its prefix. (The tests start this ahead of time in a
+    process of its own, so it is a function of the folder alone.)"""
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         raise LaunchError(f"{SYSTEM_PYTHON} is missing: students need an interpreter outside "
                           "root's home")
-    folder = Path(tempfile.mkdtemp(prefix="drillbook-hub-install-"))
-    try:
-        folder.chmod(0o755)
-        prefix, source = folder / "env", folder / "source"
-        _copy_sources(source)
-        for argv in ([SYSTEM_PYTHON, "-m", "venv", str(prefix)],
-                     [str(prefix / "bin/python"), "-m", "pip", "install", "--quiet",
-                      f"{source}[hub]"],
-                     # students see no nbgrader teacher panels, as after `make hub-install`
-                     [str(prefix / "bin/python"), "-m", "drillbook.course.student_view",
-                      str(prefix)]):
-            proc = subprocess.run(argv, capture_output=True, text=True, check=False,
-                                  preexec_fn=lambda: os.umask(0o022))
-            if proc.returncode != 0:
-                raise LaunchError(f"{' '.join(argv)} failed:\n{proc.stderr[-2000:]}")
-        yield prefix
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    folder.chmod(0o755)
+    prefix, source = folder / "env", folder / "source"
+    _copy_sources(source)
+    for argv in ([SYSTEM_PYTHON, "-m", "venv", str(prefix)],
+                 [str(prefix / "bin/python"), "-m", "pip", "install", "--quiet",
+                  f"{source}[hub]"],
+                 # students see no nbgrader teacher panels, as after `make hub-install`
+                 [str(prefix / "bin/python"), "-m", "drillbook.course.student_view",
+                  str(prefix)]):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False,
+                              preexec_fn=lambda: os.umask(0o022))
+        if proc.returncode != 0:
+            raise LaunchError(f"{' '.join(argv)} failed:\n{proc.stderr[-2000:]}")
+    return prefix
 
 
 def require_proxy() -> None:

@@ -18,22 +18,32 @@ import pwd
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from background_setup import Prepared, background_setup
 
 from drillbook.classroom import accounts
 from drillbook.classroom.host import TUN_PATH, needs, observe
 from drillbook.classroom.hubapi import StudentClient
 from drillbook.classroom.kernel import KernelChannel
 from drillbook.classroom.labcells import Answers
-from drillbook.classroom.launch import ThrowawayHub, require_proxy, student_install
+from drillbook.classroom.launch import (
+    PROXY,
+    STUDENT_INSTALL_PREFIX,
+    LaunchError,
+    ThrowawayHub,
+    require_proxy,
+    student_install,
+)
 from drillbook.classroom.limits import CgroupLayout
 from drillbook.classroom.student import simulate
 
@@ -41,6 +51,42 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 PROJECT = Path(__file__).resolve().parents[2]
 LAB = PROJECT / "labs" / "02-sack-out-of-order.ipynb"
+
+
+def _prepare_student_install() -> Prepared:
+    """What student_install() does, as a command: build_student_install() into a fresh
+    temporary folder (pip's own temporary files in it too)."""
+    folder = Path(tempfile.mkdtemp(prefix=STUDENT_INSTALL_PREFIX))
+    logs, scratch = folder / "logs", folder / "tmp"
+    logs.mkdir()
+    scratch.mkdir()
+    build = ("import sys, pathlib; from drillbook.classroom.launch import build_student_install;"
+             " build_student_install(pathlib.Path(sys.argv[1]))")
+    return Prepared([sys.executable, "-c", build, str(folder)], PROJECT,
+                    dict(os.environ, TMPDIR=str(scratch)), logs, folder / "env",
+                    lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+# The students' install is pip into a fresh venv, a minute or more: it is built in the
+# background while the tests before this module run (background_setup.py).
+STUDENT_INSTALL = background_setup(
+    "classroom", _prepare_student_install,
+    when=lambda: os.geteuid() == 0 and PROXY.exists()
+    and not os.environ.get("DRILLBOOK_HUB_PREFIX"))
+
+
+@contextmanager
+def _students_prefix() -> Iterator[Path]:
+    """student_install()'s prefix: the one given by $DRILLBOOK_HUB_PREFIX, else the one built
+    in the background (removed on leaving, as student_install() removes its own)."""
+    if os.environ.get("DRILLBOOK_HUB_PREFIX"):
+        with student_install() as prefix:
+            yield prefix
+        return
+    with STUDENT_INSTALL.taken() as made:
+        if made.done.returncode != 0:
+            raise LaunchError(f"the students' install failed:\n{made.done.stderr[-3000:]}")
+        yield made.value
 
 
 @dataclass(frozen=True)
@@ -121,7 +167,7 @@ def classroom() -> Iterator[Classroom]:
     tag = uuid.uuid4().hex[:6]
     names = (f"hub{tag}a", f"hub{tag}b", f"hub{tag}c")
     before = HostSnapshot.take(f"hub{tag}")
-    with student_install() as prefix, ThrowawayHub(prefix, names) as hub:
+    with _students_prefix() as prefix, ThrowawayHub(prefix, names) as hub:
         yield Classroom(hub, names, before)
     after = HostSnapshot.take(f"hub{tag}")
     assert after == before, _difference(before, after)

@@ -50,3 +50,20 @@ def test_the_rehearsal_walks_the_script_on_a_fake_kernel_and_drops_its_failures(
 
     rehearse_loop(script, RunConfig(), walk)
     assert walked == [loop_rehearsal_script(script)]
+
+
+def test_the_walk_goes_on_past_a_packet_the_fake_kernel_gets_wrong() -> None:
+    from drillbook.runtime.loop.driver import ScriptRun
+    from drillbook.testing import KernelBehaviour
+
+    text = CLIENT.split("+0  > . 1:1(0)")[0] + "+.01 < . 1:1(0) ack 1 win 1000\n"
+    script = parse_script(text, "client.pkt", RunConfig())
+    real = FakeKernel(script, RunConfig())
+    run = ScriptRun(script, RunConfig(), real.device, real.clock, real.syscalls,
+                    real.addresses, ephemeral_port=real.ephemeral_port)
+    walked = FakeKernel(script, RunConfig(), KernelBehaviour(drops=frozenset({5})))
+    run._walk_fake(loop_rehearsal_script(script), walked)
+    # The SYN of line 5 never came (a timeout, a warning in explore mode); both inbound
+    # packets after it were still written.
+    assert len(walked.injected) == 2
+    assert real.injected == []  # the real run's kernel saw nothing

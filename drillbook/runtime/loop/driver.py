@@ -34,6 +34,7 @@ import contextlib
 import gc
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from drillbook.config import RunConfig
@@ -185,8 +186,10 @@ class ScriptRun:
 
     def _walk_fake(self, script: Script, kernel: FakeKernel) -> None:
         """The loop's events of ``script`` over the fake ``kernel`` (loop_rehearsal.py)."""
+        # Explore mode: a packet the fake kernel gets wrong is a warning, and the walk goes on.
+        options = replace(self.options, explore=True, explore_grace_us=0)
         fake = ScriptRun(script, self.state.config, kernel.device, kernel.clock,
-                         kernel.syscalls, kernel.addresses, self.options, kernel.ephemeral_port)
+                         kernel.syscalls, kernel.addresses, options, kernel.ephemeral_port)
         try:
             fake.state.clock.start()
             fake._run_events()

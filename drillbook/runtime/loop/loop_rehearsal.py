@@ -11,7 +11,9 @@ left of the first ``socket()`` is Python around the C call, ~90 µs before and ~
 it, in the real fd table and socket events: the C call itself takes ~30 µs.)
 
 The fake run uses its own interpreter, engine, fd table and clock (virtual: nothing waits), so
-nothing of it reaches the real run but warm code. Left out: blocking calls (they would start
+nothing of it reaches the real run but warm code. It runs in explore mode, so that a packet the
+fake kernel gets wrong (it is no TCP stack) is a warning and the walk goes on. Left out:
+blocking calls (they would start
 a thread and wait for virtual time), and the end of the run (cleanup, the %{ }% interpreter,
 RSTs). A fake run that fails simply stops there: it only warms code.
 """

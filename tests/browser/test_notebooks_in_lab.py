@@ -128,17 +128,19 @@ def test_with_the_file_browser_open_and_closed(ran_notebooks: dict[str, object],
     scroll frame is clipped."""
     page = ran_notebooks["page:" + path]
     kernel_at = Layout().kernel_x / Layout().right
-    shell = "window.jupyterapp.shell"
+    width = "window.jupyterapp.shell.currentWidget.node.clientWidth"
+    beside = page.evaluate(f"() => {width}")
     try:
-        page.evaluate(f"() => {shell}.collapseLeft()")
-        page.wait_for_timeout(300)
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        # JupyterLab lays its panels out on the next animation frames
+        page.wait_for_function(f"(w) => {width} > w + 100", arg=beside)
         closed = page.evaluate(SIDEWAYS, kernel_at)
         assert not closed["fileBrowserShown"]
         scrolling = [f for f in closed["figures"] if f["scrollWidth"] > f["clientWidth"] + 1]
         assert not scrolling, "figures scroll sideways with the file browser closed"
     finally:
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-        page.wait_for_timeout(300)
+        page.wait_for_function(f"(w) => {width} <= w", arg=beside)
     opened = page.evaluate(SIDEWAYS, kernel_at)
     assert opened["fileBrowserShown"]
     hidden = [b for b in opened["banners"] if b["scrollWidth"] > b["clientWidth"] + 1]

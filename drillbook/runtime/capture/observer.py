@@ -46,27 +46,34 @@ LOOK_SLACK_US = 200  # read new sockets' cookies only when the next event is thi
 
 def wait_until_armed(instance_path: str, timeout_s: float = ARM_TIMEOUT_S) -> bool:
     """Wait until the caller's instance has tracing on (armed). The caller's capture thread
-    makes it while this worker starts: if it does not appear within APPEAR_S, or disappears
-    (it could not be armed), go on without it."""
+    claims or makes it while this worker starts: if it does not appear within APPEAR_S, or
+    disappears (it could not be armed), go on without it.
+
+    Its two files are opened once and re-read: opening a tracefs file waits for tracefs's
+    global lock, which any instance's set-up or removal on the machine holds for tens of ms."""
     if not instance_path:
         return False
     start = time.monotonic()
-    flag = os.path.join(instance_path, "tracing_on")
-    seen = False
-    events = os.path.join(instance_path, "set_event")
-    while time.monotonic() - start < timeout_s:
-        try:
-            # A new instance has tracing on before it is armed: armed means tracing on *and*
-            # events enabled (the capture turns tracing off first, on again last).
-            with open(flag) as handle, open(events) as enabled:
-                seen = True
-                if handle.read().strip() == "1" and enabled.read().strip():
+    names = (os.path.join(instance_path, "tracing_on"), os.path.join(instance_path, "set_event"))
+    fds: list[int] = []
+    try:
+        while time.monotonic() - start < timeout_s:
+            try:
+                while len(fds) < len(names):
+                    fds.append(os.open(names[len(fds)], os.O_RDONLY))
+                # A new instance has tracing on before it is set up: armed means tracing on
+                # *and* events enabled (a capture turns tracing on last).
+                tracing, enabled = (os.pread(fd, 64, 0) for fd in fds)
+                if tracing.strip() == b"1" and enabled.strip():
                     return True
-        except OSError:
-            if seen or time.monotonic() - start > APPEAR_S:
-                return False  # removed, or never made: the capture could not be armed
-        time.sleep(ARM_POLL_S)
-    return False
+            except OSError:
+                if len(fds) == len(names) or time.monotonic() - start > APPEAR_S:
+                    return False  # removed, or never made: the capture could not be armed
+            time.sleep(ARM_POLL_S)
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def socket_cookie(live_fd: int) -> int:

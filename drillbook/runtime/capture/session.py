@@ -158,9 +158,9 @@ class KernelCapture:
         """What the pipes still hold, the overrun count, and the pipes closed (once)."""
         with self._drain_lock:
             prepared, self._draining = self._draining, None
-            if prepared is not None and self.instance is not None:
+            if prepared is not None:
                 self._drain(prepared.fds)
-                self.result.overruns = self.instance.overruns()
+                self.result.overruns = prepared.overruns()
                 prepared.close()
 
     def _prepared(self, instance: Instance) -> Prepared | None:

@@ -48,6 +48,7 @@ from drillbook.runtime.capture.ringbuffer import PageLayout, parse_header_page
 from drillbook.runtime.capture.tracefs import (
     Instance,
     TracefsUnavailable,
+    overruns,
     sweep_stale,
     tracefs_root,
 )
@@ -84,7 +85,11 @@ class Prepared:
     layout: PageLayout = field(default_factory=PageLayout)
     page_size: int = 4096
     fds: dict[int, int] = field(default_factory=dict)  # cpu -> its trace_pipe_raw
+    stats_fds: list[int] = field(default_factory=list)  # per-CPU stats (tracefs.open_stats)
     recording: bool = False  # tracing is on (claimed)
+
+    def overruns(self) -> int:
+        return overruns(self.stats_fds)
 
     def record(self) -> None:
         if not self.recording:
@@ -92,10 +97,10 @@ class Prepared:
             self.recording = True
 
     def close(self) -> None:
-        for fd in self.fds.values():
+        for fd in [*self.fds.values(), *self.stats_fds]:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self.fds = {}
+        self.fds, self.stats_fds = {}, []
 
     def remove(self) -> None:
         self.close()
@@ -120,6 +125,7 @@ def prepare(instance: Instance) -> Prepared:
             prepared.page_size = int(instance.read("buffer_subbuf_size_kb")) * 1024
         for cpu in instance.cpus():
             prepared.fds[cpu] = instance.open_pipe(cpu)
+            prepared.stats_fds.append(instance.open_stats(cpu))
     except BaseException:
         prepared.remove()
         raise

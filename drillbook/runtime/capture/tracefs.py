@@ -153,15 +153,10 @@ class Instance:
             os.O_RDONLY | os.O_NONBLOCK,
         )
 
-    def overruns(self) -> int:
-        """Events the kernel dropped (buffer full) over all CPUs."""
-        total = 0
-        for cpu in self.cpus():
-            with contextlib.suppress(OSError, ValueError):
-                for line in self.read(os.path.join("per_cpu", f"cpu{cpu}", "stats")).splitlines():
-                    if line.startswith(("overrun:", "dropped events:")):
-                        total += int(line.split(":", 1)[1])
-        return total
+    def open_stats(self, cpu: int) -> int:
+        """``per_cpu/cpuN/stats``, opened ahead: opening any tracefs file waits for tracefs's
+        global lock, which another instance's set-up or removal holds for tens of ms."""
+        return os.open(os.path.join(self.path, "per_cpu", f"cpu{cpu}", "stats"), os.O_RDONLY)
 
     def remove(self) -> None:
         """Tracing off, events off, the instance gone (never raises)."""
@@ -177,3 +172,14 @@ class Instance:
                 return
             except OSError:  # EBUSY while a reader still closes: try again shortly
                 time.sleep(0.01)
+
+
+def overruns(stats_fds: list[int]) -> int:
+    """Events the kernel dropped (buffer full) over all CPUs, from their open stats files."""
+    total = 0
+    for fd in stats_fds:
+        with contextlib.suppress(OSError, ValueError):
+            for line in os.pread(fd, 4096, 0).decode().splitlines():
+                if line.startswith(("overrun:", "dropped events:")):
+                    total += int(line.split(":", 1)[1])
+    return total

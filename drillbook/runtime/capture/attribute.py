@@ -20,7 +20,6 @@ Never by address, port or pid.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from drillbook.runtime.capture.formats import EventDecoder, EventFormat
@@ -115,14 +114,15 @@ def _content(page: bytes, layout: PageLayout) -> bytes:
 def _holding(
     pages: list[tuple[int, bytes]], needles: list[bytes]
 ) -> list[tuple[int, int, bytes]]:
-    """(cpu, page number, page) of the pages that contain any of ``needles`` (one regular
-    expression search per page: a Python loop over the needles cost more than the search)."""
-    if not needles:
-        return []
-    search = re.compile(b"|".join(re.escape(needle) for needle in needles)).search
-    return [
-        (cpu, number, page) for number, (cpu, page) in enumerate(pages) if search(page)
-    ]
+    """(cpu, page number, page) of the pages that contain any of ``needles`` (a plain loop of
+    ``in``: faster than a generator in ``any()`` or one regular expression of them all)."""
+    found = []
+    for number, (cpu, page) in enumerate(pages):
+        for needle in needles:
+            if needle in page:
+                found.append((cpu, number, page))
+                break
+    return found
 
 
 def _walk(

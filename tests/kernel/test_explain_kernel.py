@@ -241,6 +241,22 @@ def test_a_spare_records_nothing_until_it_is_claimed() -> None:
     assert not ours(os.getpid())
 
 
+def test_an_unused_spare_is_removed_after_its_idle_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spare left unclaimed costs the host its enabled events' probes: it goes after
+    SPARE_IDLE_S (300 s; 0.3 s here)."""
+    from drillbook.runtime.capture import spare as spare_module
+
+    discard_spare()
+    monkeypatch.setattr(spare_module, "SPARE_IDLE_S", 0.3)
+    spare_module.prime_spare()
+    wait_for_removals()
+    assert has_spare(os.getpid())
+    deadline = time.monotonic() + 10
+    while ours(os.getpid()):
+        assert time.monotonic() < deadline, "the idle spare was not removed"
+        time.sleep(0.05)
+
+
 SPARE_KEEPER = """
 import sys, time
 from pathlib import Path

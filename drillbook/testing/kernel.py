@@ -9,7 +9,8 @@ It plays both sides the run loop talks to: the device (the wire) and the syscall
   the same socket events and inbound packets as the run's (the engine's ``scripted_outbound``):
   each goes out at its scripted time, later by ``delays_us``, never if ``drops`` names it,
   rewritten by ``rewrites``.
-- A blocking call returns at its `...end` time, or ``block_us`` after it starts.
+- A blocking call returns at its `...end` time, or ``block_us`` after it starts; virtual time
+  goes no further until its thread has handed the result over (:meth:`FakeClock.book`).
 - Time is virtual (:class:`FakeClock`): nothing waits for real, nothing needs root.
 """
 
@@ -162,13 +163,19 @@ class FakeKernel:
         for a blocking call, at its end."""
         event = self._events[id(context.spec)]
         ident = threading.get_ident()
-        self._entered[ident] = self.clock.wall_ns()
+        returned_us = self.clock.now_us()
+        self._entered[ident] = self.clock.wall_ns(returned_us)
         entering = self._entering.get(ident)
+        if context.spec.is_blocking:
+            # Booked before the loop hears the call started: time stops at its return until
+            # the thread has handed the result over (the loop's thread sets ``entering`` again
+            # when its call is done).
+            returned_us = self._return_time(event, context.spec, returned_us)
+            self.clock.book(returned_us, entering)
         if entering is not None:
             entering.set()
-        returned_us = self.clock.now_us()
         if context.spec.is_blocking:
-            returned_us = self._block(event, context.spec, returned_us)
+            self.clock.sleep_until(returned_us)
         try:
             result = context.expected_result()
         except SyscallFailure:
@@ -179,15 +186,13 @@ class FakeKernel:
         context.outcome = CallResult(result, errno, self.clock.wall_ns(returned_us))
         return result
 
-    def _block(self, event: Event, spec: SyscallSpec, start_us: int) -> int:
-        """Sleep (virtually) until the call's end; its return time."""
+    def _return_time(self, event: Event, spec: SyscallSpec, start_us: int) -> int:
+        """When a blocking call that starts at ``start_us`` returns."""
         duration = self.behaviour.block_us.get(event.line)
         if duration is None:
             assert spec.end_us is not None
             duration = spec.end_us - event.time.start_us
-        end_us = start_us + max(duration, 0)
-        self.clock.sleep_until(end_us)
-        return end_us
+        return start_us + max(duration, 0)
 
     def evaluated_arguments(self, spec: SyscallSpec) -> Args | SyscallFailure:
         return self._executor.evaluated_arguments(spec)

@@ -42,19 +42,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drillbook.runtime.sandbox.process import (
+    CLONE_NEWIPC,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
     MS_NODEV,
+    MS_NOEXEC,
     MS_NOSUID,
     isolate_mounts_and_tmp,
     mount,
     set_parent_death_signal,
     unshare,
 )
-
-# <linux/sched.h>, <sys/mount.h>
-CLONE_NEWNS = 0x00020000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWPID = 0x20000000
-MS_NOEXEC = 0x8
 
 # What the hub (stop), a terminal or the student may ask the server to do.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,

@@ -7,12 +7,15 @@ dropped or rewritten, a call returning another result, a blocking call returning
 It tests the loop's decisions (anchoring, order, tolerance, failure at the right line,
 timeouts, explore and non-fatal modes, blocking calls); the kernel tests run the same
 behaviours against the real kernel.
+
+The fake kernel and clock live in ``drillbook/runtime/loop/`` (the loop's rehearsal before time 0
+walks a script over them); this package only offers them to tests, with :func:`run_fake`.
 """
 
 from __future__ import annotations
 
-from drillbook.testing.clock import FakeClock
-from drillbook.testing.kernel import FakeKernel, KernelBehaviour
+from drillbook.runtime.loop.fake_clock import FakeClock
+from drillbook.runtime.loop.fake_kernel import FakeKernel, KernelBehaviour
 from drillbook.testing.run import rewrite_tcp, run_fake
 
 __all__ = ["FakeClock", "FakeKernel", "KernelBehaviour", "rewrite_tcp", "run_fake"]

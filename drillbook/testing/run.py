@@ -10,7 +10,7 @@ from drillbook.config import RunConfig
 from drillbook.engine.interpreter import RunOptions
 from drillbook.parser import parse_script
 from drillbook.runtime.loop.driver import ScriptRun
-from drillbook.testing.kernel import FakeKernel, KernelBehaviour
+from drillbook.runtime.loop.fake_kernel import FakeKernel, KernelBehaviour
 from drillbook.trace.model import Trace
 from drillbook.wire.packet import Packet, decode_packet, encode_packet
 

@@ -39,6 +39,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "parser/": ("engine", "runtime", "render", "jupyter", "lessons"),
     "highlight/": ("parser", "engine", "runtime", "trace", "render", "jupyter", "lessons"),
     "stepper/": ("parser", "engine", "runtime", "lessons"),
+    "runtime/": ("testing", "render", "jupyter", "lessons"),
 }
 
 
@@ -81,6 +82,17 @@ def test_dependencies_point_down_the_data_flow() -> None:
                 parts = name.split(".")
                 if parts[0] == "drillbook" and len(parts) > 1 and parts[1] in forbidden:
                     offences.append(f"drillbook/{relative} imports {name}")
+    assert offences == []
+
+
+def test_only_tests_import_the_testing_package() -> None:
+    """drillbook.testing is for tests: no other drillbook package imports it, not even late
+    inside a function or under TYPE_CHECKING (the run loop's own fakes live in the runtime)."""
+    offences = [
+        f"drillbook/{relative} imports {name}"
+        for relative, names in _sources() if not relative.startswith("testing/")
+        for name in names if name == "drillbook.testing" or name.startswith("drillbook.testing.")
+    ]
     assert offences == []
 
 

@@ -10,8 +10,7 @@ from drillbook.engine.actions import AwaitPacket
 from drillbook.engine.interpreter import Interpreter, RunOptions
 from drillbook.engine.packets import PacketEngine
 from drillbook.parser import parse_script
-from drillbook.testing import KernelBehaviour, rewrite_tcp, run_fake
-from drillbook.testing.kernel import FakeKernel
+from drillbook.testing import FakeKernel, KernelBehaviour, rewrite_tcp, run_fake
 from drillbook.trace.model import FailureKind, Outcome, Step, Trace
 from drillbook.trace.report import text_report
 

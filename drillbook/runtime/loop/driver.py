@@ -35,7 +35,6 @@ import gc
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from drillbook.config import RunConfig
 from drillbook.engine.actions import (
@@ -61,6 +60,7 @@ from drillbook.runtime.loop.clock import RunClock
 from drillbook.runtime.loop.code import code_error
 from drillbook.runtime.loop.command_io import CommandIO
 from drillbook.runtime.loop.deadline import WorkerTimeout
+from drillbook.runtime.loop.fake_kernel import FakeKernel
 from drillbook.runtime.loop.kernel import KernelSyscalls
 from drillbook.runtime.loop.loop_rehearsal import rehearse_loop
 from drillbook.runtime.loop.packet_io import PacketIO
@@ -72,9 +72,6 @@ from drillbook.runtime.syscalls.context import SocketAddresses
 from drillbook.runtime.syscalls.tcpinfo import SockoptReadError
 from drillbook.script.model import PacketSpec, Script, SyscallSpec, TcpSpec
 from drillbook.trace.model import FailureKind, Trace
-
-if TYPE_CHECKING:
-    from drillbook.testing.kernel import FakeKernel
 
 __all__ = ["EventFailure", "RunOptions", "ScriptRun"]
 

@@ -1,5 +1,6 @@
 """The loop's own rehearsal before time 0: the script's first events run once over the fake
-kernel (``drillbook.testing``), through the real interpreter, recorder and loop parts.
+kernel (``fake_kernel.py``, the one ``drillbook.testing`` offers tests), through the real
+interpreter, recorder and loop parts.
 
 Why: ``rehearsal.py`` warms the syscall handlers and packet building, but not the code that
 runs around them at every event: the interpreter's next action and its judgements, the
@@ -23,13 +24,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from drillbook.config import RunConfig
+from drillbook.runtime.loop.fake_kernel import FakeKernel
 from drillbook.script.model import Event, Script, SyscallSpec
-
-if TYPE_CHECKING:
-    from drillbook.testing.kernel import FakeKernel
 
 MAX_EVENTS = 60  # the first events are the cold ones; later ones repeat their paths
 
@@ -55,10 +53,6 @@ def rehearse_loop(
     fake_script = loop_rehearsal_script(script)
     if not fake_script.events:
         return
-    # Imported here: drillbook.testing's package __init__ imports the driver, which imports
-    # this module (no module needs the other: there is no cycle, only an import order).
-    from drillbook.testing.kernel import FakeKernel
-
     with contextlib.suppress(Exception):
         walk(fake_script, FakeKernel(fake_script, config))
 

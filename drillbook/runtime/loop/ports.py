@@ -1,7 +1,8 @@
 """What the run loop needs of the world, as protocols: a clock, a device, a syscall host, and
 observers. The real ones are the sandbox's TUN device (``sandbox/tun.py``), :class:`RunClock`
-(``clock.py``) and :class:`KernelSyscalls` (``kernel.py``); ``drillbook.testing`` has fakes
-that run a script without root.
+(``clock.py``) and :class:`KernelSyscalls` (``kernel.py``); the fakes that run a script without
+root are ``fake_kernel.py`` and ``fake_clock.py`` (the loop's rehearsal uses them; tests get them
+from ``drillbook.testing``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """A fake kernel that does what the script says, unless told otherwise.
 
+The loop's rehearsal before time 0 (``loop_rehearsal.py``) walks a script over it to warm the
+loop's code; ``drillbook.testing`` offers it to tests (a whole run without root).
+
 It plays both sides the run loop talks to: the device (the wire) and the syscall host.
 
 - Syscalls run through their real handlers (argument reading, result and errno checks, socket
@@ -26,6 +29,7 @@ from typing import Any
 from drillbook.config import RunConfig
 from drillbook.engine.packets import PacketEngine
 from drillbook.engine.results import PacketFailure
+from drillbook.runtime.loop.fake_clock import FakeClock
 from drillbook.runtime.sandbox.addresses import Addresses, resolve_addresses
 from drillbook.runtime.syscalls.args import Args, SyscallFailure
 from drillbook.runtime.syscalls.context import CallContext, SocketAddresses, SocketEvent
@@ -33,7 +37,6 @@ from drillbook.runtime.syscalls.executor import SyscallExecutor, SyscallOutcome
 from drillbook.runtime.syscalls.libc import CallResult
 from drillbook.runtime.syscalls.tcpinfo import CC_INFO_SIZE, TCP_INFO_SIZE, CodeRaw
 from drillbook.script.model import Direction, Event, PacketSpec, Script, SyscallSpec, TimeKind
-from drillbook.testing.clock import FakeClock
 
 FIRST_EPHEMERAL_PORT = 40_000
 

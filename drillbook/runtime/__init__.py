@@ -13,6 +13,8 @@
   entry function that runs a script inside one, and the host-leak check.
 - ``capture/`` (to come): kernel-event capture (tracefs, counters) for explanations.
 
+``threads.py``: helper threads that leave Ctrl-C and other process signals to the waiting threads.
+
 ``api.py`` is the entry from the rest of drillbook: run one script in a worker, get a Trace.
 Dependencies: ``workers`` → ``loop`` → ``syscalls``; ``workers`` and ``loop`` → ``sandbox``;
 nothing here imports ``workers`` except ``api.py``.

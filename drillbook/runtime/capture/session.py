@@ -41,13 +41,13 @@ from drillbook.runtime.capture.spare import (
     Coming,
     Prepared,
     prepare,
-    without_process_signals,
 )
 from drillbook.runtime.capture.tracefs import (
     Instance,
     TracefsUnavailable,
     tracefs_root,
 )
+from drillbook.runtime.threads import without_process_signals
 
 DRAIN_INTERVAL_S = 0.02
 COMING_WAIT_S = 10.0  # the upkeep thread always finishes; this only bounds a stuck kernel

@@ -36,7 +36,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -52,27 +51,11 @@ from drillbook.runtime.capture.tracefs import (
     sweep_stale,
     tracefs_root,
 )
+from drillbook.runtime.threads import without_process_signals
 
 SPARE_IDLE_S = 300.0
 UPKEEP_DELAY_S = 0.15  # after a claim or a stop: a run's worker start takes ~0.1 s
 UPKEEP_THREAD = "drillbook-tracefs-upkeep"
-# Signals a process directs at the whole process: the kernel may hand one to any thread that
-# does not block it, and a Ctrl-C handled in a background thread does not wake the main
-# thread's sleep or select (it then waits out the sleep before KeyboardInterrupt).
-_PROCESS_SIGNALS = {
-    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGALRM,
-    signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
-}  # fmt: skip
-
-
-def without_process_signals(target: Callable[..., None]) -> Callable[..., None]:
-    """``target`` for a background thread that leaves process signals to the other threads."""
-
-    def run(*args: object) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
-        target(*args)
-
-    return run
 
 
 @dataclass

@@ -30,6 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import IO
 
+from drillbook.runtime.threads import without_process_signals
+
 ENV_SWITCH = "DRILLBOOK_ZYGOTE"
 ZYGOTE_MODULE = "drillbook.runtime.workers.zygote"  # in the zygote's command line
 WORKER_NAME = "drillbook-run"  # the comm of a forked worker (a spawned one runs -m ...worker)
@@ -83,8 +85,9 @@ class ZygoteClient:
         self._next_id = 0
         self._pids: dict[int, Future[int]] = {}
         self._statuses: dict[int, Future[int]] = {}
-        self._reader = threading.Thread(target=self._read_loop, name="drillbook-zygote",
-                                        daemon=True)
+        # Ctrl-C and a timeout's SIGTERM are for the threads waiting on workers, not this one.
+        self._reader = threading.Thread(target=without_process_signals(self._read_loop),
+                                        name="drillbook-zygote", daemon=True)
         self._reader.start()
 
     @classmethod

@@ -85,11 +85,21 @@ def build_student_install(folder: Path) -> Path:
     return prefix
 
 
+def proxy_problem() -> str | None:
+    """What is wrong with the hub's proxy (configurable-http-proxy, from npm), and how to fix
+    it; None when it is installed."""
+    if PROXY.exists():
+        return None
+    return (f"the hub's proxy {PROXY} is missing (`make setup` does not install it): "
+            f"`make pytest` installs it (so do `make test` and `make hub`), or "
+            f"`cd {PROXY.parents[2]} && npm ci`")
+
+
 def require_proxy() -> None:
     """LaunchError unless the proxy is installed (check it before any slow set-up)."""
-    if not PROXY.exists():
-        raise LaunchError(f"{PROXY} is missing: run `npm ci --prefix hub` (make test and "
-                          "make hub do)")
+    problem = proxy_problem()
+    if problem:
+        raise LaunchError(problem)
 
 
 def _copy_sources(target: Path) -> None:

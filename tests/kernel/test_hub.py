@@ -41,7 +41,7 @@ from drillbook.classroom.launch import (
     STUDENT_INSTALL_PREFIX,
     LaunchError,
     ThrowawayHub,
-    require_proxy,
+    proxy_problem,
     student_install,
 )
 from drillbook.classroom.limits import CgroupLayout
@@ -163,7 +163,9 @@ def classroom() -> Iterator[Classroom]:
                and "chmod 0666" not in n.fix]
     if missing:
         pytest.skip("this machine cannot host students' sandboxes: " + "; ".join(missing))
-    require_proxy()
+    problem = proxy_problem()
+    if problem:  # make test installs it: a failure that says how, never a skip
+        pytest.fail(problem, pytrace=False)
     tag = uuid.uuid4().hex[:6]
     names = (f"hub{tag}a", f"hub{tag}b", f"hub{tag}c")
     before = HostSnapshot.take(f"hub{tag}")

@@ -3,10 +3,12 @@ limits, which lab cells a simulated student runs and how its outputs are judged.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drillbook.classroom import launch
 from drillbook.classroom.accounts import AccountError, check_name
 from drillbook.classroom.host import HostFacts, ProcessView, Severity, needs
 from drillbook.classroom.labcells import Answers, cells_to_run, judge
@@ -227,3 +229,17 @@ def test_the_pidns_launcher_reads_its_command_line_and_reports_like_a_shell() ->
     assert exit_code(2) == 130  # killed by SIGINT, as a shell reports it
     with pytest.raises(SystemExit):
         parse(["--", "true"])  # no --user: argparse's usage error, exit 2
+
+
+def test_a_missing_proxy_names_the_file_and_the_commands_that_install_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    proxy = tmp_path / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+    monkeypatch.setattr(launch, "PROXY", proxy)
+    with pytest.raises(launch.LaunchError) as raised:
+        launch.require_proxy()
+    message = str(raised.value)
+    assert str(proxy) in message
+    assert "`make pytest`" in message and f"`cd {tmp_path / 'hub'} && npm ci`" in message
+    proxy.parent.mkdir(parents=True)
+    proxy.touch()
+    launch.require_proxy()

@@ -26,6 +26,12 @@ import pytest
 from suite_scripts import PASSING, require_kernel, script_folder
 
 from drillbook.config import IpMode
+from drillbook.runtime.capture.tracefs import (
+    TracefsUnavailable,
+    leftover_instances,
+    sweep_stale,
+    tracefs_root,
+)
 from drillbook.runtime.workers.hostcheck import HostState, diff
 from drillbook.suite import Case, Cause, SuiteOptions, Verdict, run_suite
 from drillbook.suite.result import CaseResult
@@ -139,7 +145,21 @@ def test_killed_run_leaves_no_trace(host: Host, sig: signal.Signals, delay: floa
             assert "interrupted" in err
     else:
         assert proc.returncode == -sig, (proc.returncode, err)
+    _assert_no_instance_left(proc.pid, killed=proc.returncode < 0)
     host.assert_untouched()
+
+
+def _assert_no_instance_left(pid: int, killed: bool) -> None:
+    """No tracefs instance of ``pid`` is left. One killed outright cannot remove its own: the
+    next drillbook start sweeps it (runtime/capture/tracefs.py), so do that here, as
+    test_explain_kernel.py's kill tests do with a run."""
+    try:
+        root = tracefs_root(mount_if_missing=False)
+    except TracefsUnavailable:
+        return
+    if killed:
+        sweep_stale(root)
+    assert not [n for n in leftover_instances(root) if n.startswith(f"drillbook-{pid}-")]
 
 
 def _run_one(text: str, timeout_s: float) -> CaseResult:

@@ -85,7 +85,7 @@ class ZygoteClient:
         self._next_id = 0
         self._pids: dict[int, Future[int]] = {}
         self._statuses: dict[int, Future[int]] = {}
-        # Ctrl-C and a timeout's SIGTERM are for the threads waiting on workers, not this one.
+        # Ctrl-C and the other process signals are for the threads waiting on workers.
         self._reader = threading.Thread(target=without_process_signals(self._read_loop),
                                         name="drillbook-zygote", daemon=True)
         self._reader.start()

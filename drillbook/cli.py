@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from drillbook.commands import SUBCOMMANDS
 from drillbook.errors import DrillbookError
@@ -18,7 +22,42 @@ EXIT_CODES = """exit status:
   1  a script failed against the kernel
   2  a script or usage error (syntax, semantics, flags, unreadable file)
   3  a sandbox error (namespace or TUN could not be set up), an aborted run, or an
-     internal error in drillbook"""
+     internal error in drillbook
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM)"""
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a CI runner, ``kill``) arrived. It is a KeyboardInterrupt so that
+    every path that stops cleanly on Ctrl-C stops the same way on SIGTERM: workers killed and
+    reaped, the suite's report of what ran, and a normal interpreter exit, whose atexit hooks
+    remove the process's tracefs instances (killed by the default action, a process leaves
+    them to the next drillbook start's sweep)."""
+
+
+@contextmanager
+def _sigterm_as_terminated() -> Iterator[list[bool]]:
+    """While the command runs, SIGTERM raises :class:`Terminated` in the main thread; yields a
+    one-item list that says whether it came (a subcommand may catch the interrupt itself and
+    return its own status). The previous handler comes back afterwards: ``main`` may be
+    called in-process (tests, the pytest plugin)."""
+    came = [False]
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        came[0] = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends us outright
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        yield came
+        return
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def usage() -> str:
@@ -51,6 +90,15 @@ def _dispatch(name: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    with _sigterm_as_terminated() as terminated:
+        code = _main(args)
+    if terminated[0]:
+        print("drillbook: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    return code
+
+
+def _main(args: list[str]) -> int:
     try:
         if not args or args[0] in ("-h", "--help", "help"):
             (sys.stdout if args else sys.stderr).write(usage())
@@ -65,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except DrillbookError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        return EXIT_TERMINATED  # main() says so
     except KeyboardInterrupt:
         print("drillbook: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug in drillbook, never the user's mistake
         if "--debug" in args or os.environ.get("DRILLBOOK_DEBUG"):
             raise

@@ -241,8 +241,8 @@ class ScriptRun:
         while True:
             state.raise_async_failure()
             action = interpreter.next_action(state.clock.now_us())
-            if not isinstance(action, AwaitPacket):
-                state.flush()  # an await flushes once its packet is read (packet_io.py)
+            if not isinstance(action, AwaitPacket) or action.answer is None:
+                state.flush()  # an await with an answer flushes once the answer is written
             if isinstance(action, Inject):
                 self.packets.inject(action)
             elif isinstance(action, AwaitPacket):

@@ -7,10 +7,6 @@ from drillbook.engine.records import AnyRecord
 from drillbook.runtime.loop.state import RunState
 
 FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
-# An await due sooner than this reads its packet before the previous events' bookkeeping (a
-# step's record and TCP_INFO read, ~50-90 µs here): a `+0` event after a `+0 >` packet, such
-# as a %{ }% block, then starts that much sooner after the packet, as packetdrill's does.
-FLUSH_AHEAD_US = 1000
 
 
 class PacketIO:
@@ -57,10 +53,7 @@ class PacketIO:
 
         answer = action.answer
         if answer is None:
-            due_us = action.current.schedule.start_us
-            if due_us - clock.now_us() > FLUSH_AHEAD_US:
-                state.flush()  # time to spare: the bookkeeping before the wait
-            state.idle(due_us)
+            state.idle(action.current.schedule.start_us)
         while True:
             state.raise_async_failure()
             got = state.read_outbound(timeout_s)

@@ -41,6 +41,10 @@ ARM_TIMEOUT_S = 3.0
 APPEAR_S = 1.0
 ARM_POLL_S = 0.0005
 IDLE_SLACK_US = 1500  # sample the counters only when the next event is at least this far away
+# A sock_diag dump walks the kernel's whole TCP hash tables (every namespace's): ~7 ms here, not
+# the tens of µs it costs where they are small. The socket states are dumped at an idle moment
+# only when it leaves twice the last dump's duration (this, until one is measured).
+FIRST_DUMP_US = 10_000
 LOOK_SLACK_US = 200  # read new sockets' cookies only when the next event is this far away
 
 
@@ -115,6 +119,7 @@ class RunObserver:
         self._known: dict[int, tuple[int, int]] = {}  # live fd -> (cookie, opened version)
         self._closed: dict[int, int] = {}  # cookie -> the step after which its fd was gone
         self._lingering: set[int] = set()  # closed cookies whose connection may live on
+        self._dump_us = FIRST_DUMP_US  # how long the last sock_diag dump took
         self._states: list[SocketStateSample] = []
         self._last_index = -1
         self._sampled_after = -2
@@ -181,19 +186,25 @@ class RunObserver:
         if self._changed and slack >= LOOK_SLACK_US:
             self._look()
         if last_index > self._sampled_after and slack >= IDLE_SLACK_US:
-            self._sample(last_index, now_us)
+            self._sample(last_index, now_us, states=slack >= 2 * self._dump_us)
 
-    def _sample(self, last_index: int, now_us: int) -> None:
+    def _sample(self, last_index: int, now_us: int, states: bool = True) -> None:
         self.counters.sample(last_index, now_us)
         self._sampled_after = last_index
-        if self._lingering:
-            states = dump_states()
-            ours = tuple(
-                (cookie, TCP_STATES.get(states[cookie], str(states[cookie])))
-                for cookie in sorted(self._closed) if cookie in states
-            )
-            self._states.append(SocketStateSample(last_index, now_us, ours))
-            self._lingering &= set(states)
+        if self._lingering and states:
+            self._sample_states(last_index, now_us)
+
+    def _sample_states(self, last_index: int, now_us: int) -> None:
+        """The closed sockets' states now (one sock_diag dump, timed for the next idle)."""
+        started = time.monotonic_ns()
+        states = dump_states()
+        self._dump_us = (time.monotonic_ns() - started) // 1000
+        ours = tuple(
+            (cookie, TCP_STATES.get(states[cookie], str(states[cookie])))
+            for cookie in sorted(self._closed) if cookie in states
+        )
+        self._states.append(SocketStateSample(last_index, now_us, ours))
+        self._lingering &= set(states)
 
     def finish(self, last_index: int, now_us: int) -> None:
         if last_index > self._sampled_after:

@@ -78,8 +78,12 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy --strict drillbook
 
+# Two workers (pytest-xdist): much of the suite waits on kernel timers and start-ups, so two
+# lanes overlap the waiting; tests/conftest.py says which tests share a worker and which start
+# first (loadgroup; xdist's reordering of groups by size is off so that order holds).
+PYTEST_WORKERS ?= 2
 pytest: setup system-packages $(PROXY)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
 
 test: lint typecheck pytest
 

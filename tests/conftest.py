@@ -1,7 +1,14 @@
 """Shared fixtures: where the conformance corpus is (beside the project, never inside it);
 this checkout staged for other accounts. Slow installs a selected test needs start in the
 background once collection is done (background_setup.py). At the end no tracefs instance of
-the session is left (tracefs_session.py)."""
+the session is left (tracefs_session.py).
+
+``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``): most of
+the suite waits on kernel timers, script sleeps and process start-ups, so two lanes overlap
+that waiting. ``LANES`` keeps together the tests that share an expensive session fixture (one
+JupyterLab and Chromium, one set of lab exports), and ``FIRST`` puts the long units at the head
+of the queue so that they start at once on different workers instead of one starting last.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +52,82 @@ def stage() -> Iterator[Stage]:
         yield folder
 
 
+# Test files (under tests/) that must share one worker, so that a session fixture is built
+# once: one JupyterLab and Chromium (browser/conftest.py), one set of lab exports
+# (notebooks/lab_exports.py). "corpus" holds the longest test and the two modules whose slow
+# installs start in the background from collection on (see pytest_collection_finish): the
+# installs are done long before the corpus is.
+LANES = {
+    "conformance/test_corpus.py": "corpus",
+    "kernel/test_hub.py": "corpus",
+    "kernel/test_private_clone.py": "corpus",
+    "browser/test_notebooks_in_lab.py": "lab",
+    "browser/test_controls_in_lab.py": "lab",
+    "browser/test_make_lab.py": "lab",
+    "browser/test_highlight_lab.py": "lab",
+    "browser/test_stepper_browser.py": "lab",
+    "browser/test_lesson_browser.py": "exports",
+    "notebooks/test_export.py": "exports",
+    "notebooks/test_labs.py": "exports",
+    "notebooks/test_lab_claims.py": "exports",
+}
+# The queue's head, longest first (xdist hands the units out in this order, to whichever worker
+# asks; the corpus lane always to gw0, the worker that starts the background installs); the
+# rest follow in their usual order.
+FIRST = ("conformance/test_corpus.py", "kernel/test_hub.py", "kernel/test_private_clone.py",
+         "browser/", "notebooks/test_course.py", "notebooks/test_export.py",
+         "notebooks/test_labs.py", "notebooks/test_lab_claims.py", "notebooks/test_lab_why.py",
+         "notebooks/test_notebooks.py")
+
+
+def _under_tests(path: str) -> str:
+    """``path`` (absolute, or relative to the project) relative to tests/."""
+    full = (PROJECT / path).resolve()
+    tests = PROJECT / "tests"
+    return full.relative_to(tests).as_posix() if full.is_relative_to(tests) else path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = _under_tests(str(item.fspath))
+        return next((i for i, head in enumerate(FIRST) if path.startswith(head)), len(FIRST))
+
+    items.sort(key=rank)  # stable: tests keep their order within a file
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with ``LANES`` as the groups: a group's tests go to one worker,
+    every other test is a unit of its own. (xdist's own ``xdist_group`` marks do not work with
+    pytest 9: xdist renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class LaneScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return LANES.get(_under_tests(nodeid.split("::", 1)[0]), nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The corpus lane goes to gw0, which started its installs (workers come up in any
+            # order, and xdist hands the queue's head to whichever asks first).
+            queue = self.workqueue
+            if "corpus" in queue and len(queue) > 1:
+                if node.gateway.id == "gw0":
+                    queue.move_to_end("corpus", last=False)
+                elif next(iter(queue)) == "corpus":
+                    queue.move_to_end(list(queue)[1], last=False)
+            super()._assign_work_unit(node)
+
+    return LaneScheduling(config, log)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
+        return
+    # Every xdist worker collects every test; only gw0 (which gets the corpus lane, where the
+    # tests that take these installs are) starts them. Elsewhere a fixture that needs one
+    # starts it itself, as without a head start.
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
         return
     background_setup.start_for(
         getattr(item, "fixturenames", ()) for item in session.items)

@@ -24,6 +24,8 @@ from tracefs_session import SessionInstances, finish_instances, summary
 
 PROJECT = Path(__file__).resolve().parents[1]
 INSTANCES = pytest.StashKey[SessionInstances]()
+# What each xdist worker's session end found, (swept, ours) as lists (pytest_testnodedown).
+WORKERS_INSTANCES = pytest.StashKey[list[tuple[list[str], list[str]]]]()
 
 
 def corpus_path() -> Path:
@@ -138,9 +140,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # No tracefs instance outlives the session, even one a killed process left
     # (tracefs_session.py); one of this session's own that cannot go fails it.
     instances = finish_instances()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports them and fails
+        workeroutput["tracefs_instances"] = (instances.swept, instances.ours)
+        return
+    for swept, ours in session.config.stash.get(WORKERS_INSTANCES, []):
+        instances = SessionInstances(instances.swept + swept, instances.ours + ours)
     session.config.stash[INSTANCES] = instances
     if instances.ours and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: keep what a worker's session end found (see above)."""
+    reported = getattr(node, "workeroutput", {}).get("tracefs_instances")
+    if reported is not None:
+        node.config.stash.setdefault(WORKERS_INSTANCES, []).append(reported)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -77,11 +77,16 @@ def run_trace(script_path: str, flags: list[str]) -> Trace:
     """Parse ``script_path`` with ``flags`` (packetdrill's) and run it in a fresh namespace."""
     # (noqa: until drillbook/options.py lands, isort takes it for a third-party module)
     from drillbook.options import build_config  # noqa: I001
-    from drillbook.parser import parse_script
-    from drillbook.runtime.api import run_script
+    from drillbook.runtime.capture.evidence import prepare_capture
     from drillbook.runtime.capture.spare import keep_spares
 
-    keep_spares(False)  # one run: no tracefs instance prepared ahead (capture/spare.py)
+    # One run: it claims a tracefs instance prepared while the script is parsed, and none
+    # is prepared after it (runtime/capture/spare.py).
+    prepare_capture()
+    keep_spares(False)
+    from drillbook.parser import parse_script
+    from drillbook.runtime.api import run_script
+
     text = Path(script_path).read_text()
     config = build_config((), list(flags))  # -D symbols apply while parsing
     script = parse_script(text, path=script_path, config=config)

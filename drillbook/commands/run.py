@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drillbook.config import RunConfig
 from drillbook.errors import UsageError
 from drillbook.options import ArgvFlags, flags_help, parse_argv
-from drillbook.parser import parse_with_flags
-from drillbook.script.checks import check_script
-from drillbook.script.model import Script
-from drillbook.trace.codec import trace_to_json
-from drillbook.trace.model import Trace
+
+if TYPE_CHECKING:
+    from drillbook.config import RunConfig
+    from drillbook.script.model import Script
+    from drillbook.trace.model import Trace
 
 HELP = """usage: drillbook run [packetdrill flags] SCRIPT.pkt...
 
@@ -59,6 +59,8 @@ def read_script(path: str) -> str:
 
 def load(path: str, flags: ArgvFlags) -> tuple[Script, RunConfig]:
     """Parse ``path`` with packetdrill's order: header lines, command line, then the body."""
+    from drillbook.parser import parse_with_flags  # (the grammar: after prepare_capture)
+
     return parse_with_flags(read_script(path), path, flags)
 
 
@@ -69,6 +71,11 @@ class OwnFlags:
     explain: bool = False
     trace_path: str | None = None
     kernel_events: bool = True
+
+    @property
+    def capture(self) -> bool | None:
+        """``run_script``'s ``explain``: None lets ``DRILLBOOK_EXPLAIN`` decide."""
+        return None if self.kernel_events else False
 
 
 def split_own_flags(argv: list[str]) -> tuple[OwnFlags, list[str]]:
@@ -108,11 +115,13 @@ def run_one(
     """Dry-run or run one script; returns its exit status."""
     script, config = load(path, flags)
     if config.dry_run:
+        from drillbook.script.checks import check_script
+
         check_script(script)
         return 0
     from drillbook.runtime.api import run_script
 
-    trace = run_script(script, config, explain=None if own.kernel_events else False)
+    trace = run_script(script, config, explain=own.capture)
     if config.verbose and trace.output:
         sys.stdout.write(trace.output if trace.output.endswith("\n") else trace.output + "\n")
     if trace_path:
@@ -128,6 +137,8 @@ def run_one(
 
 
 def write_trace(trace: Trace, path: str) -> None:
+    from drillbook.trace.codec import trace_to_json
+
     try:
         Path(path).write_text(trace_to_json(trace), encoding="utf-8")
     except OSError as exc:
@@ -144,6 +155,12 @@ def main(argv: list[str]) -> int:
     if not flags.scripts:
         raise UsageError("drillbook run: no script given (see drillbook run --help)")
     several = len(flags.scripts) > 1
+    if not any(flag.name == "dry_run" for flag in flags.flags):
+        from drillbook.runtime.capture.evidence import prepare_capture
+
+        # The first run claims a tracefs instance prepared while the script is parsed, not
+        # one made on its path (runtime/capture/spare.py); nothing without a capture.
+        prepare_capture(own.capture)
     from drillbook.runtime.capture.spare import keep_spares
 
     for number, path in enumerate(flags.scripts, 1):

@@ -256,11 +256,9 @@ def _warm_up() -> None:
     try:
         from drillbook.parser import parse_script
         from drillbook.render import figure_for  # noqa: F401 (imports matplotlib)
-        from drillbook.runtime.capture.evidence import wanted
-        from drillbook.runtime.capture.spare import prime_spare
+        from drillbook.runtime.capture.evidence import prepare_capture
 
-        if wanted(None):  # the first %%drill claims a tracefs instance made now (root only)
-            prime_spare()
+        prepare_capture()  # the first %%drill claims a tracefs instance made now (root only)
         parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", path="warm-up")
     except Exception:  # noqa: S110 - a failed warm-up only means the first cell is slower;
         pass  # the same error then surfaces, with its message, in that cell

@@ -4,6 +4,8 @@ events; no tracefs instance is left behind."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_faults import Host, host  # noqa: F401 (a fixture)
@@ -20,7 +23,7 @@ from drillbook.parser import parse_script
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture.ringbuffer import page_spans
 from drillbook.runtime.capture.session import wait_for_removals
-from drillbook.runtime.capture.spare import discard_spare, prepare
+from drillbook.runtime.capture.spare import UPKEEP_THREAD, discard_spare, prepare
 from drillbook.runtime.capture.tracefs import Instance, leftover_instances, tracefs_root
 from drillbook.trace.codec import trace_from_json
 from drillbook.trace.kernel import Cause, Source
@@ -309,6 +312,19 @@ def test_no_spare_left_after_the_process_exits_or_is_killed(host: Host, sig: int
     host.assert_untouched()
 
 
+def recording(pid: int) -> bool:
+    """Whether a run of ``pid``'s claimed one of its instances: tracing on and events enabled
+    (a new instance has tracing on until its set-up turns it off, with no event enabled)."""
+    for name in ours(pid):
+        folder = Path(tracefs_root(), "instances", name)
+        with contextlib.suppress(OSError):  # an instance being removed is unreadable
+            if (folder / "tracing_on").read_text().strip() == "1" and (
+                (folder / "set_event").read_text().strip()
+            ):
+                return True
+    return False
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_no_instance_namespace_or_process_left_after_a_kill(host: Host, sig: int) -> None:  # noqa: F811
     proc = subprocess.Popen(
@@ -316,7 +332,8 @@ def test_no_instance_namespace_or_process_left_after_a_kill(host: Host, sig: int
         cwd=PROJECT, env=host.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mine = f"drillbook-{proc.pid}-"
     deadline = time.monotonic() + 30
-    while not any(n.startswith(mine) for n in leftover_instances()):
+    # The command prepares its instance as it starts; its run turns tracing on.
+    while not recording(proc.pid):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.01)
     time.sleep(0.5)  # mid-run: the capture is draining, the worker waits for a retransmission
@@ -328,6 +345,97 @@ def test_no_instance_namespace_or_process_left_after_a_kill(host: Host, sig: int
         wait_for_removals()
     assert not [n for n in leftover_instances() if n.startswith(mine)]
     host.assert_untouched()  # no namespace, link, process (marked by the test), file, sysctl
+
+
+# -- a process's first run: the command prepares its instance as it starts -----------------
+
+COMMAND = """
+import json, os, sys, threading
+from drillbook.runtime.capture import session, tracefs
+made, captures = [], []
+create, start = tracefs.Instance.create, session.KernelCapture.start
+def noted_create(self):
+    made.append([self.name, threading.current_thread().name])
+    create(self)
+def noted_start(*args):
+    capture = start(*args)
+    captures.append(capture)
+    return capture
+tracefs.Instance.create = noted_create
+session.KernelCapture.start = noted_start
+from drillbook.cli import main
+code = main(sys.argv[1:])  # the command line itself
+claimed = [[c.instance.name if c.instance else "", c.from_spare] for c in captures]
+threads = [t.name for t in threading.enumerate()]
+print(json.dumps({"code": code, "made": made, "claimed": claimed, "threads": threads,
+                  "pid": os.getpid()}))
+"""
+
+
+def command(
+    *argv: str, env: dict[str, str] | None = None, codes: tuple[int, ...] = (0, 1)
+) -> tuple[int, dict[str, Any]]:
+    """``drillbook ARGV`` in a fresh interpreter, through drillbook.cli.main: its pid and
+    which instances it made (on which thread), which its runs claimed, its threads at the
+    end."""
+    proc = subprocess.run(
+        [sys.executable, "-c", COMMAND, *argv], cwd=PROJECT, env=env, capture_output=True,
+        text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["code"] in codes, proc.stderr  # 1: a timing miss on a loaded machine
+    return int(found["pid"]), found
+
+
+def test_a_first_drillbook_run_claims_an_instance_prepared_at_its_start() -> None:
+    """``drillbook run --explain x.pkt``: the upkeep thread made the instance while the
+    command parsed the script, and the run claimed it (its capture made none on its path);
+    no next spare after the last script, and nothing left after the exit."""
+    pid, found = command("run", "--explain", str(SCRIPTS / "passive-close.pkt"))
+    assert found["claimed"] == [[name, True] for name, _ in found["made"]], found
+    assert [thread for _, thread in found["made"]] == [UPKEEP_THREAD], found
+    assert not ours(pid)
+
+
+@pytest.mark.parametrize("how", ["--no-kernel-events", "DRILLBOOK_EXPLAIN=0"])
+def test_a_drillbook_run_without_explanations_prepares_nothing(how: str) -> None:
+    """Explanations off: no instance made, no upkeep thread, no capture started."""
+    env = {**os.environ, "DRILLBOOK_EXPLAIN": "0"} if how.startswith("DRILLBOOK") else None
+    flags = [how] if how.startswith("--") else ["--explain"]
+    _, found = command("run", *flags, str(SCRIPTS / "passive-close.pkt"), env=env)
+    assert found["made"] == [] and found["claimed"] == [], found
+    assert UPKEEP_THREAD not in found["threads"], found
+
+
+def test_a_script_error_after_the_instance_was_prepared_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pkt"
+    bad.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 frobnicate(\n")
+    pid, found = command("run", "--explain", str(bad), codes=(2,))
+    assert len(found["made"]) == 1 and found["claimed"] == [], found  # prepared, unused
+    assert not ours(pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_nothing_left_after_a_kill_while_the_instance_is_prepared(host: Host, sig: int) -> None:  # noqa: F811
+    """Killed as soon as its prepared instance appears (before the run claims it)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drillbook", "run", "--explain", str(SCRIPTS / "tlp-then-rto.pkt")],
+        cwd=PROJECT, env=host.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not ours(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.002)
+    assert not recording(proc.pid)  # not claimed yet
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    if sig == signal.SIGKILL:
+        assert ours(proc.pid)  # nothing ran in the killed process
+        run("passive-close.pkt")  # the next start sweeps it (in the upkeep after the run)
+        wait_for_removals()
+    else:
+        assert proc.returncode == 130
+    assert not ours(proc.pid)
+    host.assert_untouched()
 
 
 def test_a_zero_window_is_probed() -> None:

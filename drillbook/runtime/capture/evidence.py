@@ -73,6 +73,21 @@ class RunEvidence:
         )
 
 
+def prepare_capture(explain: bool | None = None) -> None:
+    """Get this process's first capture ready in the background, before its run starts:
+    the spare keeper's upkeep thread prepares a tracefs instance now (spare.py), so that the
+    run claims a ready one like any later run instead of making its own on its path.
+
+    ``drillbook run`` calls it as it starts, before it parses the script; a notebook when the
+    extension loads. Only when the run will capture (``explain``, else ``DRILLBOOK_EXPLAIN``)
+    and this process is root: otherwise nothing is attempted, started or printed. Never
+    raises; the instance goes at exit like any spare."""
+    if wanted(explain) and os.geteuid() == 0:
+        from drillbook.runtime.capture.spare import prime_spare
+
+        prime_spare()
+
+
 def _import_explainers() -> None:
     import drillbook.explain  # noqa: F401 (imported on the capture thread, during the run)
 

@@ -28,7 +28,14 @@ removes what a SIGKILLed process left (tracefs.py). The spare is removed at inte
 (atexit), after :data:`SPARE_IDLE_S` without a run (its enabled events cost the host a little
 on every TCP event), and by :func:`discard_spare` (tests and host checks, before they look for
 leftovers). A one-script command (``drillbook run x.pkt``) calls ``keep_spares(False)``: it
-would never use a spare and its exit would wait for one.
+would never use a next spare and its exit would wait for one.
+
+A process's first run has no spare from a run before it. :func:`prime_spare` prepares one
+whether or not spares are kept after runs: ``drillbook run`` calls it (through
+``evidence.prepare_capture``) when it starts, before it parses the script, and a notebook
+when ``%load_ext drillbook`` loads; the first run then claims it like any later run, and
+this process's upkeep thread already runs (starting a thread costs the caller milliseconds
+on a busy machine).
 """
 
 from __future__ import annotations
@@ -176,12 +183,16 @@ class SpareKeeper:
             self._start_upkeep()
 
     def prime(self, root: str) -> None:
-        """Prepare a spare now, if none is ready or coming (a notebook does it at load)."""
+        """Prepare a spare now, if none is ready or coming, even when no spare is kept after
+        runs (for a process's first run: the CLI at its start, a notebook at load)."""
         with self._lock:
-            self._schedule_spare(root, delay_s=0.0)
+            self._schedule_spare(root, delay_s=0.0, first=True)
 
-    def _schedule_spare(self, root: str, delay_s: float = UPKEEP_DELAY_S) -> None:
-        if self.enabled and not self._closed and self._ready is None and self._coming is None:
+    def _schedule_spare(
+        self, root: str, delay_s: float = UPKEEP_DELAY_S, first: bool = False
+    ) -> None:
+        wanted = self.enabled or first
+        if wanted and not self._closed and self._ready is None and self._coming is None:
             coming = self._coming = Coming(Instance.named(root))
             self._jobs.append((time.monotonic() + delay_s, lambda: self._make(coming)))
             self._start_upkeep()
@@ -294,7 +305,8 @@ def keep_spares(enabled: bool) -> None:
 
 
 def prime_spare() -> None:
-    """Prepare a spare in the background now (root with tracefs only; never raises)."""
+    """Prepare a spare in the background now, for this process's first run, even after
+    ``keep_spares(False)`` (root with tracefs only; never raises)."""
     with contextlib.suppress(TracefsUnavailable):
         KEEPER.prime(tracefs_root())
 

@@ -227,6 +227,10 @@ def drained(fds: dict[int, int]) -> list[int]:
 def test_a_spare_records_nothing_until_it_is_claimed() -> None:
     """Events enabled, tracing off: the host's TCP traffic leaves nothing in its buffer, so a
     claimed spare holds only events from its claim on (no stale events to drop)."""
+    # The spare an earlier run in this process kept is not this test's: under xdist the test
+    # before this one on the worker may be any test, not the one above (which discards it).
+    discard_spare()
+    wait_for_removals()
     spare = prepare(Instance.named(tracefs_root()))
     try:
         loopback_traffic()

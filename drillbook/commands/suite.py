@@ -26,6 +26,7 @@ from drillbook.suite import (
     to_tap,
 )
 from drillbook.suite.expected import MIN_LINE_AGREEMENT, MIN_VERDICT_AGREEMENT
+from drillbook.suite.inherited import inherited_tcp_settings
 from drillbook.suite.jsonout import to_json
 from drillbook.suite.progress import ProgressLine
 from drillbook.suite.result import Cause
@@ -147,6 +148,7 @@ def _report(suite: SuiteResult, args: argparse.Namespace) -> int:
         agreement = compare(suite.results, load_expected(args.expected),
                             args.min_agreement, args.min_line_agreement)
         print(agreement_report(agreement))
+        print(inherited_tcp_settings().describe())
         return EXIT_OK if agreement.ok else EXIT_FAILED
     return EXIT_OK if suite.all_passed else EXIT_FAILED
 

@@ -60,6 +60,34 @@ def _sigterm_as_terminated() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _interrupted() -> int:
+    _forget_the_escaped_interrupt()
+    print("drillbook: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _caused_by_an_interrupt(exc: BaseException) -> bool:
+    """Whether a Ctrl-C is behind ``exc``: one that lands in a class body's ``__set_name__``
+    (a dataclass field, during an import) reaches us wrapped in a RuntimeError."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _forget_the_escaped_interrupt() -> None:
+    """CPython marks a KeyboardInterrupt that leaves code run by ``exec`` of a string as
+    unhandled, and at exit kills the process with SIGINT (status -2, not ours), even when the
+    interrupt was caught further up. Dataclasses and named tuples build their methods that
+    way, so a Ctrl-C during an import sets the mark. The mark is cleared by the next ``exec``
+    of a string that completes."""
+    exec("")  # noqa: S102 (a constant, empty source)
+
+
 def usage() -> str:
     commands = "\n".join(f"  {name:<8}{text}" for name, text in SUBCOMMANDS.items())
     return (
@@ -114,11 +142,13 @@ def _main(args: list[str]) -> int:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
     except Terminated:
+        _forget_the_escaped_interrupt()
         return EXIT_TERMINATED  # main() says so
     except KeyboardInterrupt:
-        print("drillbook: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except Exception as exc:  # a bug in drillbook, never the user's mistake
+        if _caused_by_an_interrupt(exc):
+            return _interrupted()
         if "--debug" in args or os.environ.get("DRILLBOOK_DEBUG"):
             raise
         print(

@@ -3,6 +3,7 @@ traceback, always exit 2 for the user's mistake)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,36 @@ def test_run_help_and_the_cell_options_come_from_the_one_flag_table(
     assert all(f"--{name}" in text for name in FLAGS)
     offered = [name for name, *_ in VALUE_OPTIONS] + [name for name, _ in FLAG_OPTIONS]
     assert set(offered) <= set(FLAGS) and "tolerance_usecs" in offered
+
+
+# ---------------------------------------------------------------- Ctrl-C at any point
+
+# A Ctrl-C can land while a dataclass or named tuple is being built (during an import): the
+# interrupt then leaves code that ``exec`` ran from a string, and lands in a class body's
+# __set_name__ wrapped in a RuntimeError (Python 3.11). Either way the command says
+# "interrupted" and exits 130, not -2 (CPython's unhandled-interrupt mark) or 3 (a "bug").
+INTERRUPTED_IN = {
+    "exec": "exec('raise KeyboardInterrupt', {})",
+    "__set_name__": (
+        "exec('class D:\\n def __set_name__(self, owner, name): raise KeyboardInterrupt\\n"
+        "class C:\\n x = D()', {})"
+    ),
+}
+
+
+@pytest.mark.parametrize("where", sorted(INTERRUPTED_IN))
+def test_an_interrupt_anywhere_exits_130(where: str, tmp_path: Path) -> None:
+    script = tmp_path / "x.pkt"
+    script.write_text(GOOD)
+    # Run as ``python -m``, as the command is: with ``-c`` CPython exits through another path
+    # that ignores its mark.
+    (tmp_path / "interrupted_cli.py").write_text(
+        "import sys\n"
+        "import drillbook.cli as cli\n"
+        f"cli._dispatch = lambda name, argv: {INTERRUPTED_IN[where]}\n"
+        f"sys.exit(cli.main(['run', {str(script)!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT)])}
+    done = subprocess.run([sys.executable, "-m", "interrupted_cli"], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr.strip()) == (130, "drillbook: interrupted")

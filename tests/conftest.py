@@ -13,6 +13,7 @@ of the queue so that they start at once on different workers instead of one star
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,37 @@ FIRST = ("conformance/test_corpus.py", "kernel/test_hub.py", "kernel/test_privat
          "browser/", "notebooks/test_course.py", "notebooks/test_export.py",
          "notebooks/test_labs.py", "notebooks/test_lab_claims.py", "notebooks/test_lab_why.py",
          "notebooks/test_notebooks.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children this session starts get Ctrl-C's default action, whatever the session was
+    started from: a job a non-interactive shell starts in the background (``make test &``, a
+    runner that does so) ignores SIGINT, an ignored signal stays ignored across exec, and the
+    tests that interrupt a run with SIGINT would then see it carry on. A Python handler is
+    reset to the default at exec, so installing Python's own makes the children's default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _signal_state() -> tuple[frozenset[int], object, object]:
+    return (frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+            signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+
+
+@pytest.fixture(autouse=True)
+def _signals_left_as_found() -> Iterator[None]:
+    """A test must leave the process's signal mask and its SIGINT/SIGTERM handlers as it
+    found them: every process a later test starts inherits a blocked or ignored signal, and a
+    test that interrupts a run would then see the run carry on to its end."""
+    before = _signal_state()
+    yield
+    after = _signal_state()
+    if after != before:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before[0])
+        signal.signal(signal.SIGINT, before[1])  # type: ignore[arg-type]
+        signal.signal(signal.SIGTERM, before[2])  # type: ignore[arg-type]
+        pytest.fail(f"the test left the signals changed (mask, SIGINT, SIGTERM): {before} -> "
+                    f"{after}")
 
 
 def _under_tests(path: str) -> str:

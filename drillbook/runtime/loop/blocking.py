@@ -8,6 +8,7 @@ Only one blocking call runs at a time: the next one waits up to 1 s for it, then
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -56,6 +57,9 @@ class BlockingCallThread:
         with self._lock:
             while self._tid == 0:
                 self._lock.wait()
+        # Opened once and re-read with pread: each look at the thread's state is then one
+        # system call, not three (open, read, close), while the main thread waits on it.
+        self._stat_fd = os.open(f"/proc/self/task/{self._tid}/stat", os.O_RDONLY | os.O_CLOEXEC)
 
     @property
     def ident(self) -> int | None:
@@ -88,7 +92,6 @@ class BlockingCallThread:
         # before it, or when it finishes without one): taking the GIL back and forth would
         # delay it by switch intervals.
         self.entering.wait(ENTER_WAIT_S)
-        stat_path = f"/proc/self/task/{self._tid}/stat"
         while True:
             # Sleep rather than yield: the thread needs the GIL to reach its C call, and a
             # main thread that keeps taking the GIL back delays it by milliseconds.
@@ -96,7 +99,7 @@ class BlockingCallThread:
             with self._lock:
                 if self._running is not call:
                     return
-            if _thread_sleeping(stat_path):
+            if _thread_sleeping(self._stat_fd):
                 return
 
     def let_return(self, max_us: int = 300) -> None:
@@ -112,12 +115,11 @@ class BlockingCallThread:
         if self._running is None:
             return
         deadline = time.monotonic_ns() + max_us * 1000
-        stat_path = f"/proc/self/task/{self._tid}/stat"
         while True:
             time.sleep(NAP_S)  # also hands the GIL to a call that came back meanwhile
             if self._running is None or time.monotonic_ns() >= deadline:
                 return
-            if _thread_sleeping(stat_path):
+            if _thread_sleeping(self._stat_fd):
                 return
 
     def interrupt(self) -> None:
@@ -138,6 +140,9 @@ class BlockingCallThread:
         with self._lock:
             self._exiting = True
             self._lock.notify_all()
+        if self._stat_fd >= 0:
+            os.close(self._stat_fd)
+            self._stat_fd = -1
 
     def _loop(self) -> None:
         with self._lock:
@@ -163,12 +168,11 @@ class BlockingCallThread:
                 self.entering.set()
 
 
-def _thread_sleeping(stat_path: str) -> bool:
+def _thread_sleeping(stat_fd: int) -> bool:
     try:
-        with open(stat_path, "rb") as handle:
-            stat = handle.read()
+        stat = os.pread(stat_fd, 512, 0)  # a /proc file read from offset 0 is generated anew
     except OSError:
-        return True  # the thread is gone
+        return True  # the thread is gone (or stopped)
     # The state letter follows the parenthesised command name.
     state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
     return state == b"S"

@@ -6,6 +6,9 @@ from drillbook.engine.actions import AwaitPacket, EarlyAnswer, Inject, StepRepor
 from drillbook.engine.records import AnyRecord
 from drillbook.runtime.loop.state import RunState
 
+# An answer written ahead: the answer, when its write began (script µs) and ended (wall ns).
+Written = tuple[EarlyAnswer, int, int]
+
 FOREVER_S = 3600.0  # `*` times: no sniff timeout (the worker's own timeout still applies)
 
 
@@ -32,7 +35,8 @@ class PacketIO:
         interpreter.completed(clock.to_script_us(sent_ns))
         if state.blocking is not None:
             state.blocking.let_return()
-        answered = self._answer_queued(action.then) if action.then is not None else []
+        answered = (self._records(self._answer_queued(action.then))
+                    if action.then is not None else [])
         record, report = interpreter.injected(action, actual)
         # The rest waits: the kernel may have answered inside the write, and the script may
         # answer that at once (an early answer, see await_packet). TCP_INFO too: reading it
@@ -78,17 +82,17 @@ class PacketIO:
     def _answer_all(self, answer: EarlyAnswer) -> list[AnyRecord]:
         """Write ``answer``, then the answers after it whose packets are already queued (the
         packets read stay queued for their awaits). The answers' packet records."""
-        return [self._answer(answer), *self._answer_queued(answer.then)]
+        return self._records([self._answer(answer), *self._answer_queued(answer.then)])
 
-    def _answer_queued(self, following: EarlyAnswer | None) -> list[AnyRecord]:
+    def _answer_queued(self, following: EarlyAnswer | None) -> list[Written]:
         """While the kernel's next packet is already queued and completes the await that
         ``following`` answers, write that answer, and so on down the chain. Only with no
         packet read ahead still waiting: the next one read must be the one ``following``
         answers."""
         state = self.state
-        records: list[AnyRecord] = []
+        written: list[Written] = []
         if state.unread:
-            return records
+            return written
         while following is not None:
             got = state.device.read_outbound(0.0)
             if got is None:
@@ -96,20 +100,28 @@ class PacketIO:
             state.unread.append(got)
             if not following.completes(got[0]):
                 break
-            records.append(self._answer(following))
+            written.append(self._answer(following))
             following = following.then
-        return records
+        return written
 
-    def _answer(self, answer: EarlyAnswer) -> AnyRecord:
-        """Write the `+0` answer now: decoding and matching the packet it answers come after.
-        Its packet record (for the trace once the answered packet's is in)."""
+    def _answer(self, answer: EarlyAnswer) -> Written:
+        """Write the `+0` answer now: decoding and matching the packet it answers come after,
+        and so does its record (:meth:`_records`, once the chain of answers is written)."""
         state = self.state
         actual = state.clock.now_us()
         packet = answer.packet
         sent_ns = state.device.inject(packet.data, packet.gso_type, packet.gso_size)
         if state.blocking is not None:
             state.blocking.let_return()
-        return state.interpreter.answered_early(answer, actual, state.clock.to_script_us(sent_ns))
+        return answer, actual, sent_ns
+
+    def _records(self, written: list[Written]) -> list[AnyRecord]:
+        """The written answers' packet records, told to the interpreter in order (nothing in
+        a chain of answers reads or changes what they are built from)."""
+        to_script_us = self.state.clock.to_script_us
+        answered_early = self.state.interpreter.answered_early
+        return [answered_early(answer, actual, to_script_us(sent_ns))
+                for answer, actual, sent_ns in written]
 
     def sniff_for(self, duration_us: int) -> None:
         """Record what the kernel sends during ``duration_us`` (explore mode's grace)."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import socket
 import struct
 import time
@@ -72,6 +73,9 @@ class Sandbox:
         self.addresses = addresses
         self.tun_fd = tun_fd
         self._psock = psock
+        psock.setblocking(False)  # read_outbound polls itself (see there)
+        self._poller = select.poll()
+        self._poller.register(psock.fileno(), select.POLLIN)
         self._buffer = bytearray(FRAME_BUFFER_BYTES)
         self._view = memoryview(self._buffer)
         self._ancbufsize = socket.CMSG_SPACE(_TIMESPEC.size)
@@ -109,17 +113,27 @@ class Sandbox:
 
     def read_outbound(self, timeout_s: float) -> tuple[bytes, int] | None:
         """The next frame the kernel sent on tun0 (IP bytes) and its kernel timestamp in ns
-        (CLOCK_REALTIME); None when none arrives within *timeout_s*."""
-        deadline = time.monotonic() + timeout_s
+        (CLOCK_REALTIME); None when none arrives within *timeout_s*.
+
+        The packet socket stays non-blocking: a frame already queued (the kernel answers
+        inside the injection's write) is read at once, with no ``poll`` before the read nor
+        an ``ioctl`` to set a timeout, which is what a socket timeout costs on every call;
+        only an empty queue waits in ``poll``."""
+        deadline = None
         psock = self._psock
         while True:
-            psock.settimeout(max(0.0, deadline - time.monotonic()))
             try:
                 size, ancdata, flags, address = psock.recvmsg_into(
                     (self._view,), self._ancbufsize
                 )
-            except (TimeoutError, BlockingIOError):
-                return None
+            except BlockingIOError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + timeout_s
+                if now >= deadline:
+                    return None
+                self._poller.poll((deadline - now) * 1000)
+                continue
             if address[2] != PACKET_OUTGOING:
                 continue  # the BPF filter should have dropped it; stay safe
             if flags & socket.MSG_TRUNC:

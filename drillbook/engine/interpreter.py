@@ -145,7 +145,8 @@ class Interpreter:
             return Finish()
         index, event = self.index, self.events[self.index]
         time = event.time
-        anchor = self._anchor(event, now_us) if time.is_relative or time.kind is TimeKind.ANY else 0
+        anchor = (self._anchor(event, now_us, written=index in self._early)
+                  if time.is_relative or time.kind is TimeKind.ANY else 0)
         schedule = adjust(time, anchor_us=anchor)
         stop = self._order_error(index, event, schedule)
         if stop is not None:
@@ -170,7 +171,10 @@ class Interpreter:
         """The current event's action finished at ``when_us`` (what the next one counts from)."""
         self.completed_us = when_us
 
-    def _anchor(self, event: Event, now_us: int) -> int:
+    def _anchor(self, event: Event, now_us: int, written: bool = False) -> int:
+        """Where a relative time counts from. ``written``: the event is an answer the loop
+        wrote early; its time is fixed already and counts from the event before it, however
+        long the loop took to get here."""
         last = self.last
         if last is not None and _is_inbound(last.event) and _is_inbound(event):
             return last.schedule.start_us
@@ -179,7 +183,7 @@ class Interpreter:
         # relative time drift. So a relative time counts from when the previous action
         # finished; an event drillbook performs itself falls back to "now" after a stall.
         if self.completed_us is not None and (
-            _is_outbound(event) or now_us - self.completed_us <= STALL_US
+            written or _is_outbound(event) or now_us - self.completed_us <= STALL_US
         ):
             return self.completed_us
         return now_us

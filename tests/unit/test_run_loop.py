@@ -6,7 +6,7 @@ behaviours against the real kernel."""
 from __future__ import annotations
 
 from drillbook.config import RunConfig
-from drillbook.engine.actions import AwaitPacket
+from drillbook.engine.actions import AwaitPacket, Record
 from drillbook.engine.interpreter import Interpreter, RunOptions
 from drillbook.engine.packets import PacketEngine
 from drillbook.parser import parse_script
@@ -175,6 +175,11 @@ def test_a_failing_command_fails_at_its_line() -> None:
 def _await_for(text: str, line: int) -> AwaitPacket:
     """The interpreter's action for the `>` line ``line`` of ``text``, with the socket events
     and packets before it played as the fake kernel would (through run_fake's parts)."""
+    return _played_until(text, line)[2]
+
+
+def _played_until(text: str, line: int) -> tuple[Interpreter, FakeKernel, AwaitPacket]:
+    """``_await_for``, with the interpreter and the fake kernel it played against."""
     config = RunConfig()
     script = parse_script(text, "x.pkt", config)
     kernel = FakeKernel(script, config)
@@ -184,7 +189,7 @@ def _await_for(text: str, line: int) -> AwaitPacket:
     while True:
         action = interpreter.next_action(0)
         if isinstance(action, AwaitPacket) and action.current.line == line:
-            return action
+            return interpreter, kernel, action
         if isinstance(action, AwaitPacket):
             got = kernel.read_outbound(10)
             assert got is not None
@@ -210,3 +215,20 @@ def test_an_early_answer_is_offered_only_when_it_cannot_depend_on_the_awaited_pa
           "+0 < . 1:1(0) ack 11 win 1000 <nop,nop,TS val 2 ecr 100>\n")
     assert _await_for(ts, 10).answer is None
     assert _await_for(ts.replace("ecr 100>", "ecr 50>"), 10).answer is not None
+
+
+def test_an_answer_written_early_keeps_its_time_however_late_the_loop_records_it() -> None:
+    """The `+0` answer was written 5 µs after the kernel's packet; the loop then stalled for
+    6 ms (a busy machine) before it recorded the two events. The answer is on time: its time
+    counts from the awaited packet, not from when the loop came back (as an event the loop
+    still has to perform would after a stall)."""
+    interpreter, kernel, action = _played_until(WRITE.replace("+.02 >", "+0 >"), 10)
+    assert action.answer is not None
+    got = kernel.read_outbound(10)  # the kernel's data, sent in the write before
+    assert got is not None
+    sniffed_us = action.sniff_start_us + 100
+    interpreter.answered_early(action.answer, sniffed_us + 5, sniffed_us + 7)
+    assert interpreter.packet_seen(action, got[0], sniffed_us).report is not None
+    answer = interpreter.next_action(sniffed_us + 6_000)
+    assert isinstance(answer, Record) and answer.report.event.line == 11
+    assert answer.report.outcome is Outcome.OK and answer.report.failure is None

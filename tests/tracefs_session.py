@@ -21,7 +21,7 @@ from drillbook.runtime.capture.tracefs import (
     sweep_stale,
     tracefs_root,
 )
-from drillbook.runtime.workers.hostcheck import _descendants, _proc_stats
+from drillbook.runtime.workers.hostcheck import all_descendant_pids
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def finish_instances(
             return SessionInstances([], [])
     discard_spare()
     swept = sweep_stale(root)
-    family = {os.getpid(), *_descendants(dict(_proc_stats()))}
+    family = {os.getpid(), *all_descendant_pids()}
     ours = [name for name in leftover_instances(root) if int(name.split("-")[1]) in family]
     return SessionInstances(swept, ours)
 

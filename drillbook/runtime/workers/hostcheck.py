@@ -131,6 +131,12 @@ def _descendants(stats: dict[int, int]) -> set[int]:
     return found
 
 
+def all_descendant_pids() -> set[int]:
+    """The pids of this process's descendants now (children, theirs, ...), the zygote and its
+    workers included (HostState.descendant_pids leaves the zygote out)."""
+    return _descendants(dict(_proc_stats()))
+
+
 def _cmdline(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()

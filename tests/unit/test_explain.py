@@ -93,6 +93,19 @@ def test_format_files_give_fields_and_resolved_enum_names() -> None:
     assert dict(names) == {"oldstate": "TCP_ESTABLISHED"}  # the unresolved macro is left out
 
 
+def test_a_short_payload_decodes_the_fields_that_fit_and_formats_share_one_decoder() -> None:
+    """A payload cut after ``oldstate`` (an older kernel's shorter event, a page's last bytes)
+    gives the fields that fit, named, as the whole one does; the same format text gives the
+    same format and decoder, made once."""
+    event = parse_format("sock", "inet_sock_set_state", STATE_FORMAT)
+    cut = state_payload(0xFFFF1, 1, 7)[:20]
+    fields, names = event.decoder().decode(cut)
+    assert fields == (("skaddr", 0xFFFF1), ("oldstate", 1))
+    assert names == (("oldstate", "TCP_ESTABLISHED"),)
+    again = parse_format("sock", "inet_sock_set_state", STATE_FORMAT)
+    assert again is event and again.decoder() is event.decoder()
+
+
 def test_pages_decode_with_deltas_long_events_and_lost_events() -> None:
     layout = parse_header_page(HEADER_PAGE)
     assert (layout.commit_offset, layout.commit_size, layout.data_offset) == (8, 8, 16)

@@ -73,12 +73,7 @@ def decode_pages(
     offsets = {f.event_id: (_offset(f, "sock_cookie"), _offset(f, "skaddr")) for f in formats}
     needles = [cookie.to_bytes(8, "little") for cookie in cookies]
     pages = [(cpu, _content(page, layout)) for cpu, page in pages]
-    first = _walk(_holding(pages, needles), layout, decoders, offsets, cookies, None)
-    skaddrs = {
-        skaddr
-        for event in first
-        if event.get("sock_cookie") in cookies and (skaddr := event.get("skaddr"))
-    }
+    skaddrs = _our_skaddrs(_holding(pages, needles), layout, offsets, cookies)
     more = [skaddr.to_bytes(8, "little") for skaddr in sorted(skaddrs)]
     decoded = _walk(_holding(pages, needles + more), layout, decoders, offsets, cookies,
                     skaddrs)
@@ -125,16 +120,40 @@ def _holding(
     return found
 
 
+def _our_skaddrs(
+    pages: list[tuple[int, int, bytes]],
+    layout: PageLayout,
+    offsets: dict[int, tuple[int | None, int | None]],
+    cookies: set[int],
+) -> set[int]:
+    """The kernel socket addresses that events with one of our ``cookies`` name (only those
+    two fields are read: the events themselves are decoded in the second pass)."""
+    found: set[int] = set()
+    for _, _, page in pages:
+        spans, _ = page_spans(page, layout)
+        for _, start, _ in spans:
+            cookie_at, skaddr_at = offsets.get(
+                int.from_bytes(page[start : start + 2], "little"), (None, None))
+            if cookie_at is None or skaddr_at is None:
+                continue
+            cookie = int.from_bytes(page[start + cookie_at : start + cookie_at + 8], "little")
+            if cookie in cookies:
+                skaddr = int.from_bytes(page[start + skaddr_at : start + skaddr_at + 8], "little")
+                if skaddr:
+                    found.add(skaddr)
+    return found
+
+
 def _walk(
     pages: list[tuple[int, int, bytes]],
     layout: PageLayout,
     decoders: _Decoders,
     offsets: dict[int, tuple[int | None, int | None]],
     cookies: set[int],
-    skaddrs: set[int] | None,
+    skaddrs: set[int],
 ) -> list[_Decoded]:
     """Decode the events of ``pages`` that may be ours: with one of our ``cookies``; without
-    a cookie, with one of ``skaddrs`` (None: none wanted yet); with neither field, all."""
+    a cookie, with one of ``skaddrs``; with neither field, all."""
     decoded: list[_Decoded] = []
     for cpu, number, page in pages:
         spans, _ = page_spans(page, layout)
@@ -150,10 +169,8 @@ def _walk(
                     continue
             elif skaddr_at is not None:
                 skaddr = int.from_bytes(page[start + skaddr_at : start + skaddr_at + 8], "little")
-                if skaddrs is None or skaddr not in skaddrs:
+                if skaddr not in skaddrs:
                     continue
-            elif skaddrs is None:
-                continue
             fields, symbols = decoder.decode(page[start : start + size])
             decoded.append(
                 _Decoded(decoder.format.name, stamp, cpu, (number, place), fields, symbols)

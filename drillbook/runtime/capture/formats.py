@@ -8,6 +8,7 @@ that an older kernel lacks is simply absent (and reported) instead of misread.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass
@@ -64,11 +65,20 @@ class EventFormat:
         return any(f.name == field_name for f in self.fields)
 
     def decoder(self) -> EventDecoder:
-        return EventDecoder(self)
+        """This format's decoder, made once per process: every run's instance has the same
+        formats, and making one costs more than decoding a run's events with it."""
+        key = (self.system, self.name, self.event_id)
+        found = _DECODERS.get(key)
+        if found is None or (found.format is not self and found.format != self):
+            found = _DECODERS[key] = EventDecoder(self)
+        return found
 
 
+@functools.lru_cache(maxsize=64)
 def parse_format(system: str, name: str, text: str) -> EventFormat:
-    """An EventFormat from a ``format`` file's text (common_* fields left out)."""
+    """An EventFormat from a ``format`` file's text (common_* fields left out). The same text
+    gives the same object: every run reads the same files, and its decoder is then found
+    without comparing formats field by field."""
     event_id = 0
     fields: list[FieldFormat] = []
     for line in text.splitlines():
@@ -117,27 +127,55 @@ class EventDecoder:
 
     def __init__(self, event_format: EventFormat) -> None:
         self.format = event_format
-        usable = [f for f in event_format.fields if f.struct_code is not None]
+        usable = sorted(
+            (f for f in event_format.fields if f.struct_code is not None), key=lambda f: f.offset
+        )
         self._names = tuple(f.name for f in usable)
         self._structs = tuple(struct.Struct("<" + str(f.struct_code)) for f in usable)
         self._offsets = tuple(f.offset for f in usable)
         self._end = max((f.offset + f.size for f in usable), default=0)
         self._symbols = {name: dict(pairs) for name, pairs in event_format.symbols}
+        self._named = any(name in self._symbols for name in self._names)
+        self._whole = _one_struct(usable)
 
     def decode(
         self, payload: bytes
     ) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...]]:
         """(numeric fields, enum names) of one event; short payloads yield what fits."""
-        values: list[tuple[str, int]] = []
-        for name, layout, offset in zip(self._names, self._structs, self._offsets, strict=True):
-            if offset + layout.size <= len(payload):
-                values.append((name, int(layout.unpack_from(payload, offset)[0])))
-        names: list[tuple[str, str]] = []
-        for name, value in values:
-            table = self._symbols.get(name)
-            if table is not None and value in table:
-                names.append((name, table[value]))
-        return tuple(values), tuple(names)
+        if self._whole is not None and len(payload) >= self._end:
+            values = tuple(zip(self._names, self._whole.unpack_from(payload), strict=True))
+        else:
+            values = tuple(
+                (name, layout.unpack_from(payload, offset)[0])
+                for name, layout, offset in zip(
+                    self._names, self._structs, self._offsets, strict=True)
+                if offset + layout.size <= len(payload)
+            )
+        if not self._named:
+            return values, ()
+        symbols = self._symbols
+        names = tuple(
+            (name, symbols[name][value])
+            for name, value in values
+            if name in symbols and value in symbols[name]
+        )
+        return values, names
+
+
+def _one_struct(fields: list[FieldFormat]) -> struct.Struct | None:
+    """One struct for all the fields (in offset order, padding between): a whole event is
+    then decoded in one call. None when two fields overlap."""
+    code, at = "<", 0
+    for field in fields:
+        if field.offset < at:
+            return None
+        code += f"{field.offset - at}x" if field.offset > at else ""
+        code += str(field.struct_code)
+        at = field.offset + field.size
+    return struct.Struct(code)
+
+
+_DECODERS: dict[tuple[str, str, int], EventDecoder] = {}
 
 
 def common_type(payload: bytes) -> int:

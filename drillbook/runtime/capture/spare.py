@@ -110,6 +110,8 @@ def prepare(instance: Instance) -> Prepared:
         ):
             prepared.layout = parse_header_page(header.read())
         prepared.formats, prepared.missing = instance.formats()
+        for event_format in prepared.formats:
+            event_format.decoder()  # made here, beside the runs, not on a run's path
         instance.configure(prepared.formats)
         with contextlib.suppress(OSError, ValueError):
             prepared.page_size = int(instance.read("buffer_subbuf_size_kb")) * 1024

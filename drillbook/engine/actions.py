@@ -72,11 +72,14 @@ class StepReport:
 @dataclass(frozen=True)
 class Inject:
     """Wait until ``at_us``, check the start is not late, write ``packet``; then, if the
-    kernel's answer is already queued, ``then`` (the script's answer to it, built ahead)."""
+    kernel's answer is already queued, ``then`` (the script's answer to it, built ahead).
+    ``burst``: the next event is an inbound packet due at the same time (`+0 <` after `<`),
+    built already, which the loop writes right after this one, before the bookkeeping."""
 
     current: Current
     packet: InboundPacket
     then: EarlyAnswer | None = None
+    burst: bool = False
 
     @property
     def at_us(self) -> int:

@@ -252,7 +252,21 @@ class Interpreter:
         prepared = self._prepared.pop(current.index)
         if isinstance(prepared, PacketFailure):
             return Record(self._packet_failure(current, prepared, None))
-        return Inject(current, prepared, self._chain_after(current.index))
+        return Inject(current, prepared, self._chain_after(current.index),
+                      self._burst_follows(current))
+
+    def _burst_follows(self, current: Current) -> bool:
+        """Whether the next event is an inbound packet due when ``current`` is (`+0 <`, or the
+        same absolute time), built already: packetdrill writes such a burst back to back."""
+        after = current.index + 1
+        if after >= len(self.events) or not _is_inbound(self.events[after]):
+            return False
+        if isinstance(self._prepared.get(after), PacketFailure) or after not in self._prepared:
+            return False
+        time = self.events[after].time
+        if time.kind is TimeKind.RELATIVE:
+            return time.start_us == 0
+        return time.kind is TimeKind.ABSOLUTE and time.start_us <= current.schedule.start_us
 
     def _chain_after(self, index: int) -> EarlyAnswer | None:
         """The answers built ahead for the `>` line right after inbound ``index`` and on."""

@@ -23,7 +23,7 @@ from drillbook.parser import parse_script, parse_with_flags
 from drillbook.runtime.api import run_script
 from drillbook.runtime.capture.ringbuffer import page_spans
 from drillbook.runtime.capture.session import wait_for_removals
-from drillbook.runtime.capture.spare import UPKEEP_THREAD, discard_spare, prepare
+from drillbook.runtime.capture.spare import KEEPER, UPKEEP_THREAD, discard_spare, prepare
 from drillbook.runtime.capture.tracefs import Instance, leftover_instances, tracefs_root
 from drillbook.trace.codec import trace_from_json
 from drillbook.trace.kernel import Cause, Source
@@ -176,10 +176,15 @@ def ours(pid: int) -> list[str]:
     return [n for n in leftover_instances() if n.startswith(f"drillbook-{pid}-")]
 
 
-def test_a_run_claims_the_spare_and_the_next_spare_replaces_it() -> None:
+def test_a_run_claims_the_spare_and_the_next_spare_replaces_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """After a run this process keeps one spare instance (tracing off); the next run claims
     it, gets its events, and the spare after that is a new instance; discard_spare() leaves
     nothing."""
+    # As a notebook or a suite keeps them: a test before this one in the same process may
+    # have run a one-script command, which turns spares off for the rest of its process.
+    monkeypatch.setattr(KEEPER, "enabled", True)
     run("passive-close.pkt")
     wait_for_removals()
     (spare,) = ours(os.getpid())

@@ -10,6 +10,7 @@ from drillbook.engine.actions import AwaitPacket, Record
 from drillbook.engine.interpreter import Interpreter, RunOptions
 from drillbook.engine.packets import PacketEngine
 from drillbook.parser import parse_script
+from drillbook.runtime.loop.driver import ScriptRun
 from drillbook.testing import FakeKernel, KernelBehaviour, rewrite_tcp, run_fake
 from drillbook.trace.model import FailureKind, Outcome, Step, Trace
 from drillbook.trace.report import text_report
@@ -232,3 +233,45 @@ def test_an_answer_written_early_keeps_its_time_however_late_the_loop_records_it
     answer = interpreter.next_action(sniffed_us + 6_000)
     assert isinstance(answer, Record) and answer.report.event.line == 11
     assert answer.report.outcome is Outcome.OK and answer.report.failure is None
+
+
+def test_a_burst_of_inbound_packets_is_written_back_to_back() -> None:
+    """`+0 <` after `<` (packetdrill writes such a burst at once): between two packets of a
+    burst the loop only reads the socket's TCP_INFO (each step's own, as its packet left
+    it); the packets' records and steps come after the burst."""
+    text = OPEN + ("+.01 < . 1:1(0) ack 1 win 2000\n+0 < . 1:1(0) ack 1 win 3000\n"
+                   "+0 < . 1:1(0) ack 1 win 4000\n")
+    config = RunConfig()
+    script = parse_script(text, "x.pkt", config)
+    kernel = FakeKernel(script, config)
+    log: list[str] = []
+    inject, tcp_info = kernel.inject, kernel.tcp_info_bytes
+
+    def logged_inject(data: bytes, gso_type: int = 0, gso_size: int = 0) -> int:
+        log.append(f"inject win {int.from_bytes(data[34:36], 'big')}")
+        return inject(data, gso_type, gso_size)
+
+    def logged_tcp_info(live_fd: int) -> bytes | None:
+        log.append("tcp_info")
+        return tcp_info(live_fd)
+
+    kernel.inject = logged_inject  # type: ignore[method-assign]
+    kernel.tcp_info_bytes = logged_tcp_info  # type: ignore[method-assign]
+    run = ScriptRun(script, config, kernel.device, kernel.clock, kernel.syscalls,
+                    kernel.addresses, RunOptions(), kernel.ephemeral_port)
+    recorded: list[int] = []
+    step_of = run.state.recorder.step
+
+    def logged_step(index: int, *args: object, **kwargs: object) -> None:
+        recorded.append(index)
+        log.append(f"step {index}")
+        step_of(index, *args, **kwargs)  # type: ignore[arg-type]
+
+    run.state.recorder.step = logged_step  # type: ignore[method-assign]
+    trace = run.run()
+    assert trace.failure is None, text_report(trace)
+    burst = log[log.index("inject win 2000"):]
+    assert burst[:5] == ["inject win 2000", "tcp_info", "inject win 3000", "tcp_info",
+                         "inject win 4000"], log
+    assert [step(trace, line).scheduled_us for line in (9, 10, 11)] == [110_000] * 3
+    assert sorted(recorded) == recorded, "steps recorded in order"

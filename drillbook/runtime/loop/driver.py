@@ -241,7 +241,9 @@ class ScriptRun:
         while True:
             state.raise_async_failure()
             action = interpreter.next_action(state.clock.now_us())
-            if not isinstance(action, AwaitPacket) or action.answer is None:
+            if self.packets.holds_bookkeeping(action):
+                pass  # a burst's next packet: written first, the bookkeeping after it
+            elif not isinstance(action, AwaitPacket) or action.answer is None:
                 state.flush()  # an await with an answer flushes once the answer is written
             if isinstance(action, Inject):
                 self.packets.inject(action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drillbook.engine.actions import AwaitPacket, EarlyAnswer, Inject, StepReport
 from drillbook.engine.records import AnyRecord
+from drillbook.runtime.loop.recorder import RawTcpInfo
 from drillbook.runtime.loop.state import RunState
 
 # An answer written ahead: the answer, when its write began (script µs) and ended (wall ns).
@@ -17,6 +18,7 @@ class PacketIO:
 
     def __init__(self, state: RunState) -> None:
         self.state = state
+        self.burst_pending = False  # the last injection began a burst (see inject)
 
     def inject(self, action: Inject) -> None:
         state = self.state
@@ -26,6 +28,7 @@ class PacketIO:
             action.current, clock.wait_until(action.at_us), "inbound packet"
         )
         if late is not None:
+            state.flush()  # the burst's earlier steps first
             state.record(late)
         # Like packetdrill, an injection happens at the moment it is sent, before the kernel
         # processes it (and perhaps answers) inside the write; it completes after the write.
@@ -37,17 +40,33 @@ class PacketIO:
             state.blocking.let_return()
         answered = (self._records(self._answer_queued(action.then))
                     if action.then is not None else [])
+        if action.burst:
+            # The next packet goes out right after this one, as in packetdrill: only this
+            # step's TCP_INFO is read first (the socket as this packet left it); its record
+            # and step wait until the burst is written.
+            tcp_info = state.tcp_info(actual)
+            self.burst_pending = True
+            state.defer(lambda: self._injected(*interpreter.injected(action, actual), answered,
+                                               tcp_info))
+            return
         record, report = interpreter.injected(action, actual)
         # The rest waits: the kernel may have answered inside the write, and the script may
         # answer that at once (an early answer, see await_packet). TCP_INFO too: reading it
         # takes the socket's lock while the kernel may still be processing the packet.
         state.defer(lambda: self._injected(record, report, answered))
 
-    def _injected(self, record: AnyRecord, report: StepReport, answered: list[AnyRecord]) -> None:
+    def _injected(self, record: AnyRecord, report: StepReport, answered: list[AnyRecord],
+                  tcp_info: RawTcpInfo | None = None) -> None:
         self.state.packet(record, "inbound injected")
         for early in answered:
             self.state.packet(early, "inbound injected")
-        self.state.record(report)
+        self.state.record(report, tcp_info=tcp_info)
+
+    def holds_bookkeeping(self, action: object) -> bool:
+        """Whether the loop keeps the deferred bookkeeping for after ``action``: the next
+        packet of a burst, written first (see :meth:`inject`)."""
+        pending, self.burst_pending = self.burst_pending, False
+        return pending and isinstance(action, Inject)
 
     def await_packet(self, action: AwaitPacket) -> None:
         """Read until the matcher's verdict; write the early answer, if any, first."""

@@ -55,11 +55,11 @@ def stage() -> Iterator[Stage]:
         yield folder
 
 
-# Test files (under tests/) that must share one worker, so that a session fixture is built
-# once: one JupyterLab and Chromium (browser/conftest.py), one set of lab exports
-# (notebooks/lab_exports.py). "corpus" holds the longest test and the two modules whose slow
-# installs start in the background from collection on (see pytest_collection_finish): the
-# installs are done long before the corpus is.
+# Test files (under tests/) that must share one worker, so that a session or module fixture is
+# built once: one JupyterLab and Chromium (browser/conftest.py), one set of lab exports
+# (notebooks/lab_exports.py), one run of each notebook a module's fixture executes. "corpus"
+# holds the longest test and the two modules whose slow installs start in the background from
+# collection on (see pytest_collection_finish): the installs are done long before the corpus is.
 LANES = {
     "conformance/test_corpus.py": "corpus",
     "kernel/test_hub.py": "corpus",
@@ -73,6 +73,10 @@ LANES = {
     "notebooks/test_export.py": "exports",
     "notebooks/test_labs.py": "exports",
     "notebooks/test_lab_claims.py": "exports",
+    # Module fixtures that run notebooks (every student lab as handed out; the demo): a
+    # module's tests split over both workers would run them twice.
+    "notebooks/test_course.py": "course",
+    "notebooks/test_notebooks.py": "demo",
 }
 # The queue's head, longest first (xdist hands the units out in this order, to whichever worker
 # asks; the corpus lane always to gw0, the worker that starts the background installs); the

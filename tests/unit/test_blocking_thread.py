@@ -25,7 +25,8 @@ from drillbook.runtime.loop.blocking import BlockingCall, BlockingCallThread
 
 @pytest.fixture(autouse=True)
 def realtime() -> Iterator[None]:
-    """The worker's SCHED_RR (entry.py) for this thread and the threads it starts, if allowed."""
+    """The worker's SCHED_RR (workers/priority.py) for this thread and the threads it starts, if
+    allowed."""
     before = os.sched_getscheduler(0), os.sched_getparam(0)
     # As a normal user the check is weaker: sleep(0) naps there too.
     with contextlib.suppress(PermissionError):

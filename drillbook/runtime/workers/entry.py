@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 from typing import Any
 
 from drillbook.parser import parse_script
 from drillbook.runtime.loop.driver import RunOptions, ScriptRun
 from drillbook.runtime.sandbox.tun import Sandbox
+from drillbook.runtime.workers.priority import RealtimeWhileTimed
 from drillbook.runtime.workers.request import WorkerRequest
 from drillbook.script.model import Direction, PacketSpec, Script, TcpSpec
 
@@ -19,33 +18,22 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
     config = request.run_config
     options = RunOptions(explore=request.explore, explore_grace_us=request.explore_grace_us)
     script = parse_script(request.script_text, request.script_path, config)
-    _realtime_priority()
     ports = _EphemeralPorts(sandbox.addresses.socket_family)
     ports.reserve(min(_inbound_syns(script), MAX_PORTS_AHEAD))
+    priority = RealtimeWhileTimed()
     try:
         run = ScriptRun.in_sandbox(
-            script, config, sandbox, options, ports.next,
+            script, config, sandbox, options, ports.next, observers=(priority,),
             capture_instance=request.capture_instance,
         )
         trace = run.run()
     finally:
+        priority.finish(-1, 0)  # also when the run raised before its end
         ports.close()
     from drillbook.trace.codec import trace_to_json
 
     result: dict[str, Any] = json.loads(trace_to_json(trace))
     return result
-
-
-def _realtime_priority() -> None:
-    """Run at the lowest real-time priority, as packetdrill does when there is more than one
-    CPU: a busy machine then cannot delay an injection or a sniffed packet by a time slice."""
-    if (os.cpu_count() or 1) < 2:
-        return
-    # Not permitted (no CAP_SYS_NICE): run at normal priority, as packetdrill would.
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(
-            0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR))
-        )
 
 
 MAX_PORTS_AHEAD = 16

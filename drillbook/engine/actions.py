@@ -101,6 +101,8 @@ class EarlyAnswer:
     dport: int
     payload_len: int
     then: EarlyAnswer | None = None  # the answer to the packet after, if built ahead
+    # The inbound packets right after this one at `+0` (a burst), written at once behind it.
+    burst: tuple[EarlyAnswer, ...] = ()
 
     def completes(self, raw: bytes) -> bool:
         """Whether ``raw`` is a packet of the awaited flow carrying the whole expected payload

@@ -352,10 +352,35 @@ class Interpreter:
             self._prepared[index] = prepared  # a failure is reported at its own line
         if not isinstance(prepared, InboundPacket):
             return None
-        then = self._chain_after(index) if self.packets.socket is sock else None
         protocol, payload_len = shape
-        return EarlyAnswer(index, prepared, protocol, sock.live_local.port,
-                           sock.live_remote.port, payload_len, then)
+        ports = sock.live_local.port, sock.live_remote.port
+        burst = self._burst_behind(index, awaited, protocol, ports, payload_len)
+        last = burst[-1].index if burst else index
+        then = self._chain_after(last) if self.packets.socket is sock else None
+        return EarlyAnswer(index, prepared, protocol, *ports, payload_len, then, burst)
+
+    def _burst_behind(self, index: int, awaited: PacketSpec, protocol: int,
+                      ports: tuple[int, int], payload_len: int) -> tuple[EarlyAnswer, ...]:
+        """The inbound packets after answer ``index`` at `+0`, built now and written at once
+        behind it, as packetdrill writes a burst: as far as each is built without a failure
+        and its bytes cannot depend on the awaited packet (its TS ecr)."""
+        burst: list[EarlyAnswer] = []
+        after = index + 1
+        while after < len(self.events) and _is_inbound(self.events[after]):
+            event = self.events[after]
+            assert isinstance(event.action, PacketSpec)
+            if (event.time.kind is not TimeKind.RELATIVE or event.time.start_us != 0
+                    or after in self._early or not self._ecr_known(event.action, (awaited,))):
+                break
+            prepared = self._prepared.get(after)
+            if prepared is None:
+                prepared = self._prepared[after] = self.packets.prepare_inbound(
+                    event.action, event.line)
+            if not isinstance(prepared, InboundPacket):
+                break  # its failure is reported at its own line
+            burst.append(EarlyAnswer(after, prepared, protocol, *ports, payload_len))
+            after += 1
+        return tuple(burst)
 
     def _answerable(
         self, awaited: PacketSpec, sock: TestSocket | None, index: int

@@ -275,3 +275,16 @@ def test_a_burst_of_inbound_packets_is_written_back_to_back() -> None:
                          "inject win 4000"], log
     assert [step(trace, line).scheduled_us for line in (9, 10, 11)] == [110_000] * 3
     assert sorted(recorded) == recorded, "steps recorded in order"
+
+
+def test_a_burst_behind_an_early_answer_is_written_with_it() -> None:
+    """`> P.` then `+0 < .` (answered early) then `+0 < F.`: the FIN is built with the answer
+    and written right behind it, before the data packet is decoded, as packetdrill writes a
+    burst (the seed handshake's FIN-ACK depends on the FIN reaching the kernel at once)."""
+    text = WRITE + "+0 < F. 1:1(0) ack 11 win 1000\n"
+    data = _await_for(text, 10)
+    assert data.answer is not None and data.answer.index == 10
+    assert [follower.index for follower in data.answer.burst] == [11]
+    trace = run_fake(text)
+    assert trace.failure is None, text_report(trace)
+    assert [step(trace, line).scheduled_us for line in (10, 11, 12)] == [120_000] * 3

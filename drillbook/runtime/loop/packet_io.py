@@ -101,7 +101,7 @@ class PacketIO:
     def _answer_all(self, answer: EarlyAnswer) -> list[AnyRecord]:
         """Write ``answer``, then the answers after it whose packets are already queued (the
         packets read stay queued for their awaits). The answers' packet records."""
-        return self._records([self._answer(answer), *self._answer_queued(answer.then)])
+        return self._records([*self._answer(answer), *self._answer_queued(answer.then)])
 
     def _answer_queued(self, following: EarlyAnswer | None) -> list[Written]:
         """While the kernel's next packet is already queued and completes the await that
@@ -119,20 +119,24 @@ class PacketIO:
             state.unread.append(got)
             if not following.completes(got[0]):
                 break
-            written.append(self._answer(following))
+            written.extend(self._answer(following))
             following = following.then
         return written
 
-    def _answer(self, answer: EarlyAnswer) -> Written:
-        """Write the `+0` answer now: decoding and matching the packet it answers come after,
-        and so does its record (:meth:`_records`, once the chain of answers is written)."""
+    def _answer(self, answer: EarlyAnswer) -> list[Written]:
+        """Write the `+0` answer now, and the burst of `+0` packets behind it: decoding and
+        matching the packet it answers come after, and so do their records (:meth:`_records`,
+        once the chain of answers is written)."""
         state = self.state
-        actual = state.clock.now_us()
-        packet = answer.packet
-        sent_ns = state.device.inject(packet.data, packet.gso_type, packet.gso_size)
-        if state.blocking is not None:
-            state.blocking.let_return()
-        return answer, actual, sent_ns
+        written = []
+        for packet_answer in (answer, *answer.burst):
+            actual = state.clock.now_us()
+            packet = packet_answer.packet
+            sent_ns = state.device.inject(packet.data, packet.gso_type, packet.gso_size)
+            if state.blocking is not None:
+                state.blocking.let_return()
+            written.append((packet_answer, actual, sent_ns))
+        return written
 
     def _records(self, written: list[Written]) -> list[AnyRecord]:
         """The written answers' packet records, told to the interpreter in order (nothing in

@@ -82,7 +82,8 @@ def decode_pages(
 
 
 class _Decoders:
-    """An event id's decoder, made on first use (a run decodes few kinds of event)."""
+    """An event id's decoder, looked up on first use (EventFormat.decoder() makes each once
+    per process)."""
 
     def __init__(self, formats: list[EventFormat]) -> None:
         self._formats = {f.event_id: f for f in formats}

@@ -33,6 +33,7 @@ import nbformat
 import pytest
 from kernel_support import missing_privilege
 from lab_exports import COURSE_DIR, LABS, LABS_DIR, STUDENT_LABS
+from once_per_session import filled_once
 
 from drillbook.course.leaks import solution_only_lines
 from drillbook.course.regions import (
@@ -187,16 +188,26 @@ def _run_all(lab: str, folder: Path) -> Any:
     return notebook
 
 
-@pytest.fixture(scope="module")
-def unanswered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every student lab run once as handed out, three at a time (a lab mostly waits on the
-    kernel's timers, so this takes about a third of running them one after another)."""
+def _run_all_unanswered(folder: Path) -> None:
+    """Every student lab run as handed out, three at a time (a lab mostly waits on the
+    kernel's timers, so this takes about a third of running them one after another); each
+    executed notebook saved in ``folder``."""
     from concurrent.futures import ThreadPoolExecutor
 
     labs = [p.stem for p in STUDENT_LABS]
-    folder = tmp_path_factory.mktemp("unanswered")
+    (folder / "run").mkdir()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(labs, pool.map(lambda lab: _run_all(lab, folder), labs), strict=True))
+        for lab, notebook in zip(labs, pool.map(lambda lab: _run_all(lab, folder / "run"), labs),
+                                 strict=True):
+            nbformat.write(notebook, str(folder / f"{lab}.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def unanswered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every student lab run once as handed out, once per test session (whichever worker
+    comes first runs them; see once_per_session.py)."""
+    folder = filled_once(tmp_path_factory, "unanswered-labs", _run_all_unanswered)
+    return {p.stem: _read(folder / f"{p.stem}.ipynb") for p in STUDENT_LABS}
 
 
 def _only(cell: Any) -> Any:

@@ -3,11 +3,13 @@ this checkout staged for other accounts. Slow installs a selected test needs sta
 background once collection is done (background_setup.py). At the end no tracefs instance of
 the session is left (tracefs_session.py).
 
-``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``): most of
-the suite waits on kernel timers, script sleeps and process start-ups, so two lanes overlap
+``make test`` runs the suite on three pytest-xdist workers (``-n 3 --dist loadgroup``): most of
+the suite waits on kernel timers, script sleeps and process start-ups, so three lanes overlap
 that waiting. ``LANES`` keeps together the tests that share an expensive session fixture (one
 JupyterLab and Chromium, one set of lab exports), and ``FIRST`` puts the long units at the head
 of the queue so that they start at once on different workers instead of one starting last.
+Tests that run scripts without real-time priority (the hub's students, other accounts) never
+run beside tests that keep the CPUs busy (calm_lock.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import background_setup
 import pytest
+from calm_lock import holding, lock_path, need_of
 from other_user import Stage, missing_tools, staged
 from tracefs_session import SessionInstances, finish_instances, summary
 
@@ -132,6 +135,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, head in enumerate(FIRST) if path.startswith(head)), len(FIRST))
 
     items.sort(key=rank)  # stable: tests keep their order within a file
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Rootless tests do not run beside busy ones on another worker (calm_lock.py)."""
+    with holding(lock_path(item.config), need_of(_under_tests(str(item.fspath)))):
+        return (yield)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -256,17 +256,23 @@ class Interpreter:
                       self._burst_follows(current))
 
     def _burst_follows(self, current: Current) -> bool:
-        """Whether the next event is an inbound packet due when ``current`` is (`+0 <`, or the
-        same absolute time), built already: packetdrill writes such a burst back to back."""
+        """Whether the next event is an inbound packet due when ``current`` is, built already:
+        packetdrill writes such a burst back to back."""
         after = current.index + 1
-        if after >= len(self.events) or not _is_inbound(self.events[after]):
+        return (self._due_with_previous(after, current.schedule.start_us)
+                and isinstance(self._prepared.get(after), InboundPacket))
+
+    def _due_with_previous(self, index: int, previous_start_us: int | None) -> bool:
+        """Whether event ``index`` is an inbound packet due when the event before it is: at
+        `+0`, or at an absolute time not after ``previous_start_us`` (when that is known; an
+        early answer's time is not, until the kernel's packet comes)."""
+        if index >= len(self.events) or not _is_inbound(self.events[index]):
             return False
-        if isinstance(self._prepared.get(after), PacketFailure) or after not in self._prepared:
-            return False
-        time = self.events[after].time
+        time = self.events[index].time
         if time.kind is TimeKind.RELATIVE:
             return time.start_us == 0
-        return time.kind is TimeKind.ABSOLUTE and time.start_us <= current.schedule.start_us
+        return (previous_start_us is not None and time.kind is TimeKind.ABSOLUTE
+                and time.start_us <= previous_start_us)
 
     def _chain_after(self, index: int) -> EarlyAnswer | None:
         """The answers built ahead for the `>` line right after inbound ``index`` and on."""
@@ -366,11 +372,10 @@ class Interpreter:
         and its bytes cannot depend on the awaited packet (its TS ecr)."""
         burst: list[EarlyAnswer] = []
         after = index + 1
-        while after < len(self.events) and _is_inbound(self.events[after]):
+        while self._due_with_previous(after, None):
             event = self.events[after]
             assert isinstance(event.action, PacketSpec)
-            if (event.time.kind is not TimeKind.RELATIVE or event.time.start_us != 0
-                    or after in self._early or not self._ecr_known(event.action, (awaited,))):
+            if after in self._early or not self._ecr_known(event.action, (awaited,)):
                 break
             prepared = self._prepared.get(after)
             if prepared is None:

@@ -69,7 +69,8 @@ def decode_pages(
     in the first pass): a ``bytes`` search, not a Python loop over its events. In a walked
     page, an event with another socket's cookie, or with no cookie and another kernel socket
     address, is skipped after reading its id and 8 bytes of it."""
-    decoders = _Decoders(formats)
+    # EventFormat.decoder() makes each once per process (when the spare instance is prepared).
+    decoders = {f.event_id: f.decoder() for f in formats}
     offsets = {f.event_id: (_offset(f, "sock_cookie"), _offset(f, "skaddr")) for f in formats}
     needles = [cookie.to_bytes(8, "little") for cookie in cookies]
     pages = [(cpu, _content(page, layout)) for cpu, page in pages]
@@ -79,24 +80,6 @@ def decode_pages(
                     skaddrs)
     decoded.sort(key=lambda d: d.timestamp_ns)
     return decoded
-
-
-class _Decoders:
-    """An event id's decoder, looked up on first use (EventFormat.decoder() makes each once
-    per process)."""
-
-    def __init__(self, formats: list[EventFormat]) -> None:
-        self._formats = {f.event_id: f for f in formats}
-        self._made: dict[int, EventDecoder] = {}
-
-    def get(self, event_id: int) -> EventDecoder | None:
-        found = self._made.get(event_id)
-        if found is None:
-            event_format = self._formats.get(event_id)
-            if event_format is None:
-                return None
-            found = self._made[event_id] = event_format.decoder()
-        return found
 
 
 def _content(page: bytes, layout: PageLayout) -> bytes:
@@ -148,7 +131,7 @@ def _our_skaddrs(
 def _walk(
     pages: list[tuple[int, int, bytes]],
     layout: PageLayout,
-    decoders: _Decoders,
+    decoders: dict[int, EventDecoder],
     offsets: dict[int, tuple[int | None, int | None]],
     cookies: set[int],
     skaddrs: set[int],

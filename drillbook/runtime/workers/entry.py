@@ -28,7 +28,7 @@ def drive(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
         )
         trace = run.run()
     finally:
-        priority.finish(-1, 0)  # also when the run raised before its end
+        priority.drop()  # also when the run raised before its end
         ports.close()
     from drillbook.trace.codec import trace_to_json
 

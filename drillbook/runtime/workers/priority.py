@@ -56,6 +56,11 @@ class RealtimeWhileTimed:
 
     def finish(self, last_index: int, now_us: int) -> None:
         """The run is over: the trace is built and sent at normal priority."""
+        self.drop()
+
+    def drop(self) -> None:
+        """Every raised thread back to SCHED_OTHER (again is harmless: the run's end, then the
+        worker's ``finally`` for a run that raised before it)."""
         for tid in self.raised:
             with contextlib.suppress(OSError):  # a thread that has ended
                 os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))

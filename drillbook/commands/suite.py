@@ -27,6 +27,7 @@ from drillbook.suite import (
 )
 from drillbook.suite.expected import MIN_LINE_AGREEMENT, MIN_VERDICT_AGREEMENT
 from drillbook.suite.inherited import inherited_tcp_settings
+from drillbook.suite.jobs import cpu_count, jobs_warning
 from drillbook.suite.jsonout import to_json
 from drillbook.suite.progress import ProgressLine
 from drillbook.suite.result import Cause
@@ -115,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"drillbook suite: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    warning = jobs_warning(args.jobs, cpu_count())
+    if warning:
+        print(f"drillbook suite: warning: {warning}", file=sys.stderr)
     flags = tuple(extra) + tuple(f"-D{item}" for item in args.define)
     options = SuiteOptions(jobs=args.jobs, retries=retries_for(args), timeout_s=args.timeout,
                            extra_flags=flags, upstream_flags=not args.no_upstream_flags)

@@ -324,3 +324,19 @@ def test_expected_implies_the_conformance_retries() -> None:
     assert suite_command.retries_for(with_expected) == suite_command.EXPECTED_RETRIES == 2
     explicit = parser.parse_args(["x", "--expected", "e.tsv", "--retries", "0"])
     assert suite_command.retries_for(explicit) == 0
+
+
+def test_more_jobs_than_cpus_is_warned_about(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from drillbook.suite.jobs import cpu_count, jobs_warning
+
+    assert jobs_warning(2, 2) is None and jobs_warning(1, 4) is None
+    warning = jobs_warning(3, 2)
+    assert warning is not None and "--jobs 3" in warning and "(2)" in warning
+    assert "--jobs 2 keeps them apart" in warning
+    # The command says so on stderr and runs anyway (here: no scripts, exit 0).
+    assert suite_command.main([str(tmp_path), "-q", "--jobs", str(cpu_count() + 1)]) == 0
+    err = capsys.readouterr().err
+    assert f"drillbook suite: warning: --jobs {cpu_count() + 1} runs more scripts" in err
+    assert suite_command.main([str(tmp_path), "-q", "--jobs", str(cpu_count())]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -27,7 +27,7 @@ from drillbook.suite import (
 )
 from drillbook.suite.expected import MIN_LINE_AGREEMENT, MIN_VERDICT_AGREEMENT
 from drillbook.suite.inherited import inherited_tcp_settings
-from drillbook.suite.jobs import cpu_count, jobs_warning
+from drillbook.suite.jobs import cpu_count, default_jobs, jobs_warning
 from drillbook.suite.jsonout import to_json
 from drillbook.suite.progress import ProgressLine
 from drillbook.suite.result import Cause
@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Any other --flag=value is passed to every run as a packetdrill flag, after "
                "upstream's per-mode flags (so it wins); write it with '='.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="scripts or folders")
-    parser.add_argument("-j", "--jobs", type=_positive_int, default=2,
-                        help="runs at a time, each in its own namespace (default 2)")
+    parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(cpu_count()),
+                        help="runs at a time, each in its own namespace (default 2, or 1 on "
+                             "a machine with one CPU)")
     parser.add_argument("--modes", type=parse_modes, default=parse_modes("all"),
                         help="comma-separated: ipv4, ipv4-mapped-ipv6, ipv6, all (default)")
     parser.add_argument("--retries", type=_natural_int, default=None,

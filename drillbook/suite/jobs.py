@@ -22,6 +22,14 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+DEFAULT_JOBS = 2  # the corpus's conformance figures are measured at two runs at a time
+
+
+def default_jobs(cpus: int) -> int:
+    """``--jobs`` when not given: two, but never more than the CPUs (a one-CPU laptop VM)."""
+    return max(1, min(DEFAULT_JOBS, cpus))
+
+
 def jobs_warning(jobs: int, cpus: int) -> str | None:
     """What to tell a user who asked for ``jobs`` runs at a time on ``cpus`` CPUs (None: fine)."""
     if jobs <= cpus:

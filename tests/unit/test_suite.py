@@ -328,9 +328,10 @@ def test_expected_implies_the_conformance_retries() -> None:
 
 def test_more_jobs_than_cpus_is_warned_about(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from drillbook.suite.jobs import cpu_count, jobs_warning
+    from drillbook.suite.jobs import cpu_count, default_jobs, jobs_warning
 
     assert jobs_warning(2, 2) is None and jobs_warning(1, 4) is None
+    assert [default_jobs(cpus) for cpus in (1, 2, 8)] == [1, 2, 2]  # never a warning by default
     warning = jobs_warning(3, 2)
     assert warning is not None and "--jobs 3" in warning and "(2)" in warning
     assert "--jobs 2 keeps them apart" in warning

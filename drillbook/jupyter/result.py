@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drillbook.config import RunConfig
-from drillbook.jupyter.frames import SCROLL_FRAME, SCROLL_STYLE, scrolling_pre
+from drillbook.jupyter.frames import (
+    SCROLL_FRAME,
+    SCROLL_STYLE,
+    natural_width_px,
+    scroll_hint,
+    scrolling_pre,
+)
 from drillbook.jupyter.verdict import Verdict, verdict_for
 from drillbook.script.model import Script
 from drillbook.trace.kernel import Explanation
@@ -49,11 +55,23 @@ class FigureImage:
         """
         encoded = base64.b64encode(self.data).decode("ascii")
         alt = html.escape(self.title or "drillbook figure")
-        return (
+        frame = (
             f'<div class="{SCROLL_FRAME}" style="{SCROLL_STYLE}">'
             f'<img alt="{alt}" style="max-width:none;display:block" '
             f'src="data:{self.mime};base64,{encoded}"/></div>'
         )
+        width = natural_width_px(self.mime, self.data)
+        if width is None:
+            return frame
+        # The container: the column's width, which the hint's rule compares with the figure's.
+        return (f'<div style="container-type:inline-size">'
+                f"{scroll_hint(width, _HIDDEN_PART.get(self.title, 'the rest'))}{frame}</div>")
+
+
+# What a figure keeps at its right edge, for the hint above it when the column is narrower.
+_HIDDEN_PART = {
+    "drillbook: sequence": "the syscalls, the kernel's explanations and the TCP states",
+}
 
 
 @dataclass(frozen=True, repr=False)

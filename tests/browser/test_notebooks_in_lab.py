@@ -104,8 +104,11 @@ SIDEWAYS = """(kernelAt) => {
         for (const frame of area.querySelectorAll(".drillbook-scroll")) {
             const img = frame.querySelector("img");
             if (frame.offsetParent === null || img === null) continue;
+            const hint = frame.previousElementSibling;
             figures.push({scrollWidth: frame.scrollWidth, clientWidth: frame.clientWidth,
                           alt: img.alt, drawn: img.naturalWidth,
+                          hint: hint !== null && hint.classList.contains("drillbook-scroll-hint")
+                              ? (hint.offsetParent !== null ? hint.innerText : "") : null,
                           lifeline: img.alt === "drillbook: sequence"
                               ? Math.round(img.naturalWidth * kernelAt) : 0});
         }
@@ -124,8 +127,9 @@ def test_with_the_file_browser_open_and_closed(ran_notebooks: dict[str, object],
     the sequence diagram too, is shown whole, no sideways scroll. Open: the sequence diagram
     keeps its size (smaller, its labels would fall below the notebook's small text) and
     scrolls sideways in its own frame, with the kernel's lifeline and so every packet in
-    view; a failure banner's text wraps instead of running out of sight; nothing outside a
-    scroll frame is clipped."""
+    view, and a line above it says it scrolls and what is out of sight (the line shows only
+    while the column is narrower than the figure); a failure banner's text wraps instead of
+    running out of sight; nothing outside a scroll frame is clipped."""
     page = ran_notebooks["page:" + path]
     kernel_at = Layout().kernel_x / Layout().right
     width = "window.jupyterapp.shell.currentWidget.node.clientWidth"
@@ -138,6 +142,8 @@ def test_with_the_file_browser_open_and_closed(ran_notebooks: dict[str, object],
         assert not closed["fileBrowserShown"]
         scrolling = [f for f in closed["figures"] if f["scrollWidth"] > f["clientWidth"] + 1]
         assert not scrolling, "figures scroll sideways with the file browser closed"
+        hinted = [f["alt"] for f in closed["figures"] if f["hint"]]
+        assert not hinted, f"a scroll hint shows above a figure shown whole: {hinted}"
     finally:
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
         page.wait_for_function(f"(w) => {width} <= w", arg=beside)
@@ -147,6 +153,13 @@ def test_with_the_file_browser_open_and_closed(ran_notebooks: dict[str, object],
     assert not hidden, "banner text out of sight beside the file browser"
     lanes_cut = [f for f in opened["figures"] if f["lifeline"] > f["clientWidth"]]
     assert not lanes_cut, "sequence diagram's packets out of sight beside the file browser"
+    # A figure that scrolls says so above it, where a student starts reading it (its
+    # scrollbar is at its bottom); the sequence diagram names what is out of sight.
+    unhinted = [f["alt"] for f in opened["figures"]
+                if f["scrollWidth"] > f["clientWidth"] + 1 and not f["hint"]]
+    assert not unhinted, f"figures scroll sideways with no hint above them: {unhinted}"
+    sequences = [f for f in opened["figures"] if f["alt"] == "drillbook: sequence"]
+    assert all("explanations" in f["hint"] for f in sequences if f["hint"])
     _, cells = measure(page)
     clipped = [(c.index, c.source, c.clipped[:3]) for c in cells if c.drill and c.clipped]
     assert not clipped

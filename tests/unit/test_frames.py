@@ -29,3 +29,25 @@ def test_a_failure_banner_wraps_at_spaces_only() -> None:
     html = verdict.html()
     assert _white_space(html) == "pre-wrap"
     assert "overflow-wrap:normal" in html and "word-break:normal" in html
+
+
+def test_a_figure_says_it_scrolls_only_while_the_column_is_narrower() -> None:
+    import struct
+
+    from drillbook.jupyter.frames import SCROLL_HINT, natural_width_px
+    from drillbook.jupyter.result import FigureImage
+
+    svg = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="882pt" '
+           b'height="10pt" viewBox="0 0 882 10"></svg>')
+    assert natural_width_px("image/svg+xml", svg) == 1176
+    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", 980, 40)
+    assert natural_width_px("image/png", png) == 980
+    assert natural_width_px("image/png", b"not a png") is None
+    html = FigureImage("image/svg+xml", svg, "drillbook: sequence").html()
+    # Hidden by default; the container query, one px below the figure's width, shows it.
+    assert f'class="{SCROLL_HINT} {SCROLL_HINT}-1176" style="display:none' in html
+    assert "@container (max-width: 1175px)" in html and "container-type:inline-size" in html
+    assert "the kernel's explanations" in html
+    assert html.index(SCROLL_HINT) < html.index(f'class="{SCROLL_FRAME}"')
+    bare = FigureImage("image/png", b"unknown", "drillbook: window").html()
+    assert SCROLL_HINT not in bare and SCROLL_FRAME in bare

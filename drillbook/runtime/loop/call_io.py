@@ -68,11 +68,11 @@ class CallIO:
                 f"runtime error in {action.spec.name} call: blocking system call while another "
                 "blocking system call is already in progress",
             ))
-        state.idle(action.at_us)
-        clock, host = state.clock, state.syscalls
-        thread_ident = blocking.ident or 0
         # Hand the call over a little ahead of its time: the thread then waits for the time
         # itself, so its wake-up (~0.4 ms here) does not delay the call.
+        state.idle(action.at_us - HANDOVER_US)
+        clock, host = state.clock, state.syscalls
+        thread_ident = blocking.ident or 0
         clock.wait_until(action.at_us - HANDOVER_US)
         args = host.evaluated_arguments(action.spec)
         if not isinstance(args, SyscallFailure) and returns_at_once(

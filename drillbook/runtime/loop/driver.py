@@ -15,7 +15,9 @@ Theory of operation (packetdrill's run.c, run_packet.c, run_system_call.c):
   unless its data is already queued, ``syscalls/readiness.py``), :class:`CommandIO` runs
   shell commands and %{ }% snapshots.
 - Before time 0 the init command runs, and every event's code path is rehearsed on scratch
-  state (``rehearsal.py``); time 0 starts just after a clock tick.
+  state (``rehearsal.py``); time 0 starts just after a clock tick. In a run against the real
+  kernel, the loop's part of that rehearsal is walked again before an event that ends a long
+  wait, which lets the caches go cold (``rewarm.py``).
 - The first failure ends the run: only the cleanup command then runs. On success: cleanup
   command, then the deferred %{ }% code, then RSTs for the connection under test.
 - Observers (:class:`RunObserver`, ``ports.py``): kernel-event capture and counter snapshots
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -66,6 +69,7 @@ from drillbook.runtime.loop.loop_rehearsal import rehearse_loop
 from drillbook.runtime.loop.packet_io import PacketIO
 from drillbook.runtime.loop.ports import Clock, Device, RunAddresses, RunObserver, SyscallHost
 from drillbook.runtime.loop.recorder import TraceRecorder
+from drillbook.runtime.loop.rewarm import Rewarm, WalkDeadline
 from drillbook.runtime.loop.state import EventFailure, RunState
 from drillbook.runtime.sandbox.tun import Sandbox
 from drillbook.runtime.syscalls.context import SocketAddresses
@@ -93,10 +97,12 @@ class ScriptRun:
         ephemeral_port: Callable[[], int] = lambda: 0,
         observers: Sequence[RunObserver] = (),
         capture: CaptureObserver | None = None,
+        rewarm: bool = False,
     ) -> None:
         """``addresses``: the run's wire addresses (``sandbox.addresses``: local_ip,
         remote_ip, wire_family, socket_family). ``capture``: the kernel-evidence observer
-        whose evidence goes into the trace (it is one of the observers too)."""
+        whose evidence goes into the trace (it is one of the observers too). ``rewarm``:
+        walk the rehearsal again before an event that ends a long wait (``rewarm.py``)."""
         packets = PacketEngine(config, addresses, ephemeral_port)
         syscalls.listen(packets.on_socket_event)  # at once: a blocking connect's SYN
         self.addresses = addresses
@@ -107,6 +113,7 @@ class ScriptRun:
             (*observers, capture) if capture is not None else tuple(observers),
         )
         self.capture = capture
+        self.rewarm = rewarm
         self.packets = PacketIO(self.state)
         self.calls = CallIO(self.state)
         self.commands = CommandIO(self.state)
@@ -145,7 +152,7 @@ class ScriptRun:
         )
         kernel.executor.on_closing(capture.before_close)
         return cls(script, config, sandbox, clock, kernel, addresses, options, ephemeral_port,
-                   observers, capture)
+                   observers, capture, rewarm=True)
 
     def run(self) -> Trace:
         # A collection of the older generations can stall for milliseconds: none during a run.
@@ -160,7 +167,11 @@ class ScriptRun:
         forked worker pays for page faults and specialisation, which must not land on an
         event's clock."""
         state = self.state
+        walk_started = time.perf_counter_ns()
         rehearse_loop(state.script, state.config, self._walk_fake)
+        if self.rewarm:
+            walk_us = (time.perf_counter_ns() - walk_started) // 1000
+            state.rewarm = Rewarm(state.clock, self._walk_again, walk_us)
         for event in state.script.events:
             action = event.action
             if isinstance(action, PacketSpec) and isinstance(action.body, TcpSpec):
@@ -181,17 +192,25 @@ class ScriptRun:
                 socket_cookie(probe.fileno())
         state.clock.now_us()
 
-    def _walk_fake(self, script: Script, kernel: FakeKernel) -> None:
+    def _walk_fake(self, script: Script, kernel: FakeKernel,
+                   observers: Sequence[RunObserver] = ()) -> None:
         """The loop's events of ``script`` over the fake ``kernel`` (loop_rehearsal.py)."""
         # Explore mode: a packet the fake kernel gets wrong is a warning, and the walk goes on.
         options = replace(self.options, explore=True, explore_grace_us=0)
         fake = ScriptRun(script, self.state.config, kernel.device, kernel.clock,
-                         kernel.syscalls, kernel.addresses, options, kernel.ephemeral_port)
+                         kernel.syscalls, kernel.addresses, options, kernel.ephemeral_port,
+                         observers)
         try:
             fake.state.clock.start()
             fake._run_events()
         finally:
             fake._shutdown()
+
+    def _walk_again(self, deadline: WalkDeadline) -> None:
+        """The rehearsal's walk once more, mid-run, stopped at ``deadline`` (rewarm.py)."""
+        state = self.state
+        rehearse_loop(state.script, state.config,
+                      lambda script, kernel: self._walk_fake(script, kernel, (deadline,)))
 
     def _run(self) -> Trace:
         state = self.state

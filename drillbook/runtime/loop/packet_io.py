@@ -76,7 +76,7 @@ class PacketIO:
 
         answer = action.answer
         if answer is None:
-            state.idle(action.current.schedule.start_us)
+            state.idle(action.current.schedule.start_us, rewarm=False)
         while True:
             state.raise_async_failure()
             got = state.read_outbound(timeout_s)

@@ -15,6 +15,7 @@ from drillbook.runtime.loop.blocking import BlockingCallThread
 from drillbook.runtime.loop.code import CodeRecorder
 from drillbook.runtime.loop.ports import Clock, Device, RunObserver, SyscallHost
 from drillbook.runtime.loop.recorder import RawTcpInfo, TraceRecorder
+from drillbook.runtime.loop.rewarm import Rewarm
 from drillbook.script.model import Script
 
 
@@ -48,17 +49,23 @@ class RunState:
     unread: deque[tuple[bytes, int]] = field(default_factory=deque)  # read ahead of their await
     last_step_index: int = -1
     script_done: bool = False
+    rewarm: Rewarm | None = None  # warms the code again before an event after a long wait
+
 
     def raise_async_failure(self) -> None:
         if self.async_failure is not None:
             raise EventFailure(self.async_failure)
 
-    def idle(self, until_us: int) -> None:
-        """Tell the observers the loop is about to wait until ``until_us``."""
+    def idle(self, until_us: int, rewarm: bool = True) -> None:
+        """Tell the observers the loop is about to wait until ``until_us``; then, if the wait
+        is long, warm the loop's code again near its end (``rewarm.py``). ``rewarm=False``
+        for a wait that a packet may end at any moment (an await)."""
         if self.observers:
             now = self.clock.now_us()
             for observer in self.observers:
                 observer.idle(self.last_step_index, now, until_us)
+        if rewarm and self.rewarm is not None:
+            self.rewarm.before(until_us)
 
     def end_script(self) -> None:
         """The script is over (its last event ran, or one failed), once."""

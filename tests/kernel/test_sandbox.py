@@ -166,3 +166,18 @@ def test_gso_injection_delivers_one_super_packet(mode: IpMode) -> None:
     reply = run_in_worker(make_request("handshake", ip_mode=mode, extra=(("gso", "1"),),
                                        **UPSTREAM[mode]), 20)
     assert reply.result == {"received_ok": True, "acked": 3001}, reply.error
+
+
+@pytest.mark.parametrize("mode", list(IpMode))
+def test_the_tun_queue_holds_the_router_solicitation_as_packetdrills_does(mode: IpMode) -> None:
+    """tun0's router solicitation is queued before the packet socket opens, so the socket
+    never sees it, and the drain (one TUN frame per packet read) frees the frame before the
+    one just read, as packetdrill's does (tun.py, _await_router_solicitation)."""
+    reply = run_in_worker(make_request("tun_queue", ip_mode=mode, **UPSTREAM[mode]), 20)
+    assert reply.ok, reply.error
+    result = reply.result or {}
+    assert result["queued_before"] is True
+    assert result["seen_before"] is False
+    assert result["got"] is True
+    # The datagram just read is still queued, alone: its drain took the solicitation.
+    assert [frame[:2] for frame in result["left"]] == [[6 if mode is IpMode.IPV6 else 4, 17]]

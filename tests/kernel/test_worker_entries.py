@@ -313,3 +313,28 @@ def partial_on_timeout(sandbox: Sandbox, request: WorkerRequest) -> dict[str, An
             time.sleep(0.05)
     except WorkerTimeout:
         return {"partial": True, "some_steps": bool(steps)}
+
+
+def tun_queue(sandbox: Sandbox, request: WorkerRequest) -> dict[str, Any]:
+    """What the TUN queue holds: whether a frame waits there before anything was sent (while
+    the packet socket has seen none), and every frame left after one outbound UDP datagram
+    was read through the packet socket (which drains one frame)."""
+    import select
+
+    poller = select.poll()
+    poller.register(sandbox.tun_fd, select.POLLIN)
+    queued_before = bool(poller.poll(200))
+    seen_before = sandbox.read_outbound(0.0) is not None
+    family = socket.AF_INET6 if ":" in sandbox.addresses.remote_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as udp:
+        udp.sendto(b"x", (sandbox.addresses.remote_ip, REMOTE_PORT))
+        got = sandbox.read_outbound(1.0)
+    left = []  # IP version, next protocol and first L4 byte of each frame still queued
+    while poller.poll(0):
+        ip = os.read(sandbox.tun_fd, 4096)[10:]  # after the virtio_net_hdr
+        if ip[0] >> 4 == 6:
+            left.append([6, ip[6], ip[40]])
+        else:
+            left.append([4, ip[9], ip[(ip[0] & 0xF) * 4]])
+    return {"queued_before": queued_before, "seen_before": seen_before,
+            "got": got is not None, "left": left}

@@ -208,6 +208,10 @@ class ScriptRun:
 
     def _walk_again(self, deadline: WalkDeadline) -> None:
         """The rehearsal's walk once more, mid-run, stopped at ``deadline`` (rewarm.py)."""
+        # A walk leaves ~350 objects (~64 kB) in reference cycles, and the collector is off
+        # during a run: collect the young generation first (40-90 µs here), so that walks
+        # before hundreds of long waits do not pile up.
+        gc.collect(0)
         state = self.state
         rehearse_loop(state.script, state.config,
                       lambda script, kernel: self._walk_fake(script, kernel, (deadline,)))

@@ -5,14 +5,14 @@ Why: after a long wait the loop's Python runs several times slower than a moment
 after the kernel's `+0 > . ack 6001`, started 450 µs (p50) after that ACK, while line 28, the
 same path once more, started 75 µs after line 27 returned. Timestamps along the path showed
 every part of it slower, not one: the readiness poll 28 µs against 6, the call's handler 72 µs
-against 14. The 100 ms before line 25 let the CPU's caches go cold (the host runs other work on
-the core meanwhile). The rehearsal before time 0 (``loop_rehearsal.py``) warms these paths
-once, but a long wait undoes that.
+against 14. As far as we can tell, the 100 ms before line 25 let the CPU's caches go cold. The
+rehearsal before time 0 (``loop_rehearsal.py``) warms these paths once, but a long wait undoes
+that.
 
 So before an event that ends a wait of ``IDLE_MIN_US`` or more, the loop walks the rehearsal
 script over the fake kernel once more, ending shortly before the event. Measured the same way:
-line 27 then started 185 µs late, line 15's accept 31 µs late instead of 140, injections 3 µs
-instead of 22. The walk took 1.4–1.8 ms for that 22-event script.
+line 27 then started ~210 µs late, line 15's accept ~35 µs late instead of 140, injections
+3 µs instead of 22. The walk took 1.4–1.8 ms for that 22-event script.
 
 The walk never delays the event: it begins twice the last walk's length (plus a margin) ahead
 of the event, and an observer of the fake run (:class:`WalkDeadline`) stops it at its deadline.

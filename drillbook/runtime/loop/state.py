@@ -51,7 +51,6 @@ class RunState:
     script_done: bool = False
     rewarm: Rewarm | None = None  # warms the code again before an event after a long wait
 
-
     def raise_async_failure(self) -> None:
         if self.async_failure is not None:
             raise EventFailure(self.async_failure)

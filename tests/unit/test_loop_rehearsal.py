@@ -8,6 +8,7 @@ from drillbook.parser import parse_script
 from drillbook.runtime.loop.loop_rehearsal import loop_rehearsal_script, rehearse_loop
 from drillbook.script.model import Script, SyscallSpec
 from drillbook.testing import FakeKernel, run_fake
+from drillbook.trace.model import Direction
 from drillbook.trace.report import text_report
 
 CLIENT = """`true`
@@ -67,3 +68,37 @@ def test_the_walk_goes_on_past_a_packet_the_fake_kernel_gets_wrong() -> None:
     # packets after it were still written.
     assert len(walked.injected) == 2
     assert real.injected == []  # the real run's kernel saw nothing
+
+
+WRITER = """0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
++0  > S. 0:0(0) ack 1 <...>
++.01 < . 1:1(0) ack 1 win 257
++0  accept(3, ..., ...) = 4
++.01 write(4, ..., 3000) = 3000
++0  > P. 1:3001(3000) ack 1
++.01 < . 1:1(0) ack 3001 win 257
++0  write(4, ..., 3000) = 3000
++0  > P. 3001:6001(3000) ack 1
+"""
+
+
+def test_the_rehearsals_kernel_sends_the_first_large_packet_as_two_tso_fragments() -> None:
+    """So the matcher's gathering of fragments is rehearsed too; the later large packets go
+    whole, which keeps the early-answer path rehearsed."""
+    from drillbook.runtime.loop.loop_rehearsal import REHEARSAL_KERNEL
+
+    trace = run_fake(WRITER, REHEARSAL_KERNEL)
+    assert trace.failure is None, text_report(trace)
+    sent = [p.summary.split()[:2] for p in trace.packets if p.direction is Direction.OUTBOUND]
+    assert sent == [["S.", "0:0(0)"], [".", "1:1501(1500)"],  # the first without PSH
+                    ["P.", "1501:3001(1500)"], ["P.", "3001:6001(3000)"]]
+
+
+def test_the_fake_kernel_sends_whole_packets_unless_told() -> None:
+    trace = run_fake(WRITER)
+    assert trace.failure is None, text_report(trace)
+    assert len([p for p in trace.packets if p.direction is Direction.OUTBOUND]) == 3

@@ -23,7 +23,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drillbook.config import RunConfig
@@ -37,6 +37,8 @@ from drillbook.runtime.syscalls.executor import SyscallExecutor, SyscallOutcome
 from drillbook.runtime.syscalls.libc import CallResult
 from drillbook.runtime.syscalls.tcpinfo import CC_INFO_SIZE, TCP_INFO_SIZE, CodeRaw
 from drillbook.script.model import Direction, Event, PacketSpec, Script, SyscallSpec, TimeKind
+from drillbook.wire import TCP_FIN, TCP_PSH
+from drillbook.wire.packet import Packet, decode_packet, encode_packet
 
 FIRST_EPHEMERAL_PORT = 40_000
 
@@ -51,6 +53,10 @@ class KernelBehaviour:
     results: Mapping[int, int] = field(default_factory=dict)  # syscall line -> its result
     block_us: Mapping[int, int] = field(default_factory=dict)  # blocking call -> how long
     returncodes: Mapping[int, int] = field(default_factory=dict)  # command line -> exit status
+    # The first `>` TCP packet with more payload than this goes out as two TSO fragments, as
+    # the real kernel often sends a large one (0: none). Only the first: a packet in fragments
+    # takes no early answer, and the others keep that path rehearsed.
+    split_first_above: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class FakeKernel:
         self._inbound = iter([e for e in script.events if _direction(e) is Direction.INBOUND])
         self._outbound = iter([e for e in script.events if _direction(e) is Direction.OUTBOUND])
         self._pending: tuple[int, bytes] | None = None  # (script µs, packet) not yet read
+        self._fragments: list[bytes] = []  # the rest of a packet sent as TSO fragments
+        self._split_one = False  # split_first_above has split its packet
         self._events = {id(e.action): e for e in script.events}
         self._listener: Callable[[SocketEvent], None] | None = None
         self._entered: dict[int, int] = {}
@@ -111,6 +119,8 @@ class FakeKernel:
         return self.clock.wall_ns()
 
     def read_outbound(self, timeout_s: float) -> tuple[bytes, int] | None:
+        if self._fragments:
+            return self._fragments.pop(0), self.clock.wall_ns()
         if self._pending is None:
             self._pending = self._next_outbound()
         deadline = self.clock.now_us() + int(timeout_s * 1e6)
@@ -120,6 +130,11 @@ class FakeKernel:
         when, raw = self._pending
         self._pending = None
         self.clock.wait_until(when)
+        split_above = self.behaviour.split_first_above
+        if split_above and not self._split_one:
+            first, *self._fragments = tso_fragments(raw, split_above)
+            self._split_one = bool(self._fragments)
+            raw = first
         return raw, self.clock.wall_ns(when)
 
     def _next_outbound(self) -> tuple[int, bytes] | None:
@@ -248,3 +263,18 @@ def _socket_addresses(config: RunConfig, addresses: Addresses) -> SocketAddresse
         remote_ip=addresses.connect_ip, bind_port=config.bind_port,
         connect_port=config.connect_port,
     )
+
+
+def tso_fragments(raw: bytes, split_above: int) -> list[bytes]:
+    """``raw`` as two TSO fragments if its TCP payload is longer than ``split_above``: the
+    first without PSH or FIN, the second from the middle of the payload on."""
+    packet = decode_packet(raw)
+    tcp = packet.tcp
+    if tcp is None or len(tcp.payload) <= split_above:
+        return [raw]
+    half = len(tcp.payload) // 2
+    first = replace(tcp, payload=tcp.payload[:half], checksum=0,
+                    flags=tcp.flags & ~(TCP_PSH | TCP_FIN))
+    second = replace(tcp, seq=(tcp.seq + half) & 0xFFFFFFFF, payload=tcp.payload[half:],
+                     checksum=0)
+    return [encode_packet(Packet(packet.ip, first)), encode_packet(Packet(packet.ip, second))]

@@ -26,10 +26,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from drillbook.config import RunConfig
-from drillbook.runtime.loop.fake_kernel import FakeKernel
+from drillbook.runtime.loop.fake_kernel import FakeKernel, KernelBehaviour
 from drillbook.script.model import Event, Script, SyscallSpec
 
 MAX_EVENTS = 60  # the first events are the cold ones; later ones repeat their paths
+# The real kernel often sends a large packet as TSO fragments, which the matcher gathers: the
+# fake one sends the first packet longer than two 536-byte segments so, to rehearse that path.
+REHEARSAL_KERNEL = KernelBehaviour(split_first_above=2 * 536)
 
 
 def rehearsable(event: Event) -> bool:
@@ -54,7 +57,7 @@ def rehearse_loop(
     if not fake_script.events:
         return
     with contextlib.suppress(Exception):
-        walk(fake_script, FakeKernel(fake_script, config))
+        walk(fake_script, FakeKernel(fake_script, config, REHEARSAL_KERNEL))
 
 
 __all__ = ["MAX_EVENTS", "loop_rehearsal_script", "rehearsable", "rehearse_loop"]

@@ -268,6 +268,8 @@ def _socket_addresses(config: RunConfig, addresses: Addresses) -> SocketAddresse
 def tso_fragments(raw: bytes, split_above: int) -> list[bytes]:
     """``raw`` as two TSO fragments if its TCP payload is longer than ``split_above``: the
     first without PSH or FIN, the second from the middle of the payload on."""
+    if len(raw) <= split_above:  # its payload is shorter still: no need to decode it
+        return [raw]
     packet = decode_packet(raw)
     tcp = packet.tcp
     if tcp is None or len(tcp.payload) <= split_above:

@@ -60,4 +60,5 @@ def rehearse_loop(
         walk(fake_script, FakeKernel(fake_script, config, REHEARSAL_KERNEL))
 
 
-__all__ = ["MAX_EVENTS", "loop_rehearsal_script", "rehearsable", "rehearse_loop"]
+__all__ = ["MAX_EVENTS", "REHEARSAL_KERNEL", "loop_rehearsal_script", "rehearsable",
+           "rehearse_loop"]
